@@ -1,0 +1,161 @@
+//! Typed limits for a sandbox cgroup. Parsed and validated at the edge; the
+//! drivers only translate them into control-file writes.
+
+use std::fmt;
+
+/// CFS bandwidth: `quota_us` of CPU time per `period_us` (None = unlimited),
+/// with an optional burst allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuMax {
+    pub quota_us: Option<u64>,
+    pub period_us: u64,
+    pub burst_us: Option<u64>,
+}
+
+impl CpuMax {
+    /// The quota as a fraction of one CPU.
+    pub fn cpus(&self) -> Option<f64> {
+        self.quota_us.map(|q| q as f64 / self.period_us as f64)
+    }
+}
+
+/// A set of CPU (or memory node) numbers, as in "0-2,5".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CpuList(pub Vec<u32>);
+
+impl CpuList {
+    /// Parses the kernel's list format; rejects empty items, reversed ranges
+    /// and absurd numbers.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut v = Vec::new();
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(CpuList(v));
+        }
+        for part in s.split(',') {
+            let part = part.trim();
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (part, part),
+            };
+            let a: u32 = a
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad CPU number {a:?} in {s:?}"))?;
+            let b: u32 = b
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad CPU number {b:?} in {s:?}"))?;
+            if a > b || b > 8191 {
+                return Err(format!("bad CPU range {part:?} in {s:?}"));
+            }
+            v.extend(a..=b);
+        }
+        v.sort_unstable();
+        v.dedup();
+        Ok(CpuList(v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for CpuList {
+    /// Formats compactly with ranges ("0-3,6").
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        let mut i = 0;
+        while i < self.0.len() {
+            let start = self.0[i];
+            let mut end = start;
+            while i + 1 < self.0.len() && self.0[i + 1] == end + 1 {
+                end += 1;
+                i += 1;
+            }
+            if !first {
+                write!(f, ",")?;
+            }
+            first = false;
+            if start == end {
+                write!(f, "{start}")?;
+            } else {
+                write!(f, "{start}-{end}")?;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Every limit isobench can put on a sandbox. `None` leaves the kernel default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub cpu_max: Option<CpuMax>,
+    /// v2 cpu.weight scale (1..=10000); v1 gets the translated cpu.shares.
+    pub cpu_weight: Option<u64>,
+    pub cpuset_cpus: Option<CpuList>,
+    pub cpuset_mems: Option<CpuList>,
+    pub memory_max: Option<u64>,
+    /// v2 only (memory.high); v1 has no equivalent and reports Unsupported.
+    pub memory_high: Option<u64>,
+    /// Swap allowed on top of memory_max (v1: memsw = max + swap).
+    pub memory_swap_max: Option<u64>,
+    /// v2 memory.oom.group.
+    pub oom_group: bool,
+    /// v1 memory.oom_control oom_kill_disable.
+    pub oom_kill_disable: bool,
+    pub pids_max: Option<u64>,
+}
+
+impl Limits {
+    pub fn needs_memory(&self) -> bool {
+        self.memory_max.is_some()
+            || self.memory_high.is_some()
+            || self.memory_swap_max.is_some()
+            || self.oom_group
+            || self.oom_kill_disable
+    }
+
+    pub fn needs_cpu(&self) -> bool {
+        self.cpu_max.is_some() || self.cpu_weight.is_some()
+    }
+
+    pub fn needs_cpuset(&self) -> bool {
+        self.cpuset_cpus.is_some() || self.cpuset_mems.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpulist_round_trip() {
+        let l = CpuList::parse("0-3, 6,5,8-8").unwrap();
+        assert_eq!(l.0, vec![0, 1, 2, 3, 5, 6, 8]);
+        assert_eq!(l.to_string(), "0-3,5-6,8");
+        assert!(CpuList::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn cpulist_rejects_garbage() {
+        for bad in ["3-1", "a", "1,,2", "-1", "0-99999"] {
+            assert!(CpuList::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpu_fraction() {
+        let c = CpuMax {
+            quota_us: Some(20_000),
+            period_us: 100_000,
+            burst_us: None,
+        };
+        assert_eq!(c.cpus(), Some(0.2));
+    }
+}

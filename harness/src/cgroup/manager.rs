@@ -1,0 +1,527 @@
+//! Creating sandbox cgroups beneath our own cgroup in every hierarchy, and the
+//! hybrid driver that sends each controller to the hierarchy it lives in.
+
+use std::collections::BTreeMap;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::counters::{CpuStats, MemoryStats, PidsStats};
+use super::error::{CgroupError, Result};
+use super::hierarchy::Hierarchies;
+use super::limits::Limits;
+use super::v1::V1Cgroup;
+use super::v2::{self, V2Cgroup};
+use super::{parse, Cgroup, Controller, Mode};
+
+/// Prefix of every cgroup isobench creates: `isobench-p<owner pid>-<nonce>-<n>`.
+pub const NAME_PREFIX: &str = "isobench-";
+
+/// Where this run creates its cgroups: one base directory per hierarchy.
+#[derive(Debug, Clone)]
+pub struct CgroupSet {
+    pub mode: Mode,
+    pub hierarchies: Hierarchies,
+    /// Base directory per v1 controller (our own cgroup or --cgroup-parent).
+    pub v1_base: BTreeMap<Controller, PathBuf>,
+    /// Base directory in the v2 hierarchy, if mounted and writable.
+    pub v2_base: Option<PathBuf>,
+    /// Controllers driven through v2.
+    pub v2_controllers: Vec<Controller>,
+    pub run_id: String,
+}
+
+/// A unique run id that carries the owner pid, so stale cgroups can be told
+/// apart from those of a concurrently running isobench.
+pub fn new_run_id() -> String {
+    let mut b = [0u8; 4];
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("p{}-{:08x}", std::process::id(), u32::from_ne_bytes(b) ^ t)
+}
+
+/// The owner pid encoded in an isobench cgroup name.
+pub fn owner_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix('p')?;
+    rest.split('-').next()?.parse().ok()
+}
+
+impl CgroupSet {
+    /// Discovers the hierarchies and prepares base directories. `parent` is a
+    /// cgroup path (as in /proc/self/cgroup) used instead of our own cgroup in
+    /// every hierarchy; it must already exist.
+    pub fn discover(parent: Option<&str>) -> Result<Self> {
+        let mode = super::detect_mode()?;
+        let hierarchies = Hierarchies::current()?;
+        Self::with(mode, hierarchies, parent, new_run_id())
+    }
+
+    /// Builds from already-resolved hierarchies (used by tests and the VM).
+    pub fn with(
+        mode: Mode,
+        hierarchies: Hierarchies,
+        parent: Option<&str>,
+        run_id: String,
+    ) -> Result<Self> {
+        let base_of = |mount_point: &Path, own_dir: &Path| -> Result<PathBuf> {
+            match parent {
+                None => Ok(own_dir.to_path_buf()),
+                Some(p) => {
+                    let d = mount_point.join(p.trim_start_matches('/'));
+                    if d.is_dir() {
+                        Ok(d)
+                    } else {
+                        Err(CgroupError::Setup(format!(
+                            "--cgroup-parent {p}: {} does not exist; create it first",
+                            d.display()
+                        )))
+                    }
+                }
+            }
+        };
+        let mut v1_base = BTreeMap::new();
+        for (c, h) in &hierarchies.v1 {
+            v1_base.insert(*c, base_of(&h.mount.mount_point, &h.own_dir)?);
+        }
+        let mut v2_base = None;
+        let mut v2_controllers = Vec::new();
+        if let Some(h) = &hierarchies.unified {
+            v2_base = Some(base_of(&h.mount.mount_point, &h.own_dir)?);
+            for c in Controller::ALL {
+                if hierarchies.on_v2(c) {
+                    v2_controllers.push(c);
+                }
+            }
+        }
+        Ok(CgroupSet {
+            mode,
+            hierarchies,
+            v1_base,
+            v2_base,
+            v2_controllers,
+            run_id,
+        })
+    }
+
+    /// Whether a controller is usable (on v1 or v2).
+    pub fn has(&self, c: Controller) -> bool {
+        self.v1_base.contains_key(&c)
+            || self.v2_controllers.contains(&c)
+            || (matches!(c, Controller::Cpuacct | Controller::Freezer) && self.v2_base.is_some())
+    }
+
+    /// Whether a controller is driven through the v2 hierarchy.
+    pub fn on_v2(&self, c: Controller) -> bool {
+        !self.v1_base.contains_key(&c) && self.v2_controllers.contains(&c)
+    }
+
+    /// Makes sure v2 controllers are delegated to children of the base,
+    /// respecting the no-internal-process rule.
+    fn prepare_v2(&self) -> Result<()> {
+        let Some(base) = &self.v2_base else {
+            return Ok(());
+        };
+        if self.v2_controllers.is_empty() {
+            return Ok(());
+        }
+        match v2::enable_controllers(base, &self.v2_controllers) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                // Our base holds processes (at least us): move ourselves into a
+                // leaf of our own, then retry.
+                let leaf = base.join(format!("{NAME_PREFIX}{}-self", self.run_id));
+                match std::fs::create_dir(&leaf) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(CgroupError::io(&leaf, e)),
+                }
+                parse::write(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
+                v2::enable_controllers(base, &self.v2_controllers).map_err(|_| {
+                    CgroupError::Setup(format!(
+                        "cgroup v2: {} holds other processes, so controllers cannot be \
+                         delegated below it; pass --cgroup-parent with a cgroup you own",
+                        base.display()
+                    ))
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates sandbox cgroup number `n` in every hierarchy. On error nothing
+    /// is left behind.
+    pub fn create(&self, n: u32) -> Result<SandboxCgroup> {
+        self.prepare_v2()?;
+        let name = format!("{NAME_PREFIX}{}-{n}", self.run_id);
+        let mut cg = SandboxCgroup {
+            name: name.clone(),
+            v1: V1Cgroup::default(),
+            v2: None,
+            removed: false,
+        };
+        let mut made: Vec<PathBuf> = Vec::new();
+        let mut mk = |d: PathBuf| -> Result<PathBuf> {
+            if !made.contains(&d) {
+                std::fs::create_dir(&d).map_err(|e| CgroupError::io(&d, e))?;
+                made.push(d.clone());
+            }
+            Ok(d)
+        };
+        let result = (|| -> Result<()> {
+            for (c, base) in &self.v1_base {
+                let d = mk(base.join(&name))?;
+                cg.v1.dirs.insert(*c, d);
+            }
+            if let Some(base) = &self.v2_base {
+                let d = mk(base.join(&name))?;
+                cg.v2 = Some(V2Cgroup {
+                    dir: d,
+                    controllers: self.v2_controllers.clone(),
+                });
+            }
+            cg.v1.init_cpuset()
+        })();
+        if let Err(e) = result {
+            for d in made.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            cg.removed = true;
+            return Err(e);
+        }
+        Ok(cg)
+    }
+
+    /// Every base directory (for listing stale cgroups).
+    pub fn base_dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.v1_base.values().cloned().collect();
+        v.extend(self.v2_base.iter().cloned());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Names of controllers and where they are, for `isobench env`.
+    pub fn describe(&self) -> Vec<(String, String, PathBuf)> {
+        let mut out = Vec::new();
+        for (c, h) in &self.hierarchies.v1 {
+            out.push((c.name().to_string(), "v1".to_string(), h.own_dir.clone()));
+        }
+        if let Some(h) = &self.hierarchies.unified {
+            for c in &self.hierarchies.unified_controllers {
+                out.push((c.clone(), "v2".to_string(), h.own_dir.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// Removes isobench cgroups whose owner process is dead. Returns the
+/// directories removed. Cgroups of a live isobench are never touched.
+pub fn cleanup_stale(set: &CgroupSet) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for base in set.base_dirs() {
+        let Ok(rd) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = owner_pid(&name) else {
+                continue;
+            };
+            if pid_alive(pid) {
+                continue;
+            }
+            let dir = e.path();
+            let procs = || match parse::read_pids(&dir.join("cgroup.procs")) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(Vec::new()),
+                r => r,
+            };
+            let kill = dir.join("cgroup.kill");
+            if kill.exists() {
+                let _ = parse::write(&kill, "1");
+            }
+            let freezer = dir.join("freezer.state");
+            let _ = kill_loop(procs, |frozen| {
+                if freezer.exists() {
+                    let _ = parse::write(&freezer, if frozen { "FROZEN" } else { "THAWED" });
+                }
+            });
+            if rmdir_retry(&dir).is_ok() {
+                removed.push(dir);
+            }
+        }
+    }
+    removed
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // A pid that exists but is not an isobench would be a reused pid: treat
+    // the owner as dead then.
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(comm) => comm.trim() == "isobench" || comm.trim().starts_with("isobench"),
+        Err(_) => false,
+    }
+}
+
+/// Freeze, SIGKILL every listed process, thaw; repeat until empty or 10 s.
+pub(crate) fn kill_loop(pids: impl Fn() -> Result<Vec<i32>>, freeze: impl Fn(bool)) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut wait = Duration::from_micros(200);
+    loop {
+        let list = pids()?;
+        if list.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(CgroupError::Setup(format!(
+                "processes {list:?} survive SIGKILL after 10 s"
+            )));
+        }
+        freeze(true);
+        for p in &list {
+            // SAFETY: kill(2) with a pid read from our own cgroup.
+            unsafe {
+                libc::kill(*p, libc::SIGKILL);
+            }
+        }
+        freeze(false);
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// rmdir, retrying while the kernel still holds exiting tasks (EBUSY).
+pub(crate) fn rmdir_retry(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut wait = Duration::from_micros(100);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(CgroupError::io(dir, e)),
+        }
+    }
+}
+
+/// One sandbox's cgroup across hierarchies. Dropping it kills what is inside
+/// and removes it, so an error or panic never leaks a cgroup.
+#[derive(Debug)]
+pub struct SandboxCgroup {
+    pub name: String,
+    pub v1: V1Cgroup,
+    pub v2: Option<V2Cgroup>,
+    removed: bool,
+}
+
+impl SandboxCgroup {
+    /// A directory fd for clone3's CLONE_INTO_CGROUP (the v2 part).
+    pub fn v2_dir_fd(&self) -> Result<Option<OwnedFd>> {
+        let Some(v2) = &self.v2 else {
+            return Ok(None);
+        };
+        let c = std::ffi::CString::new(v2.dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| CgroupError::Setup("cgroup path contains NUL".into()))?;
+        // SAFETY: open(2) on a valid C string; the fd is owned below.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(CgroupError::io(&v2.dir, std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Whether a controller is handled by the v2 part.
+    fn v2_for(&self, c: Controller) -> Option<&V2Cgroup> {
+        if self.v1.dirs.contains_key(&c) {
+            return None;
+        }
+        self.v2.as_ref().filter(|v| v.controllers.contains(&c))
+    }
+
+    /// The v1 directories that must receive the child's pid (CLONE_INTO_CGROUP
+    /// covers only the v2 part).
+    pub fn v1_procs_files(&self) -> Vec<PathBuf> {
+        self.v1
+            .unique_dirs()
+            .into_iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    /// All directories of this cgroup.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .v1
+            .unique_dirs()
+            .iter()
+            .map(|p| p.to_path_buf())
+            .collect();
+        v.extend(self.v2.iter().map(|c| c.dir.clone()));
+        v
+    }
+
+    /// Directory of a controller (for reports and peers that need a path).
+    pub fn dir_of(&self, c: Controller) -> Option<&Path> {
+        self.v1
+            .dirs
+            .get(&c)
+            .map(PathBuf::as_path)
+            .or_else(|| self.v2_for(c).map(|v| v.dir.as_path()))
+    }
+
+    /// Kills and removes now, reporting errors (Drop does it silently).
+    pub fn destroy(mut self) -> Result<()> {
+        self.removed = true;
+        let k = self.kill_all();
+        let r = self.remove();
+        k.and(r)
+    }
+
+    /// Splits limits between the v1 and v2 parts: (for v1, for v2).
+    fn split(&self, l: &Limits) -> (Limits, Limits) {
+        let cpu = self.v2_for(Controller::Cpu).is_some();
+        let mem = self.v2_for(Controller::Memory).is_some();
+        let set = self.v2_for(Controller::Cpuset).is_some();
+        let pids = self.v2_for(Controller::Pids).is_some();
+        let side = |v2: bool| Limits {
+            cpu_max: l.cpu_max.filter(|_| cpu == v2),
+            cpu_weight: l.cpu_weight.filter(|_| cpu == v2),
+            cpuset_cpus: l.cpuset_cpus.clone().filter(|_| set == v2),
+            cpuset_mems: l.cpuset_mems.clone().filter(|_| set == v2),
+            memory_max: l.memory_max.filter(|_| mem == v2),
+            memory_high: l.memory_high.filter(|_| mem == v2),
+            memory_swap_max: l.memory_swap_max.filter(|_| mem == v2),
+            oom_group: l.oom_group && mem == v2,
+            oom_kill_disable: l.oom_kill_disable && mem == v2,
+            pids_max: l.pids_max.filter(|_| pids == v2),
+        };
+        (side(false), side(true))
+    }
+}
+
+impl Cgroup for SandboxCgroup {
+    fn apply(&self, l: &Limits) -> Result<()> {
+        let (on_v1, on_v2) = self.split(l);
+        if on_v1 != Limits::default() {
+            self.v1.apply(&on_v1)?;
+        }
+        if on_v2 != Limits::default() {
+            match &self.v2 {
+                Some(v2) => v2.apply(&on_v2)?,
+                None => {
+                    return Err(CgroupError::Unsupported(
+                        "a requested controller is not available in any hierarchy".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        if let Some(v2) = &self.v2 {
+            v2.add_pid(pid)?;
+        }
+        self.v1.add_pid(pid)
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        let mut p = self.v1.pids()?;
+        if let Some(v2) = &self.v2 {
+            p.extend(v2.pids()?);
+        }
+        p.sort_unstable();
+        p.dedup();
+        Ok(p)
+    }
+
+    fn cpu_stats(&self) -> Result<CpuStats> {
+        let cpu_v1 = self.v1.dirs.get(&Controller::Cpu).map(PathBuf::as_path);
+        let acct_v1 = self.v1.dirs.get(&Controller::Cpuacct).map(PathBuf::as_path);
+        let mut s = super::v1::read_cpu_stats(cpu_v1, acct_v1)?;
+        if let Some(v2) = &self.v2 {
+            let t = v2.cpu_stats()?;
+            if acct_v1.is_none() {
+                s.usage_ns = t.usage_ns;
+                s.user_ns = t.user_ns;
+                s.system_ns = t.system_ns;
+            }
+            if cpu_v1.is_none() {
+                s.nr_periods = t.nr_periods;
+                s.nr_throttled = t.nr_throttled;
+                s.throttled_ns = t.throttled_ns;
+                s.nr_bursts = t.nr_bursts;
+                s.burst_ns = t.burst_ns;
+            }
+        }
+        Ok(s)
+    }
+
+    fn memory_stats(&self) -> Result<MemoryStats> {
+        match self.v2_for(Controller::Memory) {
+            Some(v2) => v2.memory_stats(),
+            None => self.v1.memory_stats(),
+        }
+    }
+
+    fn pids_stats(&self) -> Result<PidsStats> {
+        match self.v2_for(Controller::Pids) {
+            Some(v2) => v2.pids_stats(),
+            None => self.v1.pids_stats(),
+        }
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        if let Some(v2) = &self.v2 {
+            v2.kill_all()?;
+        }
+        self.v1.kill_all()
+    }
+
+    fn remove(&self) -> Result<()> {
+        let r1 = self.v1.remove();
+        let r2 = self.v2.as_ref().map_or(Ok(()), |v| v.remove());
+        r1.and(r2)
+    }
+}
+
+impl Drop for SandboxCgroup {
+    fn drop(&mut self) {
+        if !self.removed {
+            self.removed = true;
+            let _ = self.kill_all();
+            let _ = self.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_pid_is_parsed_from_names() {
+        assert_eq!(owner_pid("isobench-p1234-deadbeef-3"), Some(1234));
+        assert_eq!(owner_pid("isobench-p1234-deadbeef-self"), Some(1234));
+        assert_eq!(owner_pid("isobench-x"), None);
+        assert_eq!(owner_pid("other-p1-2"), None);
+        let id = new_run_id();
+        assert_eq!(
+            owner_pid(&format!("{NAME_PREFIX}{id}-0")),
+            Some(std::process::id() as i32)
+        );
+    }
+}

@@ -1,0 +1,413 @@
+//! cgroup v1 driver: one directory per controller hierarchy (co-mounted
+//! controllers share a directory).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
+use super::error::{CgroupError, Result};
+use super::limits::Limits;
+use super::parse::{self, read_flat_keyed, read_u64_opt};
+use super::translate;
+use super::{Cgroup, Controller};
+
+/// A v1 sandbox cgroup: its directory in each controller's hierarchy.
+#[derive(Debug, Clone, Default)]
+pub struct V1Cgroup {
+    pub dirs: BTreeMap<Controller, PathBuf>,
+}
+
+fn unsupported(what: &str) -> CgroupError {
+    CgroupError::Unsupported(format!("{what} is not available on cgroup v1"))
+}
+
+impl V1Cgroup {
+    fn dir(&self, c: Controller) -> Result<&Path> {
+        self.dirs.get(&c).map(PathBuf::as_path).ok_or_else(|| {
+            CgroupError::Unsupported(format!(
+                "the {} controller is not mounted as cgroup v1 here",
+                c.name()
+            ))
+        })
+    }
+
+    /// Distinct directories (co-mounted controllers appear once).
+    pub fn unique_dirs(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = self.dirs.values().map(PathBuf::as_path).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// A fresh v1 cpuset has no CPUs or memory nodes: copy the parent's so
+    /// tasks can join, unless the limits set them explicitly later.
+    pub fn init_cpuset(&self) -> Result<()> {
+        let Some(dir) = self.dirs.get(&Controller::Cpuset) else {
+            return Ok(());
+        };
+        let parent = dir
+            .parent()
+            .ok_or_else(|| CgroupError::Setup(format!("{}: no parent", dir.display())))?;
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let v = parse::read(&parent.join(f))?;
+            parse::write(&dir.join(f), v.trim())?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses v1 memory.oom_control ("oom_kill_disable 0\nunder_oom 0\noom_kill 0").
+pub fn parse_oom_control(text: &str) -> (Option<bool>, Option<bool>, Option<u64>) {
+    let m = parse::parse_flat_keyed(text);
+    (
+        m.get("oom_kill_disable").map(|v| *v != 0),
+        m.get("under_oom").map(|v| *v != 0),
+        m.get("oom_kill").copied(),
+    )
+}
+
+/// Reads v1 CPU counters from the cpu and cpuacct directories.
+pub fn read_cpu_stats(cpu: Option<&Path>, cpuacct: Option<&Path>) -> Result<CpuStats> {
+    let mut s = CpuStats::default();
+    if let Some(d) = cpuacct {
+        s.usage_ns = read_u64_opt(&d.join("cpuacct.usage"))?;
+        s.user_ns = read_u64_opt(&d.join("cpuacct.usage_user"))?;
+        s.system_ns = read_u64_opt(&d.join("cpuacct.usage_sys"))?;
+        if s.user_ns.is_none() {
+            let st = read_flat_keyed(&d.join("cpuacct.stat"))?;
+            let hz = user_hz();
+            s.user_ns = st
+                .get("user")
+                .map(|t| translate::user_hz_ticks_to_ns(*t, hz));
+            s.system_ns = st
+                .get("system")
+                .map(|t| translate::user_hz_ticks_to_ns(*t, hz));
+        }
+    }
+    if let Some(d) = cpu {
+        let st = read_flat_keyed(&d.join("cpu.stat"))?;
+        s.nr_periods = st.get("nr_periods").copied();
+        s.nr_throttled = st.get("nr_throttled").copied();
+        s.throttled_ns = st.get("throttled_time").copied();
+        s.nr_bursts = st.get("nr_bursts").copied();
+        s.burst_ns = st.get("burst_time").copied();
+    }
+    Ok(s)
+}
+
+fn user_hz() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if v > 0 {
+        v as u64
+    } else {
+        100
+    }
+}
+
+/// Reads v1 memory counters.
+pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
+    let mut s = MemoryStats {
+        current: read_u64_opt(&d.join("memory.usage_in_bytes"))?,
+        peak: read_u64_opt(&d.join("memory.max_usage_in_bytes"))?,
+        failcnt: read_u64_opt(&d.join("memory.failcnt"))?,
+        ..Default::default()
+    };
+    if let Some(t) = parse::read_opt(&d.join("memory.oom_control"))? {
+        let (disable, under, kills) = parse_oom_control(&t);
+        s.oom_kill_disable = disable;
+        s.under_oom = under;
+        s.events = MemoryEvents {
+            max: s.failcnt,
+            oom_kill: kills,
+            // v1 has no separate OOM counter; an OOM kill implies an OOM.
+            oom: kills,
+            ..Default::default()
+        };
+    }
+    let st = read_flat_keyed(&d.join("memory.stat"))?;
+    s.file = st.get("total_cache").or(st.get("cache")).copied();
+    s.anon = st.get("total_rss").or(st.get("rss")).copied();
+    Ok(s)
+}
+
+/// Reads pids counters (same files on v1 and v2).
+pub fn read_pids_stats(d: &Path) -> Result<PidsStats> {
+    let max_path = d.join("pids.max");
+    let max = match parse::read_opt(&max_path)? {
+        Some(t) => parse::parse_max_or_u64(&max_path, &t)?,
+        None => None,
+    };
+    let ev = read_flat_keyed(&d.join("pids.events"))?;
+    Ok(PidsStats {
+        current: read_u64_opt(&d.join("pids.current"))?,
+        peak: read_u64_opt(&d.join("pids.peak"))?,
+        max,
+        events_max: ev.get("max").copied(),
+    })
+}
+
+impl Cgroup for V1Cgroup {
+    fn apply(&self, l: &Limits) -> Result<()> {
+        if let Some(c) = &l.cpu_max {
+            let d = self.dir(Controller::Cpu)?;
+            let quota = translate::v2_quota_to_v1(c.quota_us);
+            let qp = d.join("cpu.cfs_quota_us");
+            let pp = d.join("cpu.cfs_period_us");
+            // Lift the quota first so a new period never conflicts with an
+            // old quota (the kernel checks quota <= max relative to period).
+            parse::write(&qp, "-1")?;
+            parse::write(&pp, &c.period_us.to_string())?;
+            parse::write(&qp, &quota.to_string())?;
+            if let Some(b) = c.burst_us {
+                let bp = d.join("cpu.cfs_burst_us");
+                if !bp.exists() {
+                    return Err(CgroupError::Unsupported(
+                        "cpu.cfs_burst_us: this kernel has no CFS burst (needs 5.14+)".into(),
+                    ));
+                }
+                parse::write(&bp, &b.to_string())?;
+            }
+        }
+        if let Some(w) = l.cpu_weight {
+            let d = self.dir(Controller::Cpu)?;
+            parse::write(
+                &d.join("cpu.shares"),
+                &translate::weight_to_shares(w).to_string(),
+            )?;
+        }
+        if let Some(c) = &l.cpuset_cpus {
+            parse::write(
+                &self.dir(Controller::Cpuset)?.join("cpuset.cpus"),
+                &c.to_string(),
+            )?;
+        }
+        if let Some(m) = &l.cpuset_mems {
+            parse::write(
+                &self.dir(Controller::Cpuset)?.join("cpuset.mems"),
+                &m.to_string(),
+            )?;
+        }
+        if l.memory_high.is_some() {
+            return Err(unsupported("memory.high"));
+        }
+        if l.oom_group {
+            return Err(unsupported("memory.oom.group"));
+        }
+        if let Some(m) = l.memory_max {
+            let d = self.dir(Controller::Memory)?;
+            parse::write(&d.join("memory.limit_in_bytes"), &m.to_string())?;
+            if let Some(sw) = l.memory_swap_max {
+                let p = d.join("memory.memsw.limit_in_bytes");
+                if !p.exists() {
+                    return Err(CgroupError::Unsupported(
+                        "memory.memsw.limit_in_bytes: swap accounting is off (boot with swapaccount=1)"
+                            .into(),
+                    ));
+                }
+                parse::write(&p, &translate::swap_to_memsw(m, sw).to_string())?;
+            }
+        } else if l.memory_swap_max.is_some() {
+            return Err(CgroupError::Setup(
+                "a swap limit on cgroup v1 needs a memory limit too (memsw = memory + swap)".into(),
+            ));
+        }
+        if l.oom_kill_disable {
+            parse::write(
+                &self.dir(Controller::Memory)?.join("memory.oom_control"),
+                "1",
+            )?;
+        }
+        if let Some(p) = l.pids_max {
+            parse::write(
+                &self.dir(Controller::Pids)?.join("pids.max"),
+                &p.to_string(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        let s = pid.to_string();
+        for d in self.unique_dirs() {
+            parse::write(&d.join("cgroup.procs"), &s)?;
+        }
+        Ok(())
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        let mut all = Vec::new();
+        for d in self.unique_dirs() {
+            match parse::read_pids(&d.join("cgroup.procs")) {
+                Ok(p) => all.extend(p),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn cpu_stats(&self) -> Result<CpuStats> {
+        read_cpu_stats(
+            self.dirs.get(&Controller::Cpu).map(PathBuf::as_path),
+            self.dirs.get(&Controller::Cpuacct).map(PathBuf::as_path),
+        )
+    }
+
+    fn memory_stats(&self) -> Result<MemoryStats> {
+        read_memory_stats(self.dir(Controller::Memory)?)
+    }
+
+    fn pids_stats(&self) -> Result<PidsStats> {
+        read_pids_stats(self.dir(Controller::Pids)?)
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        let freezer = self.dirs.get(&Controller::Freezer);
+        super::manager::kill_loop(
+            || self.pids(),
+            |frozen| {
+                if let Some(f) = freezer {
+                    let _ = parse::write(
+                        &f.join("freezer.state"),
+                        if frozen { "FROZEN" } else { "THAWED" },
+                    );
+                }
+            },
+        )
+    }
+
+    fn remove(&self) -> Result<()> {
+        for d in self.unique_dirs() {
+            super::manager::rmdir_retry(d)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn fixture() -> (tempfile::TempDir, V1Cgroup) {
+        let t = tempfile::tempdir().unwrap();
+        let mut cg = V1Cgroup::default();
+        for c in ["cpu", "cpuacct", "memory", "pids"] {
+            let d = t.path().join(c).join("isobench-x");
+            fs::create_dir_all(&d).unwrap();
+            cg.dirs.insert(Controller::from_name(c).unwrap(), d);
+        }
+        (t, cg)
+    }
+
+    #[test]
+    fn reads_cpu_counters_from_fixture() {
+        let (_t, cg) = fixture();
+        let cpu = &cg.dirs[&Controller::Cpu];
+        let acct = &cg.dirs[&Controller::Cpuacct];
+        fs::write(
+            cpu.join("cpu.stat"),
+            "nr_periods 20\nnr_throttled 15\nthrottled_time 1500000000\n",
+        )
+        .unwrap();
+        fs::write(acct.join("cpuacct.usage"), "400000000\n").unwrap();
+        fs::write(acct.join("cpuacct.stat"), "user 30\nsystem 10\n").unwrap();
+        let s = cg.cpu_stats().unwrap();
+        assert_eq!(s.usage_ns, Some(400_000_000));
+        assert_eq!(s.nr_periods, Some(20));
+        assert_eq!(s.nr_throttled, Some(15));
+        assert_eq!(s.throttled_ns, Some(1_500_000_000));
+        // Old kernel: no burst keys → None, not an error.
+        assert_eq!(s.nr_bursts, None);
+        assert!(s.user_ns.unwrap() > 0);
+    }
+
+    #[test]
+    fn reads_memory_and_oom_control() {
+        let (_t, cg) = fixture();
+        let m = &cg.dirs[&Controller::Memory];
+        fs::write(m.join("memory.usage_in_bytes"), "1048576\n").unwrap();
+        fs::write(m.join("memory.max_usage_in_bytes"), "2097152\n").unwrap();
+        fs::write(m.join("memory.failcnt"), "7\n").unwrap();
+        fs::write(
+            m.join("memory.oom_control"),
+            "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n",
+        )
+        .unwrap();
+        let s = cg.memory_stats().unwrap();
+        assert_eq!(s.current, Some(1 << 20));
+        assert_eq!(s.peak, Some(2 << 20));
+        assert_eq!(s.failcnt, Some(7));
+        assert_eq!(s.under_oom, Some(true));
+        assert_eq!(s.oom_kill_disable, Some(true));
+        assert_eq!(s.events.oom_kill, Some(0));
+        assert_eq!(s.events.high, None);
+    }
+
+    #[test]
+    fn applies_limits_as_v1_files() {
+        let (_t, cg) = fixture();
+        let cpu = cg.dirs[&Controller::Cpu].clone();
+        fs::write(cpu.join("cpu.cfs_burst_us"), "0").unwrap();
+        let l = Limits {
+            cpu_max: Some(super::super::CpuMax {
+                quota_us: Some(20_000),
+                period_us: 100_000,
+                burst_us: Some(5_000),
+            }),
+            cpu_weight: Some(200),
+            memory_max: Some(64 << 20),
+            oom_kill_disable: true,
+            pids_max: Some(32),
+            ..Default::default()
+        };
+        cg.apply(&l).unwrap();
+        let r = |p: PathBuf| fs::read_to_string(p).unwrap();
+        assert_eq!(r(cpu.join("cpu.cfs_quota_us")), "20000");
+        assert_eq!(r(cpu.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(r(cpu.join("cpu.cfs_burst_us")), "5000");
+        assert_eq!(
+            r(cpu.join("cpu.shares")),
+            translate::weight_to_shares(200).to_string()
+        );
+        let mem = &cg.dirs[&Controller::Memory];
+        assert_eq!(
+            r(mem.join("memory.limit_in_bytes")),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(r(mem.join("memory.oom_control")), "1");
+        assert_eq!(r(cg.dirs[&Controller::Pids].join("pids.max")), "32");
+    }
+
+    #[test]
+    fn v2_only_limits_are_refused_not_dropped() {
+        let (_t, cg) = fixture();
+        let l = Limits {
+            memory_high: Some(1 << 20),
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+        let l = Limits {
+            oom_group: true,
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+    }
+
+    #[test]
+    fn burst_missing_is_unsupported() {
+        let (_t, cg) = fixture();
+        let l = Limits {
+            cpu_max: Some(super::super::CpuMax {
+                quota_us: Some(1000),
+                period_us: 10_000,
+                burst_us: Some(100),
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+    }
+}

@@ -1,0 +1,305 @@
+//! cgroup v2 driver: one directory in the unified hierarchy.
+
+use std::path::{Path, PathBuf};
+
+use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
+use super::error::{CgroupError, Result};
+use super::limits::Limits;
+use super::parse::{self, read_flat_keyed, read_u64_opt};
+use super::{Cgroup, Controller};
+
+/// A v2 sandbox cgroup and the controllers enabled for it.
+#[derive(Debug, Clone)]
+pub struct V2Cgroup {
+    pub dir: PathBuf,
+    pub controllers: Vec<Controller>,
+}
+
+fn need(cg: &V2Cgroup, c: Controller) -> Result<()> {
+    if cg.controllers.contains(&c) {
+        Ok(())
+    } else {
+        Err(CgroupError::Unsupported(format!(
+            "the {} controller is not enabled for {} (cgroup v2)",
+            c.name(),
+            cg.dir.display()
+        )))
+    }
+}
+
+fn max_or(v: Option<u64>) -> String {
+    v.map_or_else(|| "max".to_string(), |n| n.to_string())
+}
+
+/// Enables `ctrls` in `parent`'s cgroup.subtree_control (those not yet on).
+pub fn enable_controllers(parent: &Path, ctrls: &[Controller]) -> Result<()> {
+    let sc = parent.join("cgroup.subtree_control");
+    let on = parse::read(&sc)?;
+    let missing: Vec<String> = ctrls
+        .iter()
+        .filter_map(|c| c.v2_name())
+        .filter(|n| !on.split_whitespace().any(|x| x == *n))
+        .map(|n| format!("+{n}"))
+        .collect();
+    if !missing.is_empty() {
+        parse::write(&sc, &missing.join(" "))?;
+    }
+    Ok(())
+}
+
+/// Reads v2 cpu.stat (present in every v2 cgroup; throttling keys only with
+/// the cpu controller).
+pub fn read_cpu_stats(d: &Path) -> Result<CpuStats> {
+    let st = read_flat_keyed(&d.join("cpu.stat"))?;
+    let us = |k: &str| st.get(k).map(|v| v.saturating_mul(1000));
+    Ok(CpuStats {
+        usage_ns: us("usage_usec"),
+        user_ns: us("user_usec"),
+        system_ns: us("system_usec"),
+        nr_periods: st.get("nr_periods").copied(),
+        nr_throttled: st.get("nr_throttled").copied(),
+        throttled_ns: us("throttled_usec"),
+        nr_bursts: st.get("nr_bursts").copied(),
+        burst_ns: us("burst_usec"),
+    })
+}
+
+/// Reads v2 memory counters.
+pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
+    let ev = read_flat_keyed(&d.join("memory.events"))?;
+    let st = read_flat_keyed(&d.join("memory.stat"))?;
+    Ok(MemoryStats {
+        current: read_u64_opt(&d.join("memory.current"))?,
+        peak: read_u64_opt(&d.join("memory.peak"))?,
+        events: MemoryEvents {
+            low: ev.get("low").copied(),
+            high: ev.get("high").copied(),
+            max: ev.get("max").copied(),
+            oom: ev.get("oom").copied(),
+            oom_kill: ev.get("oom_kill").copied(),
+            oom_group_kill: ev.get("oom_group_kill").copied(),
+        },
+        failcnt: None,
+        under_oom: None,
+        oom_kill_disable: None,
+        file: st.get("file").copied(),
+        anon: st.get("anon").copied(),
+    })
+}
+
+impl Cgroup for V2Cgroup {
+    fn apply(&self, l: &Limits) -> Result<()> {
+        let d = &self.dir;
+        if let Some(c) = &l.cpu_max {
+            need(self, Controller::Cpu)?;
+            parse::write(
+                &d.join("cpu.max"),
+                &format!("{} {}", max_or(c.quota_us), c.period_us),
+            )?;
+            if let Some(b) = c.burst_us {
+                let p = d.join("cpu.max.burst");
+                if !p.exists() {
+                    return Err(CgroupError::Unsupported(
+                        "cpu.max.burst: this kernel has no CFS burst (needs 5.14+)".into(),
+                    ));
+                }
+                parse::write(&p, &b.to_string())?;
+            }
+        }
+        if let Some(w) = l.cpu_weight {
+            need(self, Controller::Cpu)?;
+            parse::write(&d.join("cpu.weight"), &w.clamp(1, 10000).to_string())?;
+        }
+        if let Some(c) = &l.cpuset_cpus {
+            need(self, Controller::Cpuset)?;
+            parse::write(&d.join("cpuset.cpus"), &c.to_string())?;
+        }
+        if let Some(m) = &l.cpuset_mems {
+            need(self, Controller::Cpuset)?;
+            parse::write(&d.join("cpuset.mems"), &m.to_string())?;
+        }
+        if l.oom_kill_disable {
+            return Err(CgroupError::Unsupported(
+                "oom_kill_disable exists only on cgroup v1".into(),
+            ));
+        }
+        if l.needs_memory() {
+            need(self, Controller::Memory)?;
+        }
+        if let Some(h) = l.memory_high {
+            parse::write(&d.join("memory.high"), &h.to_string())?;
+        }
+        if let Some(m) = l.memory_max {
+            parse::write(&d.join("memory.max"), &m.to_string())?;
+        }
+        if let Some(s) = l.memory_swap_max {
+            let p = d.join("memory.swap.max");
+            if !p.exists() {
+                return Err(CgroupError::Unsupported(
+                    "memory.swap.max: this kernel has no swap accounting".into(),
+                ));
+            }
+            parse::write(&p, &s.to_string())?;
+        }
+        if l.oom_group {
+            parse::write(&d.join("memory.oom.group"), "1")?;
+        }
+        if let Some(p) = l.pids_max {
+            need(self, Controller::Pids)?;
+            parse::write(&d.join("pids.max"), &p.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        parse::write(&self.dir.join("cgroup.procs"), &pid.to_string())
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        match parse::read_pids(&self.dir.join("cgroup.procs")) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(Vec::new()),
+            r => r,
+        }
+    }
+
+    fn cpu_stats(&self) -> Result<CpuStats> {
+        read_cpu_stats(&self.dir)
+    }
+
+    fn memory_stats(&self) -> Result<MemoryStats> {
+        need(self, Controller::Memory)?;
+        read_memory_stats(&self.dir)
+    }
+
+    fn pids_stats(&self) -> Result<PidsStats> {
+        need(self, Controller::Pids)?;
+        super::v1::read_pids_stats(&self.dir)
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        let kill = self.dir.join("cgroup.kill");
+        if kill.exists() {
+            // One write kills every process, including ones forking right now.
+            if let Err(e) = parse::write(&kill, "1") {
+                if e.raw_os_error() != Some(libc::ENOENT) {
+                    return Err(e);
+                }
+            }
+        }
+        let freeze = self.dir.join("cgroup.freeze");
+        super::manager::kill_loop(
+            || self.pids(),
+            |frozen| {
+                let _ = parse::write(&freeze, if frozen { "1" } else { "0" });
+            },
+        )
+    }
+
+    fn remove(&self) -> Result<()> {
+        super::manager::rmdir_retry(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn fixture(ctrls: &[Controller]) -> (tempfile::TempDir, V2Cgroup) {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("isobench-x");
+        fs::create_dir_all(&d).unwrap();
+        (
+            t,
+            V2Cgroup {
+                dir: d,
+                controllers: ctrls.to_vec(),
+            },
+        )
+    }
+
+    #[test]
+    fn reads_v2_counters_in_ns() {
+        let (_t, cg) = fixture(&[Controller::Cpu, Controller::Memory, Controller::Pids]);
+        fs::write(
+            cg.dir.join("cpu.stat"),
+            "usage_usec 500\nuser_usec 300\nsystem_usec 200\nnr_periods 4\nnr_throttled 2\nthrottled_usec 90\n",
+        )
+        .unwrap();
+        fs::write(
+            cg.dir.join("memory.events"),
+            "low 0\nhigh 3\nmax 9\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        fs::write(cg.dir.join("memory.current"), "4096\n").unwrap();
+        fs::write(cg.dir.join("pids.max"), "max\n").unwrap();
+        fs::write(cg.dir.join("pids.current"), "3\n").unwrap();
+        fs::write(cg.dir.join("pids.events"), "max 12\n").unwrap();
+        let c = cg.cpu_stats().unwrap();
+        assert_eq!(c.usage_ns, Some(500_000));
+        assert_eq!(c.throttled_ns, Some(90_000));
+        assert_eq!(c.burst_ns, None);
+        let m = cg.memory_stats().unwrap();
+        assert_eq!(m.events.high, Some(3));
+        assert_eq!(m.events.oom_kill, Some(1));
+        // Old kernel without memory.peak and oom_group_kill.
+        assert_eq!(m.peak, None);
+        assert_eq!(m.events.oom_group_kill, None);
+        let p = cg.pids_stats().unwrap();
+        assert_eq!(p.max, None);
+        assert_eq!(p.current, Some(3));
+        assert_eq!(p.events_max, Some(12));
+    }
+
+    #[test]
+    fn applies_v2_files() {
+        let (_t, cg) = fixture(&[Controller::Cpu, Controller::Memory, Controller::Pids]);
+        let l = Limits {
+            cpu_max: Some(super::super::CpuMax {
+                quota_us: None,
+                period_us: 10_000,
+                burst_us: None,
+            }),
+            cpu_weight: Some(400),
+            memory_max: Some(1 << 30),
+            memory_high: Some(1 << 29),
+            oom_group: true,
+            pids_max: Some(64),
+            ..Default::default()
+        };
+        cg.apply(&l).unwrap();
+        let r = |f: &str| fs::read_to_string(cg.dir.join(f)).unwrap();
+        assert_eq!(r("cpu.max"), "max 10000");
+        assert_eq!(r("cpu.weight"), "400");
+        assert_eq!(r("memory.max"), (1u64 << 30).to_string());
+        assert_eq!(r("memory.high"), (1u64 << 29).to_string());
+        assert_eq!(r("memory.oom.group"), "1");
+        assert_eq!(r("pids.max"), "64");
+    }
+
+    #[test]
+    fn missing_controller_is_an_error() {
+        let (_t, cg) = fixture(&[Controller::Cpu]);
+        let l = Limits {
+            pids_max: Some(4),
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+        let l = Limits {
+            oom_kill_disable: true,
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+    }
+
+    #[test]
+    fn enable_controllers_writes_only_missing() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.subtree_control"), "cpu memory\n").unwrap();
+        enable_controllers(t.path(), &[Controller::Cpu, Controller::Pids]).unwrap();
+        assert_eq!(
+            fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(),
+            "+pids"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! isobench: benchmark and verify Linux isolation and resource limits.
+
+pub mod cgroup;
+pub mod sandbox;

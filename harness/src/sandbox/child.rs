@@ -1,0 +1,235 @@
+//! The child side of the native launcher: runs between clone3 and execve in
+//! a copy of a multi-threaded process, so it only makes async-signal-safe
+//! calls (raw syscalls via libc) on data prepared before the clone. No
+//! allocation, no locks, no panics.
+
+use std::ffi::{c_char, CString};
+use std::os::fd::RawFd;
+
+/// The fd number on which the workload finds its report pipe.
+pub const REPORT_FD: RawFd = 3;
+
+/// Paths for the minimal rootfs, prepared as C strings before clone.
+pub struct MinimalPlan {
+    pub root: CString,
+    pub proc_dir: CString,
+    pub tmp_dir: CString,
+    pub bin_in_root: CString,
+    pub host_bin: CString,
+    pub tmpfs_opts: CString,
+}
+
+/// Everything the child needs, prepared before clone.
+pub struct ChildPlan {
+    pub exec_path: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub argv_ptrs: Vec<*const c_char>,
+    pub envp_ptrs: Vec<*const c_char>,
+    pub hostname: Option<CString>,
+    pub become_root: bool,
+    pub make_private: bool,
+    pub fresh_proc: bool,
+    pub minimal: Option<MinimalPlan>,
+    pub sync_r: RawFd,
+    pub sync_w: RawFd,
+    pub status_r: RawFd,
+    pub status_w: RawFd,
+    pub report_r: RawFd,
+    pub report_w: RawFd,
+}
+
+/// Stage codes reported when a setup step fails (with errno).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    Sync = 1,
+    Ids = 2,
+    MountPrivate = 3,
+    Hostname = 4,
+    Rootfs = 5,
+    PivotRoot = 6,
+    Proc = 7,
+    NoNewPrivs = 8,
+    ReportFd = 9,
+    Exec = 10,
+}
+
+impl Stage {
+    pub fn from_u8(v: u8) -> &'static str {
+        match v {
+            1 => "waiting for the parent",
+            2 => "switching to root in the user namespace",
+            3 => "making mounts private",
+            4 => "setting the hostname",
+            5 => "building the minimal rootfs",
+            6 => "pivot_root",
+            7 => "mounting /proc",
+            8 => "setting no_new_privs",
+            9 => "passing the report fd",
+            10 => "execve of the workload",
+            _ => "unknown stage",
+        }
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Reports a failed stage on the status pipe and exits. Never returns.
+fn fail(plan: &ChildPlan, stage: Stage) -> ! {
+    let e = errno().to_le_bytes();
+    let msg = [b'E', stage as u8, e[0], e[1], e[2], e[3]];
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        libc::write(plan.status_w, msg.as_ptr().cast(), msg.len());
+        libc::_exit(127);
+    }
+}
+
+/// Runs in the cloned child; never returns.
+///
+/// # Safety
+/// Must be called only in the child right after clone3 returned 0, with a
+/// plan whose pointers are valid (the child has a copy of the parent's
+/// memory as it was at clone time).
+pub unsafe fn run_child(plan: &ChildPlan) -> ! {
+    // SAFETY (whole function): only raw syscalls on prepared, NUL-terminated
+    // buffers; no allocation or locking.
+    unsafe {
+        libc::close(plan.sync_w);
+        libc::close(plan.status_r);
+        libc::close(plan.report_r);
+
+        // Wait until the parent has written id maps and cgroup membership.
+        let mut b = 0u8;
+        if libc::read(plan.sync_r, (&mut b as *mut u8).cast(), 1) != 1 {
+            fail(plan, Stage::Sync);
+        }
+        libc::close(plan.sync_r);
+
+        if plan.become_root {
+            libc::setgroups(0, std::ptr::null());
+            if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+                fail(plan, Stage::Ids);
+            }
+        }
+        if plan.make_private
+            && libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+        {
+            fail(plan, Stage::MountPrivate);
+        }
+        if let Some(h) = &plan.hostname {
+            if libc::sethostname(h.as_ptr(), h.as_bytes().len()) != 0 {
+                fail(plan, Stage::Hostname);
+            }
+        }
+        if let Some(m) = &plan.minimal {
+            setup_minimal_root(plan, m);
+        }
+        if plan.fresh_proc
+            && libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) != 0
+        {
+            fail(plan, Stage::Proc);
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(plan, Stage::NoNewPrivs);
+        }
+        if plan.report_w == REPORT_FD {
+            if libc::fcntl(REPORT_FD, libc::F_SETFD, 0) != 0 {
+                fail(plan, Stage::ReportFd);
+            }
+        } else if libc::dup2(plan.report_w, REPORT_FD) != REPORT_FD {
+            fail(plan, Stage::ReportFd);
+        }
+        let s = b'S';
+        libc::write(plan.status_w, (&s as *const u8).cast(), 1);
+        libc::execve(
+            plan.exec_path.as_ptr(),
+            plan.argv_ptrs.as_ptr(),
+            plan.envp_ptrs.as_ptr(),
+        );
+        fail(plan, Stage::Exec);
+    }
+}
+
+/// tmpfs root + read-only bind of the workload + pivot_root.
+///
+/// # Safety
+/// Child-only, like [`run_child`].
+unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
+    // SAFETY: raw syscalls on prepared C strings.
+    unsafe {
+        if libc::mount(
+            c"tmpfs".as_ptr(),
+            m.root.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            m.tmpfs_opts.as_ptr().cast(),
+        ) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+        if libc::mkdir(m.proc_dir.as_ptr(), 0o555) != 0
+            || libc::mkdir(m.tmp_dir.as_ptr(), 0o1777) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+        let fd = libc::open(
+            m.bin_in_root.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o755,
+        );
+        if fd < 0 {
+            fail(plan, Stage::Rootfs);
+        }
+        libc::close(fd);
+        if libc::mount(
+            m.host_bin.as_ptr(),
+            m.bin_in_root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+        if libc::mount(
+            std::ptr::null(),
+            m.bin_in_root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+        if libc::chdir(m.root.as_ptr()) != 0 {
+            fail(plan, Stage::PivotRoot);
+        }
+        // pivot_root(".", ".") stacks the old root on top of the new one;
+        // detaching "." then drops every host mount from view.
+        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0 {
+            fail(plan, Stage::PivotRoot);
+        }
+        if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
+            fail(plan, Stage::PivotRoot);
+        }
+        if libc::chdir(c"/".as_ptr()) != 0 {
+            fail(plan, Stage::PivotRoot);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Sandboxes: the spec, the native launcher and the embedded workload.
+
+pub mod child;
+pub mod native;
+pub mod spec;
+pub mod workload;
+
+pub use native::{launch, Running};
+pub use spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
+
+use std::fmt;
+use std::time::Duration;
+
+/// How a workload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signaled(i32),
+    /// Killed by the harness at its deadline.
+    TimedOut,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signaled(s) => write!(f, "killed by signal {s}"),
+            Exit::TimedOut => write!(f, "killed at its deadline"),
+        }
+    }
+}
+
+/// Launch phases on the parent's monotonic clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Cgroup creation and limits.
+    pub cgroup: Duration,
+    /// Preparing the child plan and clone3 itself.
+    pub clone: Duration,
+    /// Parent's placement: id maps, v1 cgroup.procs writes, release.
+    pub place: Duration,
+    /// Child setup: ids, mounts, hostname, rootfs, /proc.
+    pub setup: Duration,
+    /// From the end of setup to a successful execve.
+    pub exec: Duration,
+    /// Launch request → workload ready (total).
+    pub ready: Option<Duration>,
+    /// Kill + reap + cgroup removal.
+    pub teardown: Option<Duration>,
+}
+
+/// Why a launch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("invalid sandbox: {0}")]
+    Spec(String),
+    #[error("cgroup: {0}")]
+    Cgroup(#[from] crate::cgroup::CgroupError),
+    #[error("clone3 with namespaces [{1}] failed: {0}")]
+    Clone(std::io::Error, String),
+    #[error("sandbox child failed while {stage}: {errno}")]
+    Child {
+        stage: &'static str,
+        errno: std::io::Error,
+    },
+    #[error("sandbox setup: {0}")]
+    Setup(String),
+    #[error("deadline: {0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Os(std::io::Error),
+}

@@ -1,0 +1,507 @@
+//! The native launcher: clone3 straight into namespaces (and, where the
+//! hierarchy is v2, into the cgroup), a sync pipe for the parent's placement
+//! into v1 hierarchies and id maps, then execve of the static workload.
+
+use std::ffi::{c_char, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::child::{self, ChildPlan, MinimalPlan, Stage, REPORT_FD};
+use super::spec::{IdMap, Rootfs, SandboxSpec};
+use super::workload::LineReader;
+use super::{Exit, LaunchError, Phases};
+use crate::cgroup::{Cgroup, CgroupSet, SandboxCgroup};
+
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// struct clone_args (version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// A pipe whose ends sit at fd ≥ 10 (so dup2 to REPORT_FD never clobbers
+/// another pipe end), both close-on-exec.
+fn pipe_high() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut out = Vec::with_capacity(2);
+    for fd in fds {
+        // SAFETY: fcntl on a fd we own; then close the original.
+        let hi = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+        let err = std::io::Error::last_os_error();
+        unsafe { libc::close(fd) };
+        if hi < 0 {
+            return Err(err);
+        }
+        // SAFETY: hi is a fresh fd we own.
+        out.push(unsafe { OwnedFd::from_raw_fd(hi) });
+    }
+    let w = out.pop().expect("two fds");
+    let r = out.pop().expect("two fds");
+    Ok((r, w))
+}
+
+fn cstr(s: impl AsRef<[u8]>, what: &str) -> Result<CString, LaunchError> {
+    CString::new(s.as_ref().to_vec())
+        .map_err(|_| LaunchError::Spec(format!("{what} contains a NUL byte")))
+}
+
+fn id_map_text(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+/// A sandbox that has been launched: its process, cgroup and report stream.
+pub struct Running {
+    pub pid: i32,
+    pidfd: OwnedFd,
+    pub cgroup: Option<SandboxCgroup>,
+    pub report: LineReader,
+    pub events: Vec<serde_json::Value>,
+    pub phases: Phases,
+    t0: Instant,
+    deadline: Instant,
+    exit: Option<Exit>,
+}
+
+/// Everything that has to exist before clone.
+pub struct Prepared {
+    plan: ChildPlan,
+    _fds: Vec<OwnedFd>,
+    sync_w: OwnedFd,
+    status_r: OwnedFd,
+    report_r: OwnedFd,
+    child_ends: Vec<OwnedFd>,
+}
+
+/// Builds the child plan (every string and fd) before clone.
+fn prepare(
+    spec: &SandboxSpec,
+    workload: &Path,
+    rootfs_dir: Option<&Path>,
+) -> Result<Prepared, LaunchError> {
+    let (sync_r, sync_w) = pipe_high().map_err(LaunchError::Os)?;
+    let (status_r, status_w) = pipe_high().map_err(LaunchError::Os)?;
+    let (report_r, report_w) = pipe_high().map_err(LaunchError::Os)?;
+    let ns = spec.namespaces;
+    let minimal = match spec.rootfs {
+        Rootfs::Host => None,
+        Rootfs::Minimal => {
+            let root = rootfs_dir.ok_or_else(|| {
+                LaunchError::Spec("minimal rootfs without a staging directory".into())
+            })?;
+            let p = |rel: &str| cstr(root.join(rel).as_os_str().as_encoded_bytes(), "rootfs path");
+            Some(MinimalPlan {
+                root: cstr(root.as_os_str().as_encoded_bytes(), "rootfs path")?,
+                proc_dir: p("proc")?,
+                tmp_dir: p("tmp")?,
+                bin_in_root: p("isobench-workload")?,
+                host_bin: cstr(workload.as_os_str().as_encoded_bytes(), "workload path")?,
+                tmpfs_opts: cstr("size=16m,mode=755", "tmpfs options")?,
+            })
+        }
+    };
+    let exec_path = if minimal.is_some() {
+        cstr("/isobench-workload", "path")?
+    } else {
+        cstr(workload.as_os_str().as_encoded_bytes(), "workload path")?
+    };
+    let mut argv = vec![cstr("isobench-workload", "argv")?];
+    for a in &spec.args {
+        argv.push(cstr(a, "workload argument")?);
+    }
+    let envp = vec![
+        cstr(format!("ISOBENCH_REPORT_FD={REPORT_FD}"), "env")?,
+        cstr(
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "env",
+        )?,
+    ];
+    let mut argv_ptrs: Vec<*const c_char> = argv.iter().map(|c| c.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const c_char> = envp.iter().map(|c| c.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let hostname = match &spec.hostname {
+        Some(h) => Some(cstr(h, "hostname")?),
+        None => None,
+    };
+    let plan = ChildPlan {
+        exec_path,
+        argv,
+        envp,
+        argv_ptrs,
+        envp_ptrs,
+        hostname,
+        become_root: ns.user,
+        make_private: ns.mnt,
+        fresh_proc: ns.mnt && ns.pid,
+        minimal,
+        sync_r: sync_r.as_raw_fd(),
+        sync_w: sync_w.as_raw_fd(),
+        status_r: status_r.as_raw_fd(),
+        status_w: status_w.as_raw_fd(),
+        report_r: report_r.as_raw_fd(),
+        report_w: report_w.as_raw_fd(),
+    };
+    Ok(Prepared {
+        plan,
+        _fds: Vec::new(),
+        sync_w,
+        status_r,
+        report_r,
+        child_ends: vec![sync_r, status_w, report_w],
+    })
+}
+
+/// poll(2) on fds for readability, up to `until`. Returns the revents.
+fn poll_until(fds: &[RawFd], until: Instant) -> Vec<bool> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: *fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = until
+        .saturating_duration_since(Instant::now())
+        .as_millis()
+        .min(i32::MAX as u128) as i32;
+    // SAFETY: poll on a valid array of pollfd.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms.max(0)) };
+    if n <= 0 {
+        return vec![false; fds.len()];
+    }
+    p.iter().map(|x| x.revents != 0).collect()
+}
+
+/// Launches a workload into a fresh sandbox cgroup `n` of `set`.
+/// Returns once the workload has been exec'd.
+pub fn launch(
+    spec: &SandboxSpec,
+    set: &CgroupSet,
+    n: u32,
+    workload: &Path,
+    rootfs_dir: Option<&Path>,
+) -> Result<Running, LaunchError> {
+    spec.validate().map_err(LaunchError::Spec)?;
+    let t0 = Instant::now();
+    let deadline = t0 + spec.deadline;
+    let cg = set.create(n).map_err(LaunchError::Cgroup)?;
+    cg.apply(&spec.limits).map_err(LaunchError::Cgroup)?;
+    let t_cg = Instant::now();
+
+    let prep = prepare(spec, workload, rootfs_dir)?;
+    let cgfd = cg.v2_dir_fd().map_err(LaunchError::Cgroup)?;
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: spec.namespaces.clone_flags() | CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = &cgfd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: clone3 without CLONE_VM behaves like fork: the child gets a
+    // copy of this thread's state and runs `run_child`, which only makes
+    // async-signal-safe calls on the prepared plan and never returns.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        // SAFETY: we are the child, right after clone3.
+        unsafe { child::run_child(&prep.plan) }
+    }
+    if ret < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(LaunchError::Clone(e, spec.namespaces.to_string()));
+    }
+    let pid = ret as i32;
+    let t_cloned = Instant::now();
+    drop(cgfd);
+    let Prepared {
+        sync_w,
+        status_r,
+        report_r,
+        child_ends,
+        ..
+    } = prep;
+    drop(child_ends);
+    // SAFETY: the kernel returned a fresh pidfd for the child.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+
+    let mut running = Running {
+        pid,
+        pidfd,
+        cgroup: Some(cg),
+        report: LineReader::new(report_r),
+        events: Vec::new(),
+        phases: Phases::default(),
+        t0,
+        deadline,
+        exit: None,
+    };
+    running.phases.cgroup = t_cg - t0;
+    running.phases.clone = t_cloned - t_cg;
+
+    // Parent's part: id maps, v1 membership, then release the child.
+    let place = || -> Result<(), LaunchError> {
+        if spec.namespaces.user {
+            std::fs::write(format!("/proc/{pid}/uid_map"), id_map_text(&spec.uid_map))
+                .map_err(|e| LaunchError::Setup(format!("writing uid_map: {e}")))?;
+            std::fs::write(format!("/proc/{pid}/gid_map"), id_map_text(&spec.gid_map))
+                .map_err(|e| LaunchError::Setup(format!("writing gid_map: {e}")))?;
+        }
+        let cg = running.cgroup.as_ref().expect("cgroup present");
+        for f in cg.v1_procs_files() {
+            std::fs::write(&f, pid.to_string())
+                .map_err(|e| LaunchError::Setup(format!("{}: {e}", f.display())))?;
+        }
+        Ok(())
+    };
+    place()?;
+    // SAFETY: write one byte to our end of the sync pipe.
+    let w = unsafe { libc::write(sync_w.as_raw_fd(), b"G".as_ptr().cast(), 1) };
+    if w != 1 {
+        return Err(LaunchError::Setup(
+            "the child died before it was released".into(),
+        ));
+    }
+    drop(sync_w);
+    let t_released = Instant::now();
+    running.phases.place = t_released - t_cloned;
+
+    // Status pipe: 'S' after setup, EOF at exec, 'E'+stage+errno on failure.
+    let mut got_s = false;
+    let mut t_setup = t_released;
+    loop {
+        if !poll_until(&[status_r.as_raw_fd()], deadline)[0] {
+            return Err(LaunchError::Timeout(
+                "the sandbox did not exec its workload before the deadline".into(),
+            ));
+        }
+        let mut buf = [0u8; 6];
+        // SAFETY: read into a local buffer.
+        let n = unsafe { libc::read(status_r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(LaunchError::Os(std::io::Error::last_os_error()));
+        }
+        if n == 0 {
+            if !got_s {
+                return Err(LaunchError::Setup(
+                    "the child exited during setup without a report".into(),
+                ));
+            }
+            break;
+        }
+        let n = n as usize;
+        if buf[0] == b'E' {
+            let mut rest = buf[1..n].to_vec();
+            while rest.len() < 5 {
+                let mut more = [0u8; 5];
+                // SAFETY: read into a local buffer.
+                let m = unsafe {
+                    libc::read(
+                        status_r.as_raw_fd(),
+                        more.as_mut_ptr().cast(),
+                        5 - rest.len(),
+                    )
+                };
+                if m <= 0 {
+                    break;
+                }
+                rest.extend_from_slice(&more[..m as usize]);
+            }
+            rest.resize(5, 0);
+            let errno = i32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]);
+            return Err(LaunchError::Child {
+                stage: Stage::from_u8(rest[0]),
+                errno: std::io::Error::from_raw_os_error(errno),
+            });
+        }
+        if buf[0] == b'S' && !got_s {
+            got_s = true;
+            t_setup = Instant::now();
+            if n > 1 {
+                // EOF cannot be in the same read; continue to wait for it.
+            }
+        }
+    }
+    let t_exec = Instant::now();
+    running.phases.setup = t_setup - t_released;
+    running.phases.exec = t_exec - t_setup;
+    Ok(running)
+}
+
+impl Running {
+    /// Waits for the workload's `ready` event (or its exit, or the deadline).
+    pub fn wait_ready(&mut self) -> Result<(), LaunchError> {
+        loop {
+            if self.events.iter().any(|e| e["event"] == "ready") {
+                return Ok(());
+            }
+            if self.exit.is_some() || self.report.fd.is_none() {
+                return Err(LaunchError::Setup(format!(
+                    "the workload ended before it was ready ({})",
+                    self.exit
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "report pipe closed".into())
+                )));
+            }
+            if Instant::now() >= self.deadline {
+                return Err(LaunchError::Timeout(
+                    "no ready event before the deadline".into(),
+                ));
+            }
+            self.pump(self.deadline)?;
+            if self.events.iter().any(|e| e["event"] == "ready") && self.phases.ready.is_none() {
+                self.phases.ready = Some(Instant::now() - self.t0);
+            }
+        }
+    }
+
+    /// Reads reports and checks for exit once, waiting up to `until`.
+    fn pump(&mut self, until: Instant) -> Result<(), LaunchError> {
+        let mut fds = vec![self.pidfd.as_raw_fd()];
+        if let Some(r) = self.report.raw_fd() {
+            fds.push(r);
+        }
+        let ready = poll_until(&fds, until);
+        if ready.len() > 1 && ready[1] {
+            let ev = self.report.read_once();
+            self.events.extend(ev);
+        }
+        if ready[0] {
+            self.reap()?;
+        }
+        Ok(())
+    }
+
+    /// Non-blocking waitpid; records the exit.
+    fn reap(&mut self) -> Result<Option<Exit>, LaunchError> {
+        if self.exit.is_some() {
+            return Ok(self.exit);
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        if r == self.pid {
+            let e = if libc::WIFSIGNALED(status) {
+                Exit::Signaled(libc::WTERMSIG(status))
+            } else {
+                Exit::Code(libc::WEXITSTATUS(status))
+            };
+            self.exit = Some(e);
+        } else if r < 0 {
+            return Err(LaunchError::Os(std::io::Error::last_os_error()));
+        }
+        Ok(self.exit)
+    }
+
+    /// Waits until the workload exits or the deadline passes (then kills the
+    /// whole sandbox and reports `TimedOut`). Reports are collected meanwhile.
+    pub fn wait_exit(&mut self) -> Result<Exit, LaunchError> {
+        loop {
+            if let Some(e) = self.exit {
+                // Drain what the workload wrote before dying, without
+                // blocking on descendants that may still hold the pipe.
+                while self.report.fd.is_some() {
+                    if !poll_until(&[self.report.raw_fd().unwrap_or(-1)], Instant::now())[0] {
+                        break;
+                    }
+                    let ev = self.report.read_once();
+                    self.events.extend(ev);
+                }
+                return Ok(e);
+            }
+            if Instant::now() >= self.deadline {
+                self.kill()?;
+                return Ok(Exit::TimedOut);
+            }
+            self.pump(self.deadline)?;
+        }
+    }
+
+    /// Time since launch (the parent's monotonic clock).
+    pub fn elapsed(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    /// Kills every process of the sandbox (the cgroup stays for reading).
+    pub fn kill(&mut self) -> Result<(), LaunchError> {
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all().map_err(LaunchError::Cgroup)?;
+        }
+        // SAFETY: blocking waitpid on our own, now killed, child.
+        if self.exit.is_none() {
+            let mut status = 0;
+            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if r == self.pid {
+                self.exit = Some(if libc::WIFSIGNALED(status) {
+                    Exit::Signaled(libc::WTERMSIG(status))
+                } else {
+                    Exit::Code(libc::WEXITSTATUS(status))
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills what is left, reaps, removes the cgroup; records the teardown.
+    pub fn teardown(mut self) -> Result<Phases, LaunchError> {
+        let t = Instant::now();
+        self.kill()?;
+        if let Some(cg) = self.cgroup.take() {
+            cg.destroy().map_err(LaunchError::Cgroup)?;
+        }
+        self.phases.teardown = Some(t.elapsed());
+        Ok(self.phases)
+    }
+
+    /// The sandbox's cgroup (for counters).
+    pub fn cgroup(&self) -> &SandboxCgroup {
+        self.cgroup
+            .as_ref()
+            .expect("cgroup is present until teardown")
+    }
+
+    /// Path list of this sandbox's cgroups (for reports).
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        self.cgroup.as_ref().map(|c| c.dirs()).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Kill and reap on every path (error, panic); the cgroup guard then
+        // removes the cgroup.
+        let _ = self.kill();
+    }
+}

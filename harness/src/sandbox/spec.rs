@@ -1,0 +1,246 @@
+//! What a sandbox is: namespaces, limits, rootfs, hostname, id maps, the
+//! command and its deadline. Built at the edge, consumed by launchers.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::cgroup::Limits;
+
+/// The namespaces to create (each a clone flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Namespaces {
+    pub pid: bool,
+    pub mnt: bool,
+    pub net: bool,
+    pub uts: bool,
+    pub ipc: bool,
+    pub user: bool,
+    pub cgroup: bool,
+    pub time: bool,
+}
+
+impl Namespaces {
+    pub const NAMES: [&'static str; 8] =
+        ["pid", "mnt", "net", "uts", "ipc", "user", "cgroup", "time"];
+
+    /// Every namespace kind.
+    pub fn all() -> Self {
+        Namespaces {
+            pid: true,
+            mnt: true,
+            net: true,
+            uts: true,
+            ipc: true,
+            user: true,
+            cgroup: true,
+            time: true,
+        }
+    }
+
+    /// Parses "pid,mnt,net" ("none" or "" for no namespace, "all" for all).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut n = Namespaces::default();
+        let s = s.trim();
+        if s.is_empty() || s == "none" {
+            return Ok(n);
+        }
+        if s == "all" {
+            return Ok(Self::all());
+        }
+        for part in s.split(',') {
+            let slot = match part.trim() {
+                "pid" => &mut n.pid,
+                "mnt" | "mount" => &mut n.mnt,
+                "net" | "network" => &mut n.net,
+                "uts" => &mut n.uts,
+                "ipc" => &mut n.ipc,
+                "user" => &mut n.user,
+                "cgroup" => &mut n.cgroup,
+                "time" => &mut n.time,
+                other => {
+                    return Err(format!(
+                        "unknown namespace {other:?}; accepted: {}, none, all",
+                        Self::NAMES.join(", ")
+                    ))
+                }
+            };
+            *slot = true;
+        }
+        Ok(n)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Namespaces::default()
+    }
+
+    /// The clone(2) flags for this set.
+    pub fn clone_flags(&self) -> u64 {
+        let mut f = 0u64;
+        let mut add = |on: bool, flag: libc::c_int| {
+            if on {
+                f |= flag as u64;
+            }
+        };
+        add(self.pid, libc::CLONE_NEWPID);
+        add(self.mnt, libc::CLONE_NEWNS);
+        add(self.net, libc::CLONE_NEWNET);
+        add(self.uts, libc::CLONE_NEWUTS);
+        add(self.ipc, libc::CLONE_NEWIPC);
+        add(self.user, libc::CLONE_NEWUSER);
+        add(self.cgroup, libc::CLONE_NEWCGROUP);
+        if self.time {
+            f |= CLONE_NEWTIME;
+        }
+        f
+    }
+}
+
+/// clone3-only flag for a new time namespace.
+pub const CLONE_NEWTIME: u64 = 0x80;
+
+impl fmt::Display for Namespaces {
+    /// "pid,mnt,uts,ipc" in a fixed order, or "none".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = [
+            self.pid,
+            self.mnt,
+            self.net,
+            self.uts,
+            self.ipc,
+            self.user,
+            self.cgroup,
+            self.time,
+        ];
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .zip(on)
+            .filter(|(_, o)| *o)
+            .map(|(n, _)| *n)
+            .collect();
+        if names.is_empty() {
+            write!(f, "none")
+        } else {
+            write!(f, "{}", names.join(","))
+        }
+    }
+}
+
+/// The filesystem a sandbox sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rootfs {
+    /// The host's root (with a fresh /proc when pid+mnt are unshared).
+    #[default]
+    Host,
+    /// A tmpfs holding only the read-only workload binary and /proc, entered
+    /// with pivot_root. Needs a mount namespace.
+    Minimal,
+}
+
+/// One line of a uid_map / gid_map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// Everything a launcher needs to start one workload.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub namespaces: Namespaces,
+    pub limits: Limits,
+    pub rootfs: Rootfs,
+    pub hostname: Option<String>,
+    /// Maps for a user namespace (root inside → an unprivileged uid outside
+    /// by default, so the sandbox's root is nobody on the host).
+    pub uid_map: Vec<IdMap>,
+    pub gid_map: Vec<IdMap>,
+    /// Arguments of `isobench-workload` (the subcommand and its flags).
+    pub args: Vec<String>,
+    /// Hard deadline from launch to exit; the sandbox is killed past it.
+    pub deadline: Duration,
+}
+
+impl SandboxSpec {
+    /// A spec running `isobench-workload ARGS` with no namespace and no limit.
+    pub fn workload(args: &[&str]) -> Self {
+        SandboxSpec {
+            namespaces: Namespaces::default(),
+            limits: Limits::default(),
+            rootfs: Rootfs::Host,
+            hostname: None,
+            uid_map: vec![IdMap {
+                inside: 0,
+                outside: 65534,
+                count: 1,
+            }],
+            gid_map: vec![IdMap {
+                inside: 0,
+                outside: 65534,
+                count: 1,
+            }],
+            args: args.iter().map(|s| s.to_string()).collect(),
+            deadline: Duration::from_secs(30),
+        }
+    }
+
+    /// Refuses specs that break the safety rules or cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        let sub = self.args.first().map(String::as_str).unwrap_or("");
+        if sub == "forkbomb" && self.limits.pids_max.is_none() {
+            return Err("a fork bomb never runs without a pids limit (set pids_max)".into());
+        }
+        if sub == "hog" && self.limits.memory_max.is_none() && self.limits.memory_high.is_none() {
+            return Err("a memory hog never runs without a memory limit (set memory_max)".into());
+        }
+        if self.rootfs == Rootfs::Minimal && !self.namespaces.mnt {
+            return Err("the minimal rootfs needs a mount namespace (add mnt)".into());
+        }
+        if self.hostname.is_some() && !self.namespaces.uts {
+            return Err("setting a hostname needs a uts namespace (add uts)".into());
+        }
+        if self.deadline.is_zero() {
+            return Err("every workload needs a deadline > 0".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_namespaces() {
+        let n = Namespaces::parse("pid, mnt,uts,ipc").unwrap();
+        assert!(n.pid && n.mnt && n.uts && n.ipc && !n.net && !n.user);
+        assert_eq!(n.to_string(), "pid,mnt,uts,ipc");
+        assert_eq!(Namespaces::parse("none").unwrap().to_string(), "none");
+        assert_eq!(Namespaces::parse("all").unwrap(), Namespaces::all());
+        let e = Namespaces::parse("pid,bogus").unwrap_err();
+        assert!(e.contains("bogus") && e.contains("accepted"), "{e}");
+    }
+
+    #[test]
+    fn clone_flags_match_kernel_constants() {
+        let n = Namespaces::parse("pid,net").unwrap();
+        assert_eq!(
+            n.clone_flags(),
+            (libc::CLONE_NEWPID | libc::CLONE_NEWNET) as u64
+        );
+        assert_ne!(Namespaces::all().clone_flags() & CLONE_NEWTIME, 0);
+    }
+
+    #[test]
+    fn safety_rules_are_enforced() {
+        let s = SandboxSpec::workload(&["forkbomb"]);
+        assert!(s.validate().unwrap_err().contains("pids limit"));
+        let s = SandboxSpec::workload(&["hog", "--max", "1G"]);
+        assert!(s.validate().unwrap_err().contains("memory limit"));
+        let mut s = SandboxSpec::workload(&["ready"]);
+        s.rootfs = Rootfs::Minimal;
+        assert!(s.validate().is_err());
+        s.namespaces.mnt = true;
+        assert!(s.validate().is_ok());
+    }
+}
