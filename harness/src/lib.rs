@@ -1,4 +1,10 @@
 //! isobench: benchmark and verify Linux isolation and resource limits.
 
 pub mod cgroup;
+pub mod cli;
+pub mod env;
+pub mod monitor;
+pub mod run;
 pub mod sandbox;
+pub mod scenarios;
+pub mod suite;

@@ -1,1 +1,172 @@
-fn main() {}
+//! `isobench` binary: the edge where errors become one line and an exit code
+//! (0 all passed, 1 a check failed, 2 bad input or unusable environment).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use isobench::cgroup::{manager, CgroupSet};
+use isobench::cli::{Cli, Command};
+use isobench::run::{self, RunRequest};
+use isobench::sandbox::Namespaces;
+use isobench::scenarios;
+use isobench::suite::Suite;
+
+/// Bad input or an environment that cannot run what was asked.
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("isobench: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            // One line: clap's first line, without the usage block.
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad arguments");
+            return usage(format!(
+                "{} (see isobench --help)",
+                line.trim_start_matches("error: ")
+            ));
+        }
+    };
+    match cli.command {
+        Command::Run {
+            suite,
+            scenarios,
+            launchers,
+            namespaces,
+            output,
+            cgroup_parent,
+            seed,
+        } => {
+            for l in &launchers {
+                if l != "native" {
+                    return usage(format!("unknown launcher {l:?}; accepted: native"));
+                }
+            }
+            let namespaces = match namespaces.as_deref().map(Namespaces::parse).transpose() {
+                Ok(n) => n,
+                Err(e) => return usage(format!("--namespaces: {e}")),
+            };
+            let suite = match Suite::load(&suite, &scenarios) {
+                Ok(s) => s,
+                Err(e) => return usage(e),
+            };
+            let req = RunRequest {
+                suite,
+                output,
+                cgroup_parent,
+                seed,
+                namespaces,
+            };
+            match run::run(&req) {
+                Ok(r) => {
+                    print!("{}", run::summary(&r));
+                    if let Some(o) = &req.output {
+                        println!("results: {}", o.display());
+                    }
+                    if r.has_failures() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => usage(e.0),
+            }
+        }
+        Command::Env { json } => {
+            let set = CgroupSet::discover(None);
+            let env = isobench::env::snapshot(set.as_ref().ok());
+            if json {
+                match serde_json::to_string_pretty(&env) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => return usage(e),
+                }
+                return ExitCode::SUCCESS;
+            }
+            println!("kernel:          {}", env.kernel);
+            println!("cgroup mode:     {}", env.cgroup_mode);
+            println!("cpus:            {} ({})", env.cpus, env.cpu_model);
+            println!(
+                "memory:          {:.1} GiB",
+                env.memory_bytes as f64 / (1u64 << 30) as f64
+            );
+            println!("virtualization:  {}", env.virtualization);
+            match &set {
+                Ok(s) => {
+                    println!("controllers (hierarchy, this process's cgroup):");
+                    for (name, h, dir) in s.describe() {
+                        println!("  {name:<10} {h}  {}", dir.display());
+                    }
+                }
+                Err(e) => println!("controllers:     unavailable: {e}"),
+            }
+            println!("peers:");
+            for p in isobench::env::PEERS {
+                match isobench::env::which(p) {
+                    Some(path) => println!(
+                        "  {p:<20} {} ({})",
+                        isobench::env::peer_version(&path)
+                            .unwrap_or_else(|| "version unknown".into()),
+                        path.display()
+                    ),
+                    None => println!("  {p:<20} not installed"),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::List => {
+            for name in scenarios::NAMES {
+                if let Some((about, params)) = scenarios::describe(name) {
+                    println!("{name}: {about}");
+                    println!(
+                        "  {:<16} {:<22} {:<22} meaning",
+                        "param", "quick", "default"
+                    );
+                    for p in params {
+                        println!(
+                            "  {:<16} {:<22} {:<22} {}",
+                            p.name, p.quick, p.default, p.about
+                        );
+                    }
+                    println!();
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Cleanup { cgroup_parent } => {
+            if let Err(e) = run::require_root("isobench cleanup") {
+                return usage(e.0);
+            }
+            let set = match CgroupSet::discover(cgroup_parent.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return usage(e),
+            };
+            let removed = manager::cleanup_stale(&set);
+            for d in &removed {
+                println!("removed {}", d.display());
+            }
+            println!("{} stale cgroup(s) removed", removed.len());
+            ExitCode::SUCCESS
+        }
+    }
+}

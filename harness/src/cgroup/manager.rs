@@ -157,11 +157,10 @@ impl CgroupSet {
     pub fn create(&self, n: u32) -> Result<SandboxCgroup> {
         self.prepare_v2()?;
         let name = format!("{NAME_PREFIX}{}-{n}", self.run_id);
-        let mut cg = SandboxCgroup {
+        let mut cg = CgroupView {
             name: name.clone(),
             v1: V1Cgroup::default(),
             v2: None,
-            removed: false,
         };
         let mut made: Vec<PathBuf> = Vec::new();
         let mut mk = |d: PathBuf| -> Result<PathBuf> {
@@ -189,10 +188,12 @@ impl CgroupSet {
             for d in made.iter().rev() {
                 let _ = std::fs::remove_dir(d);
             }
-            cg.removed = true;
             return Err(e);
         }
-        Ok(cg)
+        Ok(SandboxCgroup {
+            view: cg,
+            removed: false,
+        })
     }
 
     /// Every base directory (for listing stale cgroups).
@@ -311,17 +312,56 @@ pub(crate) fn rmdir_retry(dir: &Path) -> Result<()> {
     }
 }
 
-/// One sandbox's cgroup across hierarchies. Dropping it kills what is inside
-/// and removes it, so an error or panic never leaks a cgroup.
-#[derive(Debug)]
-pub struct SandboxCgroup {
+/// One sandbox's cgroup across hierarchies, as paths: cheap to clone for
+/// monitors. Ownership (and removal) is [`SandboxCgroup`]'s.
+#[derive(Debug, Clone)]
+pub struct CgroupView {
     pub name: String,
     pub v1: V1Cgroup,
     pub v2: Option<V2Cgroup>,
+}
+
+/// One sandbox's cgroup, owned: dropping it kills what is inside and removes
+/// it, so an error or panic never leaks a cgroup.
+#[derive(Debug)]
+pub struct SandboxCgroup {
+    view: CgroupView,
     removed: bool,
 }
 
+impl std::ops::Deref for SandboxCgroup {
+    type Target = CgroupView;
+    fn deref(&self) -> &CgroupView {
+        &self.view
+    }
+}
+
 impl SandboxCgroup {
+    /// A clone of the paths, for readers that outlive a borrow (monitors).
+    pub fn view(&self) -> CgroupView {
+        self.view.clone()
+    }
+
+    /// Kills and removes now, reporting errors (Drop does it silently).
+    pub fn destroy(mut self) -> Result<()> {
+        self.removed = true;
+        let k = self.view.kill_all();
+        let r = self.view.remove();
+        k.and(r)
+    }
+}
+
+impl Drop for SandboxCgroup {
+    fn drop(&mut self) {
+        if !self.removed {
+            self.removed = true;
+            let _ = self.view.kill_all();
+            let _ = self.view.remove();
+        }
+    }
+}
+
+impl CgroupView {
     /// A directory fd for clone3's CLONE_INTO_CGROUP (the v2 part).
     pub fn v2_dir_fd(&self) -> Result<Option<OwnedFd>> {
         let Some(v2) = &self.v2 else {
@@ -382,14 +422,6 @@ impl SandboxCgroup {
             .or_else(|| self.v2_for(c).map(|v| v.dir.as_path()))
     }
 
-    /// Kills and removes now, reporting errors (Drop does it silently).
-    pub fn destroy(mut self) -> Result<()> {
-        self.removed = true;
-        let k = self.kill_all();
-        let r = self.remove();
-        k.and(r)
-    }
-
     /// Splits limits between the v1 and v2 parts: (for v1, for v2).
     fn split(&self, l: &Limits) -> (Limits, Limits) {
         let cpu = self.v2_for(Controller::Cpu).is_some();
@@ -412,7 +444,7 @@ impl SandboxCgroup {
     }
 }
 
-impl Cgroup for SandboxCgroup {
+impl Cgroup for CgroupView {
     fn apply(&self, l: &Limits) -> Result<()> {
         let (on_v1, on_v2) = self.split(l);
         if on_v1 != Limits::default() {
@@ -495,16 +527,6 @@ impl Cgroup for SandboxCgroup {
         let r1 = self.v1.remove();
         let r2 = self.v2.as_ref().map_or(Ok(()), |v| v.remove());
         r1.and(r2)
-    }
-}
-
-impl Drop for SandboxCgroup {
-    fn drop(&mut self) {
-        if !self.removed {
-            self.removed = true;
-            let _ = self.kill_all();
-            let _ = self.remove();
-        }
     }
 }
 

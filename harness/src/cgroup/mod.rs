@@ -15,7 +15,7 @@ pub use counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
 pub use error::{CgroupError, Result};
 pub use hierarchy::Hierarchies;
 pub use limits::{CpuList, CpuMax, Limits};
-pub use manager::{CgroupSet, SandboxCgroup};
+pub use manager::{CgroupSet, CgroupView, SandboxCgroup};
 
 use std::path::Path;
 

@@ -135,6 +135,7 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
             setup_minimal_root(plan, m);
         }
         if plan.fresh_proc
+            && plan.minimal.is_none()
             && libc::mount(
                 c"proc".as_ptr(),
                 c"/proc".as_ptr(),
@@ -216,6 +217,20 @@ unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
         ) != 0
         {
             fail(plan, Stage::Rootfs);
+        }
+        // Mount the fresh /proc while the host's /proc is still visible: in
+        // a user namespace the kernel only allows a proc mount when a fully
+        // visible one exists in the mount namespace.
+        if plan.fresh_proc
+            && libc::mount(
+                c"proc".as_ptr(),
+                m.proc_dir.as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) != 0
+        {
+            fail(plan, Stage::Proc);
         }
         if libc::chdir(m.root.as_ptr()) != 0 {
             fail(plan, Stage::PivotRoot);

@@ -1,0 +1,56 @@
+//! The command line (clap derive). Every input becomes a typed value here.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmark and verify Linux isolation and resource limits.
+#[derive(Debug, Parser)]
+#[command(name = "isobench", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite (or chosen scenarios) and write results JSON.
+    Run {
+        /// quick, default, or a suite TOML file.
+        #[arg(long, default_value = "default")]
+        suite: String,
+        /// Run only this scenario (repeatable); see `isobench list`.
+        #[arg(long = "scenario", value_name = "NAME")]
+        scenarios: Vec<String>,
+        /// Launcher under test (repeatable); only `native` so far.
+        #[arg(long = "launcher", value_name = "NAME")]
+        launchers: Vec<String>,
+        /// Namespace set for every sandbox, e.g. pid,mnt,uts,ipc (or none, all).
+        #[arg(long, value_name = "LIST")]
+        namespaces: Option<String>,
+        /// Results file (written atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Create sandbox cgroups beneath this cgroup path (in every
+        /// hierarchy) instead of isobench's own cgroup.
+        #[arg(long, value_name = "PATH")]
+        cgroup_parent: Option<String>,
+        /// Seed for anything randomised.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print kernel, cgroup mode, controllers and the peers installed.
+    Env {
+        /// Print JSON (the results file's environment block) instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List scenarios, their parameters and defaults.
+    List,
+    /// Remove cgroups left by isobench runs whose process is dead.
+    Cleanup {
+        /// Look beneath this cgroup path instead of our own cgroup.
+        #[arg(long, value_name = "PATH")]
+        cgroup_parent: Option<String>,
+    },
+}

@@ -1,0 +1,460 @@
+//! cpu-quota: does CFS bandwidth control give a spinner exactly its quota?
+//! Expected usage follows the kernel selftests: n_periods·quota +
+//! min(remainder, quota), capped by the workload's demand.
+
+use std::time::Duration;
+
+use isobench_reports::{Check, Metric, ScenarioResult, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{merge_over, Ctx, Level, Param};
+use crate::cgroup::{Cgroup, CpuMax, Limits};
+use crate::monitor::{self, Monitor, Sampling};
+use crate::sandbox::{Exit, SandboxSpec};
+
+pub const ABOUT: &str =
+    "CFS bandwidth accuracy: spinners under cpu quotas; measured vs expected CPU time, throttling counters, usage timeline";
+
+/// Parameters of the sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Quotas in percent of one CPU.
+    pub quotas_pct: Vec<f64>,
+    /// CFS periods in milliseconds.
+    pub periods_ms: Vec<f64>,
+    /// Spinner thread counts ("nproc" is spelled 0).
+    pub threads: Vec<u32>,
+    /// Seconds each spinner runs.
+    pub seconds: f64,
+    /// Repetitions per point.
+    pub repetitions: u32,
+    /// Accuracy tolerance in percent.
+    pub tolerance_pct: f64,
+    /// Monitor sampling rate for the representative timeline.
+    pub monitor_hz: u32,
+}
+
+impl Config {
+    fn level(level: Level) -> Self {
+        match level {
+            Level::Quick => Config {
+                quotas_pct: vec![20.0, 50.0, 100.0],
+                periods_ms: vec![100.0],
+                threads: vec![1],
+                seconds: 2.0,
+                repetitions: 2,
+                tolerance_pct: 5.0,
+                monitor_hz: 100,
+            },
+            Level::Default => Config {
+                quotas_pct: vec![20.0, 50.0, 100.0],
+                periods_ms: vec![100.0],
+                threads: vec![1],
+                seconds: 3.0,
+                repetitions: 3,
+                tolerance_pct: 5.0,
+                monitor_hz: 100,
+            },
+        }
+    }
+
+    /// Level defaults overridden by a suite-file section, then validated.
+    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
+        let c: Config = merge_over("cpu-quota", &Self::level(level), table)?;
+        c.validate(crate::env::cpus())?;
+        Ok(c)
+    }
+
+    /// Rejects sweeps the kernel cannot express or that make no sense.
+    pub fn validate(&self, cpus: u32) -> Result<(), String> {
+        let e = |m: String| Err(format!("[cpu-quota]: {m}"));
+        if self.quotas_pct.is_empty() || self.periods_ms.is_empty() || self.threads.is_empty() {
+            return e("quotas-pct, periods-ms and threads must not be empty".into());
+        }
+        for &p in &self.periods_ms {
+            if !(1.0..=1000.0).contains(&p) {
+                return e(format!(
+                    "period {p} ms is outside 1 ms – 1000 ms (the kernel's range)"
+                ));
+            }
+            for &q in &self.quotas_pct {
+                let quota_ms = p * q / 100.0;
+                if !q.is_finite() || quota_ms < 1.0 {
+                    return e(format!(
+                        "quota {q}% of a {p} ms period is {quota_ms} ms; the kernel's minimum is 1 ms"
+                    ));
+                }
+                if q > 100.0 * f64::from(cpus) {
+                    return e(format!(
+                        "quota {q}% exceeds what {cpus} CPUs can use ({}%)",
+                        100 * cpus
+                    ));
+                }
+            }
+        }
+        if self.threads.iter().any(|&t| t > 1024) {
+            return e("threads must be 0 (= nproc) to 1024".into());
+        }
+        if !(0.2..=600.0).contains(&self.seconds) {
+            return e(format!("seconds {} is outside 0.2 – 600", self.seconds));
+        }
+        if self.repetitions == 0 || self.repetitions > 1000 {
+            return e("repetitions must be 1 – 1000".into());
+        }
+        if !(0.1..=100.0).contains(&self.tolerance_pct) {
+            return e("tolerance-pct must be 0.1 – 100".into());
+        }
+        if !(1..=1000).contains(&self.monitor_hz) {
+            return e("monitor-hz must be 1 – 1000".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parameters for `isobench list`.
+pub fn params() -> Vec<Param> {
+    let q = Config::level(Level::Quick);
+    let d = Config::level(Level::Default);
+    let p = |name, a: String, b: String, about| Param {
+        name,
+        quick: a,
+        default: b,
+        about,
+    };
+    vec![
+        p(
+            "quotas-pct",
+            format!("{:?}", q.quotas_pct),
+            format!("{:?}", d.quotas_pct),
+            "quota, % of one CPU",
+        ),
+        p(
+            "periods-ms",
+            format!("{:?}", q.periods_ms),
+            format!("{:?}", d.periods_ms),
+            "CFS period",
+        ),
+        p(
+            "threads",
+            format!("{:?}", q.threads),
+            format!("{:?}", d.threads),
+            "spinner threads (0 = nproc)",
+        ),
+        p(
+            "seconds",
+            q.seconds.to_string(),
+            d.seconds.to_string(),
+            "spin time per repetition",
+        ),
+        p(
+            "repetitions",
+            q.repetitions.to_string(),
+            d.repetitions.to_string(),
+            "repetitions per point",
+        ),
+        p(
+            "tolerance-pct",
+            q.tolerance_pct.to_string(),
+            d.tolerance_pct.to_string(),
+            "accuracy check tolerance",
+        ),
+        p(
+            "monitor-hz",
+            q.monitor_hz.to_string(),
+            d.monitor_hz.to_string(),
+            "timeline sampling rate",
+        ),
+    ]
+}
+
+/// CPU time the kernel should grant: whole periods at the quota plus the
+/// last partial period, capped by what the threads can consume.
+pub fn expected_usage_ns(wall_ns: u64, quota_ns: u64, period_ns: u64, demand_cpus: f64) -> f64 {
+    let n = wall_ns / period_ns;
+    let rem = wall_ns % period_ns;
+    let by_quota = (n * quota_ns + rem.min(quota_ns)) as f64;
+    by_quota.min(demand_cpus * wall_ns as f64)
+}
+
+/// One spinner run: (measured ns, expected ns, periods, throttled, throttled ns, samples).
+struct Rep {
+    measured_ns: f64,
+    expected_ns: f64,
+    wall_ns: u64,
+    nr_periods: u64,
+    nr_throttled: u64,
+    throttled_ns: u64,
+    samples: Vec<monitor::Sample>,
+    monitor_cpu: Duration,
+}
+
+fn run_rep(
+    ctx: &Ctx,
+    cfg: &Config,
+    cpu: CpuMax,
+    threads: u32,
+    demand: f64,
+    sample: bool,
+) -> Result<Rep, String> {
+    let secs = format!("{}", cfg.seconds);
+    let th = threads.to_string();
+    let mut spec = SandboxSpec::workload(&["spin", "--threads", &th, "--seconds", &secs]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        cpu_max: Some(cpu),
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 10.0);
+    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+    r.wait_ready().map_err(|e| e.to_string())?;
+    let before = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let mon = if sample {
+        Some(
+            Monitor::start(
+                r.cgroup().view(),
+                Sampling {
+                    cpu: true,
+                    ..Default::default()
+                },
+                cfg.monitor_hz,
+            )
+            .map_err(|e| format!("monitor: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
+    let after = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let ev = r.events.iter().find(|e| e["event"] == "spin").cloned();
+    r.teardown().map_err(|e| e.to_string())?;
+    if exit != Exit::Code(0) {
+        return Err(format!("spinner ended with {exit}"));
+    }
+    let ev = ev.ok_or("spinner reported no result")?;
+    let wall_ns = ev["wall_ns"].as_u64().ok_or("spin event without wall_ns")?;
+    let d = after.delta(&before);
+    let measured = d
+        .usage_ns
+        .ok_or("this kernel reports no cgroup CPU usage")? as f64;
+    let quota_ns = cpu.quota_us.unwrap_or(u64::MAX / 1000) * 1000;
+    Ok(Rep {
+        measured_ns: measured,
+        expected_ns: expected_usage_ns(wall_ns, quota_ns, cpu.period_us * 1000, demand),
+        wall_ns,
+        nr_periods: d.nr_periods.unwrap_or(0),
+        nr_throttled: d.nr_throttled.unwrap_or(0),
+        throttled_ns: d.throttled_ns.unwrap_or(0),
+        samples,
+        monitor_cpu,
+    })
+}
+
+/// Runs the sweep.
+pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let mut out = Vec::new();
+    let mut sampled = false;
+    for &period_ms in &cfg.periods_ms {
+        for &threads in &cfg.threads {
+            let threads = if threads == 0 { ctx.cpus } else { threads };
+            let demand = f64::from(threads.min(ctx.cpus));
+            for &q in &cfg.quotas_pct {
+                let period_us = (period_ms * 1000.0).round() as u64;
+                let quota_us = (period_us as f64 * q / 100.0).round() as u64;
+                let cpu = CpuMax {
+                    quota_us: Some(quota_us),
+                    period_us,
+                    burst_us: None,
+                };
+                let quota_cpus = q / 100.0;
+                let limited = quota_cpus < demand - 1e-9;
+                let mut reps = Vec::new();
+                for i in 0..cfg.repetitions {
+                    // The first limited point of the sweep carries the timeline.
+                    let sample = limited && !sampled && i == 0;
+                    reps.push(run_rep(ctx, cfg, cpu, threads, demand, sample)?);
+                    sampled |= sample;
+                }
+                out.push(point_result(
+                    cfg, q, period_ms, threads, demand, limited, &reps,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn point_result(
+    cfg: &Config,
+    q: f64,
+    period_ms: f64,
+    threads: u32,
+    demand: f64,
+    limited: bool,
+    reps: &[Rep],
+) -> ScenarioResult {
+    let acc: Vec<f64> = reps.iter().map(|r| r.measured_ns / r.expected_ns).collect();
+    let usage: Vec<f64> = reps
+        .iter()
+        .map(|r| r.measured_ns / r.wall_ns as f64)
+        .collect();
+    let thr_frac: Vec<f64> = reps
+        .iter()
+        .map(|r| {
+            if r.nr_periods == 0 {
+                0.0
+            } else {
+                r.nr_throttled as f64 / r.nr_periods as f64
+            }
+        })
+        .collect();
+    let thr_time: Vec<f64> = reps.iter().map(|r| r.throttled_ns as f64 / 1e9).collect();
+    let tol = cfg.tolerance_pct / 100.0;
+    let worst = acc.iter().copied().fold(1.0f64, |w, a| {
+        if (a - 1.0).abs() > (w - 1.0).abs() {
+            a
+        } else {
+            w
+        }
+    });
+    let ok = acc.iter().all(|a| (a - 1.0).abs() <= tol);
+    let mut checks = vec![Check::new(
+        "accuracy",
+        if ok { Status::Pass } else { Status::Fail },
+        format!("measured/expected CPU time within 1.0 ± {tol:.3}"),
+        format!(
+            "samples {}; worst {worst:.4} (off by {:.2}%)",
+            acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
+            (worst - 1.0).abs() * 100.0
+        ),
+        format!(
+            "quota {q}% of one CPU, period {period_ms} ms, {threads} thread(s), demand {demand} CPU(s); expected = n_periods·quota + min(rem, quota), capped by demand"
+        ),
+    )];
+    if limited {
+        let min_thr = reps.iter().map(|r| r.nr_throttled).min().unwrap_or(0);
+        checks.push(Check::new(
+            "throttled",
+            if min_thr > 0 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            "nr_throttled > 0 in every repetition (quota below demand)",
+            format!(
+                "nr_throttled {} of nr_periods {}",
+                reps.iter()
+                    .map(|r| r.nr_throttled.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                reps.iter()
+                    .map(|r| r.nr_periods.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+            "",
+        ));
+    }
+    let mut metrics = vec![
+        Metric::with_target("accuracy", "ratio", 1.0, acc),
+        Metric::new(
+            "usage_cpus",
+            "cpus",
+            isobench_reports::Better::Target,
+            usage,
+        ),
+        Metric::new(
+            "throttled_fraction",
+            "ratio",
+            isobench_reports::Better::Lower,
+            thr_frac,
+        ),
+        Metric::new(
+            "throttled_time",
+            "s",
+            isobench_reports::Better::Lower,
+            thr_time,
+        ),
+    ];
+    metrics[1].target = Some((q / 100.0).min(demand));
+    let mut series = std::collections::BTreeMap::new();
+    if let Some(r) = reps.iter().find(|r| !r.samples.is_empty()) {
+        series.insert("usage_cpus".to_string(), monitor::usage_series(&r.samples));
+        series.insert(
+            "throttled".to_string(),
+            monitor::throttled_series(&r.samples),
+        );
+        let secs = r.samples.last().map(|s| s.t).unwrap_or(0.0);
+        if secs > 0.0 {
+            metrics.push(Metric::new(
+                "monitor_cpu_fraction",
+                "ratio",
+                isobench_reports::Better::Lower,
+                vec![r.monitor_cpu.as_secs_f64() / secs],
+            ));
+        }
+    }
+    let mut params = serde_json::Map::new();
+    params.insert("quota_pct".into(), json!(q));
+    params.insert("period_ms".into(), json!(period_ms));
+    params.insert("threads".into(), json!(threads));
+    params.insert("demand_cpus".into(), json!(demand));
+    params.insert("seconds".into(), json!(cfg.seconds));
+    ScenarioResult {
+        name: "cpu-quota".into(),
+        launcher: "native".into(),
+        params,
+        metrics,
+        checks,
+        series,
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_follows_selftest_formula() {
+        // 2.05 s at 20 ms / 100 ms: 20 full periods + min(50 ms, 20 ms).
+        let e = expected_usage_ns(2_050_000_000, 20_000_000, 100_000_000, 1.0);
+        assert_eq!(e, (20 * 20_000_000 + 20_000_000) as f64);
+        // Remainder shorter than the quota counts fully.
+        let e = expected_usage_ns(2_010_000_000, 20_000_000, 100_000_000, 1.0);
+        assert_eq!(e, (20 * 20_000_000 + 10_000_000) as f64);
+        // Capped by demand: 1 thread under a 150% quota gets at most 1 CPU.
+        let e = expected_usage_ns(1_000_000_000, 150_000_000, 100_000_000, 1.0);
+        assert_eq!(e, 1e9);
+    }
+
+    #[test]
+    fn config_rejects_impossible_values() {
+        let mut c = Config::level(Level::Default);
+        c.periods_ms = vec![0.5];
+        assert!(c.validate(2).unwrap_err().contains("1 ms"));
+        let mut c = Config::level(Level::Default);
+        c.quotas_pct = vec![0.5];
+        assert!(c.validate(2).unwrap_err().contains("minimum"));
+        let mut c = Config::level(Level::Default);
+        c.quotas_pct = vec![300.0];
+        assert!(c.validate(2).unwrap_err().contains("2 CPUs"));
+        assert!(Config::level(Level::Default).validate(2).is_ok());
+    }
+
+    #[test]
+    fn suite_table_overrides_and_rejects_unknown_keys() {
+        let t: toml::Table = toml::from_str("seconds = 4.0\nrepetitions = 5").unwrap();
+        let c = Config::parse(Level::Quick, Some(&t)).unwrap();
+        assert_eq!(c.seconds, 4.0);
+        assert_eq!(c.repetitions, 5);
+        assert_eq!(c.quotas_pct, vec![20.0, 50.0, 100.0]);
+        let t: toml::Table = toml::from_str("sekonds = 4.0").unwrap();
+        let e = Config::parse(Level::Quick, Some(&t)).unwrap_err();
+        assert!(e.contains("sekonds") && e.contains("accepted"), "{e}");
+        let t: toml::Table = toml::from_str("seconds = \"x\"").unwrap();
+        assert!(Config::parse(Level::Quick, Some(&t)).is_err());
+    }
+}
