@@ -1,6 +1,8 @@
 //! Samples cgroup counters on a tokio interval while a workload runs, and
 //! measures its own CPU cost so the observer's overhead is visible.
 
+pub mod host_load;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

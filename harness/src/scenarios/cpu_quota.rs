@@ -10,11 +10,15 @@ use serde_json::json;
 
 use super::{merge_over, Ctx, Level, Param};
 use crate::cgroup::{Cgroup, CpuMax, Limits};
+use crate::monitor::host_load::HostCpu;
 use crate::monitor::{self, Monitor, Sampling};
 use crate::sandbox::{Exit, SandboxSpec};
 
 pub const ABOUT: &str =
     "CFS bandwidth accuracy: spinners under cpu quotas; measured vs expected CPU time, throttling counters, usage timeline";
+
+/// Other host load (CPUs) above which a too-low usage is called starvation.
+const BUSY_CPUS: f64 = 0.25;
 
 /// Parameters of the sweep.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +192,8 @@ struct Rep {
     throttled_ns: u64,
     samples: Vec<monitor::Sample>,
     monitor_cpu: Duration,
+    /// CPUs' worth of other work (and steal) on the host during the spin.
+    others_cpus: f64,
 }
 
 fn run_rep(
@@ -210,6 +216,7 @@ fn run_rep(
     let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
     r.wait_ready().map_err(|e| e.to_string())?;
     let before = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let host_before = HostCpu::now();
     let mon = if sample {
         Some(
             Monitor::start(
@@ -228,6 +235,7 @@ fn run_rep(
     let exit = r.wait_exit().map_err(|e| e.to_string())?;
     let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
     let after = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let host_after = HostCpu::now();
     let ev = r.events.iter().find(|e| e["event"] == "spin").cloned();
     r.teardown().map_err(|e| e.to_string())?;
     if exit != Exit::Code(0) {
@@ -239,6 +247,10 @@ fn run_rep(
     let measured = d
         .usage_ns
         .ok_or("this kernel reports no cgroup CPU usage")? as f64;
+    let others_ns = match (host_before, host_after) {
+        (Some(a), Some(b)) => b.others_since(&a, measured as u64),
+        _ => 0,
+    };
     let quota_ns = cpu.quota_us.unwrap_or(u64::MAX / 1000) * 1000;
     Ok(Rep {
         measured_ns: measured,
@@ -249,6 +261,7 @@ fn run_rep(
         throttled_ns: d.throttled_ns.unwrap_or(0),
         samples,
         monitor_cpu,
+        others_cpus: others_ns as f64 / wall_ns.max(1) as f64,
     })
 }
 
@@ -311,6 +324,7 @@ fn point_result(
         })
         .collect();
     let thr_time: Vec<f64> = reps.iter().map(|r| r.throttled_ns as f64 / 1e9).collect();
+    let others: Vec<f64> = reps.iter().map(|r| r.others_cpus).collect();
     let tol = cfg.tolerance_pct / 100.0;
     let worst = acc.iter().copied().fold(1.0f64, |w, a| {
         if (a - 1.0).abs() > (w - 1.0).abs() {
@@ -320,9 +334,21 @@ fn point_result(
         }
     });
     let ok = acc.iter().all(|a| (a - 1.0).abs() <= tol);
+    // Too little CPU while the host was busy is starvation, not a wrong
+    // limit: warn. Too much CPU is always a failure (the limit leaked).
+    let over = acc.iter().any(|a| *a > 1.0 + tol);
+    let busy = reps.iter().map(|r| r.others_cpus).fold(0.0, f64::max);
+    let starved = !ok && !over && busy > BUSY_CPUS;
+    let status = if ok {
+        Status::Pass
+    } else if starved {
+        Status::Warn
+    } else {
+        Status::Fail
+    };
     let mut checks = vec![Check::new(
         "accuracy",
-        if ok { Status::Pass } else { Status::Fail },
+        status,
         format!("measured/expected CPU time within 1.0 ± {tol:.3}"),
         format!(
             "samples {}; worst {worst:.4} (off by {:.2}%)",
@@ -330,7 +356,8 @@ fn point_result(
             (worst - 1.0).abs() * 100.0
         ),
         format!(
-            "quota {q}% of one CPU, period {period_ms} ms, {threads} thread(s), demand {demand} CPU(s); expected = n_periods·quota + min(rem, quota), capped by demand"
+            "quota {q}% of one CPU, period {period_ms} ms, {threads} thread(s), demand {demand} CPU(s); expected = n_periods·quota + min(rem, quota), capped by demand; other host load up to {busy:.2} CPUs{}",
+            if starved { " — the machine was busy, so the spinner was starved: rerun on a quiet machine" } else { "" }
         ),
     )];
     if limited {
@@ -376,6 +403,12 @@ fn point_result(
             "s",
             isobench_reports::Better::Lower,
             thr_time,
+        ),
+        Metric::new(
+            "host_other_load",
+            "cpus",
+            isobench_reports::Better::Lower,
+            others,
         ),
     ];
     metrics[1].target = Some((q / 100.0).min(demand));
@@ -428,6 +461,40 @@ mod tests {
         // Capped by demand: 1 thread under a 150% quota gets at most 1 CPU.
         let e = expected_usage_ns(1_000_000_000, 150_000_000, 100_000_000, 1.0);
         assert_eq!(e, 1e9);
+    }
+
+    fn rep(measured: f64, expected: f64, busy: f64) -> Rep {
+        Rep {
+            measured_ns: measured,
+            expected_ns: expected,
+            wall_ns: 3_000_000_000,
+            nr_periods: 30,
+            nr_throttled: 30,
+            throttled_ns: 1,
+            samples: Vec::new(),
+            monitor_cpu: Duration::ZERO,
+            others_cpus: busy,
+        }
+    }
+
+    fn accuracy_status(reps: &[Rep]) -> Status {
+        let cfg = Config::level(Level::Quick);
+        let r = point_result(&cfg, 20.0, 100.0, 1, 1.0, true, reps);
+        r.checks.iter().find(|c| c.name == "accuracy").unwrap().status
+    }
+
+    #[test]
+    fn a_leaking_limit_fails_even_on_a_busy_host() {
+        // A runtime that ignores the quota: 5x the expected CPU time.
+        assert_eq!(accuracy_status(&[rep(3e9, 6e8, 0.0)]), Status::Fail);
+        assert_eq!(accuracy_status(&[rep(3e9, 6e8, 1.5)]), Status::Fail);
+        assert_eq!(accuracy_status(&[rep(6.02e8, 6e8, 0.0)]), Status::Pass);
+    }
+
+    #[test]
+    fn starvation_is_a_warning_only_when_the_host_was_busy() {
+        assert_eq!(accuracy_status(&[rep(5e8, 6e8, 0.9)]), Status::Warn);
+        assert_eq!(accuracy_status(&[rep(5e8, 6e8, 0.0)]), Status::Fail);
     }
 
     #[test]

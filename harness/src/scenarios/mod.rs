@@ -141,18 +141,19 @@ where
         );
     };
     let mut base = toml::Table::try_from(defaults).map_err(|e| e.to_string())?;
+    let pristine = base.clone();
     for (k, v) in t {
         if !base.contains_key(k) {
-            let known: Vec<&String> = base.keys().collect();
+            let known: Vec<&str> = base.keys().map(String::as_str).collect();
             return Err(format!(
                 "[{scenario}]: unknown key {k:?}; accepted: {}",
-                known
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                known.join(", ")
             ));
         }
+        // Try each key alone over the defaults so the error names it.
+        let mut one = pristine.clone();
+        one.insert(k.clone(), v.clone());
+        from_table::<T>(scenario, &one).map_err(|e| format!("{e} (key {k:?})"))?;
         base.insert(k.clone(), v.clone());
     }
     from_table(scenario, &base)
