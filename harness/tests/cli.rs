@@ -23,14 +23,26 @@ fn assert_usage_error(out: &Output, needle: &str) {
 fn unknown_scenario_is_one_line_exit_2_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("r.json");
-    let out = isobench(&["run", "--scenario", "nope", "-o", out_path.to_str().unwrap()]);
+    let out = isobench(&[
+        "run",
+        "--scenario",
+        "nope",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
     assert_usage_error(&out, "unknown scenario \"nope\"");
     assert!(!out_path.exists());
 }
 
 #[test]
 fn unwritable_output_is_refused_before_running() {
-    let out = isobench(&["run", "--scenario", "cpu-quota", "-o", "/nonexistent-dir/r.json"]);
+    let out = isobench(&[
+        "run",
+        "--scenario",
+        "cpu-quota",
+        "-o",
+        "/nonexistent-dir/r.json",
+    ]);
     assert_usage_error(&out, "/nonexistent-dir/r.json");
 }
 
@@ -38,7 +50,10 @@ fn unwritable_output_is_refused_before_running() {
 fn bad_namespaces_and_flags() {
     assert_usage_error(&isobench(&["run", "--namespaces", "pid,bogus"]), "bogus");
     assert_usage_error(&isobench(&["run", "--frobnicate"]), "--frobnicate");
-    assert_usage_error(&isobench(&["run", "--launcher", "nope"]), "unknown launcher");
+    assert_usage_error(
+        &isobench(&["run", "--launcher", "nope"]),
+        "unknown launcher",
+    );
 }
 
 #[test]
@@ -58,7 +73,10 @@ fn bad_suite_files() {
         let out = isobench(&["run", "--suite", p.to_str().unwrap()]);
         assert_usage_error(&out, needle);
     }
-    assert_usage_error(&isobench(&["run", "--suite", "/no/such/suite.toml"]), "/no/such/suite.toml");
+    assert_usage_error(
+        &isobench(&["run", "--suite", "/no/such/suite.toml"]),
+        "/no/such/suite.toml",
+    );
 }
 
 #[test]
@@ -68,7 +86,8 @@ fn env_reports_the_detected_mode() {
     let text = String::from_utf8_lossy(&out.stdout);
     let mode = isobench::cgroup::detect_mode().unwrap();
     assert!(
-        text.lines().any(|l| l.starts_with("cgroup mode:") && l.ends_with(mode.as_str())),
+        text.lines()
+            .any(|l| l.starts_with("cgroup mode:") && l.ends_with(mode.as_str())),
         "{text}"
     );
     let out = isobench(&["env", "--json"]);
@@ -111,10 +130,17 @@ fn cpu_quota_end_to_end() {
     for sc in &r.scenarios {
         assert!(sc.error.is_none(), "{:?}", sc.error);
         let acc = sc.metrics.iter().find(|m| m.name == "accuracy").unwrap();
-        let load = sc.metrics.iter().find(|m| m.name == "host_other_load").unwrap();
+        let load = sc
+            .metrics
+            .iter()
+            .find(|m| m.name == "host_other_load")
+            .unwrap();
         let check = sc.checks.iter().find(|c| c.name == "accuracy").unwrap();
         for a in &acc.samples {
-            assert!(*a < 1.05, "CPU time above the quota: accuracy {a} ({stdout})");
+            assert!(
+                *a < 1.05,
+                "CPU time above the quota: accuracy {a} ({stdout})"
+            );
             if *a < 0.95 {
                 // Only acceptable as a flagged starvation on a busy host.
                 assert_eq!(check.status, isobench_reports::Status::Warn, "{stdout}");
@@ -125,7 +151,10 @@ fn cpu_quota_end_to_end() {
         assert_eq!(thr.status, isobench_reports::Status::Pass, "{stdout}");
     }
     assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
-    assert_eq!(r.environment.cgroup_mode, isobench::cgroup::detect_mode().unwrap().as_str());
+    assert_eq!(
+        r.environment.cgroup_mode,
+        isobench::cgroup::detect_mode().unwrap().as_str()
+    );
     // Nothing of this run left in any hierarchy.
     let set = isobench::cgroup::CgroupSet::discover(None).unwrap();
     for base in set.base_dirs() {

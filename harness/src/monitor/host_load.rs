@@ -61,8 +61,14 @@ mod tests {
 
     #[test]
     fn others_excludes_our_usage() {
-        let a = HostCpu { busy_ns: 0, steal_ns: 0 };
-        let b = HostCpu { busy_ns: 3_000, steal_ns: 500 };
+        let a = HostCpu {
+            busy_ns: 0,
+            steal_ns: 0,
+        };
+        let b = HostCpu {
+            busy_ns: 3_000,
+            steal_ns: 500,
+        };
         assert_eq!(b.others_since(&a, 2_000), 1_500);
         assert_eq!(b.others_since(&a, 9_000), 500);
     }

@@ -8,7 +8,7 @@ use isobench_reports::{Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{merge_over, Ctx, Level, Param};
+use super::{merge_over, Ctx, Level};
 use crate::cgroup::{Cgroup, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
 use crate::monitor::{self, Monitor, Sampling};
@@ -41,7 +41,8 @@ pub struct Config {
 }
 
 impl Config {
-    fn level(level: Level) -> Self {
+    /// Built-in defaults of a suite level.
+    pub fn level(level: Level) -> Self {
         match level {
             Level::Quick => Config {
                 quotas_pct: vec![20.0, 50.0, 100.0],
@@ -117,61 +118,16 @@ impl Config {
     }
 }
 
-/// Parameters for `isobench list`.
-pub fn params() -> Vec<Param> {
-    let q = Config::level(Level::Quick);
-    let d = Config::level(Level::Default);
-    let p = |name, a: String, b: String, about| Param {
-        name,
-        quick: a,
-        default: b,
-        about,
-    };
-    vec![
-        p(
-            "quotas-pct",
-            format!("{:?}", q.quotas_pct),
-            format!("{:?}", d.quotas_pct),
-            "quota, % of one CPU",
-        ),
-        p(
-            "periods-ms",
-            format!("{:?}", q.periods_ms),
-            format!("{:?}", d.periods_ms),
-            "CFS period",
-        ),
-        p(
-            "threads",
-            format!("{:?}", q.threads),
-            format!("{:?}", d.threads),
-            "spinner threads (0 = nproc)",
-        ),
-        p(
-            "seconds",
-            q.seconds.to_string(),
-            d.seconds.to_string(),
-            "spin time per repetition",
-        ),
-        p(
-            "repetitions",
-            q.repetitions.to_string(),
-            d.repetitions.to_string(),
-            "repetitions per point",
-        ),
-        p(
-            "tolerance-pct",
-            q.tolerance_pct.to_string(),
-            d.tolerance_pct.to_string(),
-            "accuracy check tolerance",
-        ),
-        p(
-            "monitor-hz",
-            q.monitor_hz.to_string(),
-            d.monitor_hz.to_string(),
-            "timeline sampling rate",
-        ),
-    ]
-}
+/// Meaning of each parameter, for `isobench list`.
+pub const ABOUT_PARAMS: &[(&str, &str)] = &[
+    ("quotas-pct", "quota, % of one CPU"),
+    ("periods-ms", "CFS period"),
+    ("threads", "spinner threads (0 = nproc)"),
+    ("seconds", "spin time per repetition"),
+    ("repetitions", "repetitions per point"),
+    ("tolerance-pct", "accuracy check tolerance"),
+    ("monitor-hz", "timeline sampling rate"),
+];
 
 /// CPU time the kernel should grant: whole periods at the quota plus the
 /// last partial period, capped by what the threads can consume.
@@ -290,24 +246,33 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
                     reps.push(run_rep(ctx, cfg, cpu, threads, demand, sample)?);
                     sampled |= sample;
                 }
-                out.push(point_result(
-                    cfg, q, period_ms, threads, demand, limited, &reps,
-                ));
+                let point = Point {
+                    quota_pct: q,
+                    period_ms,
+                    threads,
+                    demand,
+                    limited,
+                };
+                out.push(point_result(cfg, &point, &reps, &ctx.launcher));
             }
         }
     }
     Ok(out)
 }
 
-fn point_result(
-    cfg: &Config,
-    q: f64,
+/// One point of the sweep.
+struct Point {
+    quota_pct: f64,
     period_ms: f64,
     threads: u32,
     demand: f64,
+    /// Quota below demand: throttling must be seen.
     limited: bool,
-    reps: &[Rep],
-) -> ScenarioResult {
+}
+
+fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> ScenarioResult {
+    let (q, period_ms, threads, demand, limited) =
+        (p.quota_pct, p.period_ms, p.threads, p.demand, p.limited);
     let acc: Vec<f64> = reps.iter().map(|r| r.measured_ns / r.expected_ns).collect();
     let usage: Vec<f64> = reps
         .iter()
@@ -437,7 +402,7 @@ fn point_result(
     params.insert("seconds".into(), json!(cfg.seconds));
     ScenarioResult {
         name: "cpu-quota".into(),
-        launcher: "native".into(),
+        launcher: launcher.to_string(),
         params,
         metrics,
         checks,
@@ -479,7 +444,14 @@ mod tests {
 
     fn accuracy_status(reps: &[Rep]) -> Status {
         let cfg = Config::level(Level::Quick);
-        let r = point_result(&cfg, 20.0, 100.0, 1, 1.0, true, reps);
+        let p = Point {
+            quota_pct: 20.0,
+            period_ms: 100.0,
+            threads: 1,
+            demand: 1.0,
+            limited: true,
+        };
+        let r = point_result(&cfg, &p, reps, "native");
         r.checks.iter().find(|c| c.name == "accuracy").unwrap().status
     }
 

@@ -1,8 +1,6 @@
 //! Scenarios: each parses its typed config at the edge (suite file section or
 //! built-in level defaults) and turns sandboxes into metrics and checks.
 
-pub mod cpu_quota;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,50 +25,104 @@ pub struct Param {
     pub about: &'static str,
 }
 
-/// Names of every scenario, in suite order.
-pub const NAMES: [&str; 1] = ["cpu-quota"];
+/// Declares every scenario once: its CLI name, variant and module. Each
+/// module provides `ABOUT`, `Config` (with `Config::parse(level, table)` and
+/// `Config::level(level)`), `ABOUT_PARAMS` and `run(&Config, &Ctx)`.
+macro_rules! scenarios {
+    ($($variant:ident => $name:literal, $module:ident;)*) => {
+        $(pub mod $module;)*
 
-/// A scenario with its parsed configuration.
-#[derive(Debug, Clone)]
-pub enum ScenarioSpec {
-    CpuQuota(cpu_quota::Config),
+        /// Names of every scenario, in suite order.
+        pub const NAMES: &[&str] = &[$($name),*];
+
+        /// A scenario with its parsed configuration.
+        #[derive(Debug, Clone)]
+        pub enum ScenarioSpec {
+            $($variant($module::Config),)*
+        }
+
+        impl ScenarioSpec {
+            /// Parses a scenario by CLI name with level defaults, overridden by
+            /// its suite-file table when given.
+            pub fn parse(name: &str, level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
+                match name {
+                    $($name => Ok(ScenarioSpec::$variant($module::Config::parse(level, table)?)),)*
+                    other => Err(format!(
+                        "unknown scenario {other:?}; known: {}",
+                        NAMES.join(", ")
+                    )),
+                }
+            }
+
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(ScenarioSpec::$variant(_) => $name,)*
+                }
+            }
+
+            /// Runs the scenario; one result per parameter point.
+            pub fn run(&self, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+                match self {
+                    $(ScenarioSpec::$variant(c) => $module::run(c, ctx),)*
+                }
+            }
+        }
+
+        /// Description and parameters of a scenario (for `isobench list`).
+        pub fn describe(name: &str) -> Option<(&'static str, Vec<Param>)> {
+            match name {
+                $($name => Some((
+                    $module::ABOUT,
+                    params_of(
+                        &$module::Config::level(Level::Quick),
+                        &$module::Config::level(Level::Default),
+                        $module::ABOUT_PARAMS,
+                    ),
+                )),)*
+                _ => None,
+            }
+        }
+    };
 }
 
-impl ScenarioSpec {
-    /// Parses a scenario by CLI name with level defaults, overridden by its
-    /// suite-file table when given.
-    pub fn parse(name: &str, level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        match name {
-            "cpu-quota" => Ok(ScenarioSpec::CpuQuota(cpu_quota::Config::parse(
-                level, table,
-            )?)),
-            other => Err(format!(
-                "unknown scenario {other:?}; known: {}",
-                NAMES.join(", ")
-            )),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            ScenarioSpec::CpuQuota(_) => "cpu-quota",
-        }
-    }
-
-    /// Runs the scenario; one result per parameter point.
-    pub fn run(&self, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-        match self {
-            ScenarioSpec::CpuQuota(c) => cpu_quota::run(c, ctx),
-        }
-    }
+scenarios! {
+    Startup => "startup", startup;
+    CpuQuota => "cpu-quota", cpu_quota;
+    CpuWeight => "cpu-weight", cpu_weight;
+    Cpuset => "cpuset", cpuset;
+    CpuLatency => "cpu-latency", cpu_latency;
+    MemoryOom => "memory-oom", memory_oom;
+    MemoryHigh => "memory-high", memory_high;
+    Pagecache => "pagecache", pagecache;
+    Pids => "pids", pids;
+    Isolation => "isolation", isolation;
 }
 
-/// Description and parameters of a scenario (for `isobench list`).
-pub fn describe(name: &str) -> Option<(&'static str, Vec<Param>)> {
-    match name {
-        "cpu-quota" => Some((cpu_quota::ABOUT, cpu_quota::params())),
-        _ => None,
-    }
+/// Documents a config's parameters from its quick and default values.
+pub fn params_of<T: serde::Serialize>(
+    quick: &T,
+    default: &T,
+    about: &[(&'static str, &'static str)],
+) -> Vec<Param> {
+    let q = toml::Table::try_from(quick).unwrap_or_default();
+    let d = toml::Table::try_from(default).unwrap_or_default();
+    let show = |t: &toml::Table, k: &str| t.get(k).map(|v| v.to_string()).unwrap_or_default();
+    d.keys()
+        .map(|k| Param {
+            name: about
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(n, _)| *n)
+                .unwrap_or("?"),
+            quick: show(&q, k),
+            default: show(&d, k),
+            about: about
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, a)| *a)
+                .unwrap_or(""),
+        })
+        .collect()
 }
 
 /// What every scenario gets from the run.
@@ -84,6 +136,8 @@ pub struct Ctx {
     pub cpus: u32,
     /// `--namespaces`: overrides each scenario's namespace set.
     pub namespaces: Option<Namespaces>,
+    /// Name of the launcher under test (results carry it).
+    pub launcher: String,
     next: AtomicU32,
 }
 
@@ -102,6 +156,7 @@ impl Ctx {
             seed,
             cpus: crate::env::cpus(),
             namespaces,
+            launcher: "native".into(),
             next: AtomicU32::new(0),
         }
     }
