@@ -4,17 +4,18 @@
 pub const DEFAULT_SHARES: u64 = 1024;
 pub const DEFAULT_WEIGHT: u64 = 100;
 
-/// v2 cpu.weight (1..=10000) → v1 cpu.shares (2..=262144), the mapping the
-/// OCI runtimes use (linear over both ranges).
+/// v2 cpu.weight (1..=10000) → v1 cpu.shares (2..=262144) with the kernel's
+/// own scale (kernel/sched/core.c: weight 100 ≙ 1024 shares), so a default
+/// sibling competes the same on both versions. (runc maps the two ranges
+/// linearly instead, which turns the default weight 100 into 2597 shares.)
 pub fn weight_to_shares(weight: u64) -> u64 {
-    let w = weight.clamp(1, 10000);
-    2 + ((w - 1) * 262142) / 9999
+    (weight.clamp(1, 10000) * DEFAULT_SHARES / DEFAULT_WEIGHT).clamp(2, 262_144)
 }
 
 /// v1 cpu.shares → v2 cpu.weight, inverse of [`weight_to_shares`] up to rounding.
 pub fn shares_to_weight(shares: u64) -> u64 {
-    let s = shares.clamp(2, 262144);
-    1 + ((s - 2) * 9999) / 262142
+    let s = shares.clamp(2, 262_144);
+    ((s * DEFAULT_WEIGHT + DEFAULT_SHARES / 2) / DEFAULT_SHARES).clamp(1, 10000)
 }
 
 /// v2 "memory.swap.max" (swap on top of memory) → v1 memsw limit (memory+swap).
@@ -49,9 +50,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn weight_shares_endpoints() {
-        assert_eq!(weight_to_shares(1), 2);
-        assert_eq!(weight_to_shares(10000), 262144);
+    fn weight_shares_endpoints_and_defaults() {
+        assert_eq!(weight_to_shares(DEFAULT_WEIGHT), DEFAULT_SHARES);
+        assert_eq!(shares_to_weight(DEFAULT_SHARES), DEFAULT_WEIGHT);
+        assert_eq!(weight_to_shares(1), 10);
+        assert_eq!(weight_to_shares(10000), 102_400);
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(262144), 10000);
     }
@@ -59,6 +62,8 @@ mod tests {
     #[test]
     fn weight_shares_round_trip_within_one() {
         for w in [1u64, 2, 50, 100, 200, 400, 1000, 9999, 10000] {
+            // Shares are 10.24× finer than weights: the round trip is exact
+            // up to rounding.
             let back = shares_to_weight(weight_to_shares(w));
             assert!(back.abs_diff(w) <= 1, "{w} -> {back}");
         }
@@ -77,8 +82,8 @@ mod tests {
 
     #[test]
     fn out_of_range_is_clamped() {
-        assert_eq!(weight_to_shares(0), 2);
-        assert_eq!(weight_to_shares(u64::MAX), 262144);
+        assert_eq!(weight_to_shares(0), 10);
+        assert_eq!(weight_to_shares(u64::MAX), 102_400);
     }
 
     #[test]

@@ -1,35 +1,356 @@
-//! cpu-latency: not written yet (placeholder so the registry compiles).
+//! cpu-latency: a periodic task's wake-up and completion latency with no
+//! quota, with a quota just above its average demand (whose bursts exceed
+//! the per-period quota: the Kubernetes CPU-limit tail-latency problem), and
+//! with CFS burst, which lets unused quota absorb the bursts.
 
-use isobench_reports::ScenarioResult;
+use std::time::Duration;
+
+use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
+use crate::cgroup::{Cgroup, CgroupError, CpuMax, Limits};
+use crate::sandbox::{Exit, LaunchError, SandboxSpec};
 
-pub const ABOUT: &str = "(not yet implemented)";
+pub const ABOUT: &str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
 
 /// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[("seconds", "run time")];
+pub const ABOUT_PARAMS: &[(&str, &str)] = &[
+    ("tick-period-ms", "the task wakes every this many ms"),
+    ("work-ms", "CPU work per wake-up"),
+    ("count", "wake-ups per variant"),
+    ("cfs-period-ms", "CFS period of the quota"),
+    (
+        "quota-pct",
+        "quota, % of one CPU (default 1.25 × average demand)",
+    ),
+];
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    pub seconds: f64,
+    pub tick_period_ms: f64,
+    pub work_ms: f64,
+    pub count: u32,
+    pub cfs_period_ms: f64,
+    pub quota_pct: f64,
 }
 
 impl Config {
     /// Built-in defaults of a suite level.
-    pub fn level(_level: Level) -> Self {
-        Config { seconds: 1.0 }
+    pub fn level(level: Level) -> Self {
+        Config {
+            tick_period_ms: 100.0,
+            work_ms: 20.0,
+            count: match level {
+                Level::Quick => 8,
+                Level::Default => 40,
+            },
+            cfs_period_ms: 50.0,
+            quota_pct: 25.0,
+        }
     }
 
     /// Level defaults overridden by a suite-file section, then validated.
     pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        merge_over("cpu-latency", &Self::level(level), table)
+        let c: Config = merge_over("cpu-latency", &Self::level(level), table)?;
+        let e = |m: String| Err(format!("[cpu-latency]: {m}"));
+        if !(1.0..=10_000.0).contains(&c.tick_period_ms) {
+            return e("tick-period-ms must be 1 – 10000".into());
+        }
+        if !(c.work_ms > 0.0 && c.work_ms < c.tick_period_ms) {
+            return e(format!(
+                "work-ms must be > 0 and below tick-period-ms ({})",
+                c.tick_period_ms
+            ));
+        }
+        if !(1.0..=1000.0).contains(&c.cfs_period_ms) {
+            return e("cfs-period-ms must be 1 – 1000 (the kernel's range)".into());
+        }
+        if c.cfs_period_ms * c.quota_pct / 100.0 < 1.0 || c.quota_pct > 100.0 {
+            return e(format!(
+                "quota-pct {} of a {} ms period must be ≥ 1 ms and ≤ 100%",
+                c.quota_pct, c.cfs_period_ms
+            ));
+        }
+        if c.count == 0 || c.count > 100_000 {
+            return e("count must be 1 – 100000".into());
+        }
+        Ok(c)
     }
 }
 
+/// One variant's measurement.
+#[derive(Debug, Clone, Default)]
+pub struct Variant {
+    pub name: &'static str,
+    pub wake_s: Vec<f64>,
+    pub done_s: Vec<f64>,
+    pub nr_throttled: u64,
+    pub missed: u64,
+    /// Why the variant could not run (e.g. no CFS burst on this kernel).
+    pub skipped: Option<String>,
+}
+
+fn p99(v: &[f64]) -> f64 {
+    isobench_reports::Summary::of(v).p99
+}
+
+fn run_variant(
+    ctx: &Ctx,
+    cfg: &Config,
+    name: &'static str,
+    cpu: Option<CpuMax>,
+) -> Result<Variant, String> {
+    let (p, w, n) = (
+        cfg.tick_period_ms.to_string(),
+        cfg.work_ms.to_string(),
+        cfg.count.to_string(),
+    );
+    let mut spec =
+        SandboxSpec::workload(&["tick", "--period-ms", &p, "--work-ms", &w, "--count", &n]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        cpu_max: cpu,
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(
+        (cfg.tick_period_ms + cfg.work_ms * 4.0) * f64::from(cfg.count) / 1000.0 * 3.0 + 10.0,
+    );
+    let mut r = match ctx.launch(&spec) {
+        Ok(r) => r,
+        Err(LaunchError::Cgroup(CgroupError::Unsupported(why))) => {
+            return Ok(Variant {
+                name,
+                skipped: Some(why),
+                ..Default::default()
+            })
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    r.wait_ready().map_err(|e| e.to_string())?;
+    let before = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let after = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let ev = r.events.iter().find(|e| e["event"] == "tick").cloned();
+    r.teardown().map_err(|e| e.to_string())?;
+    if exit != Exit::Code(0) {
+        return Err(format!("{name}: tick ended with {exit}"));
+    }
+    let ev = ev.ok_or_else(|| format!("{name}: tick reported no result"))?;
+    let arr = |k: &str| -> Vec<f64> {
+        ev[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_f64())
+                    .map(|ns| ns / 1e9)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Variant {
+        name,
+        wake_s: arr("wake_ns"),
+        done_s: arr("done_ns"),
+        nr_throttled: after.delta(&before).nr_throttled.unwrap_or(0),
+        missed: ev["missed"].as_u64().unwrap_or(0),
+        skipped: None,
+    })
+}
+
+/// Checks across variants: throttling where the bursts exceed the quota,
+/// and burst absorbing them.
+pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) -> Vec<Check> {
+    let per_period_ms = cfg.cfs_period_ms * cfg.quota_pct / 100.0;
+    let mut out = Vec::new();
+    if cfg.work_ms > per_period_ms {
+        out.push(Check::new(
+            "throttled-under-quota",
+            if quota.nr_throttled > 0 { Status::Pass } else { Status::Fail },
+            format!(
+                "nr_throttled > 0: each {} ms burst exceeds the {per_period_ms} ms quota per {} ms period",
+                cfg.work_ms, cfg.cfs_period_ms
+            ),
+            format!("nr_throttled {}", quota.nr_throttled),
+            "",
+        ));
+    }
+    let (pb, pq) = (p99(&base.done_s), p99(&quota.done_s));
+    out.push(Check::new(
+        "quota-p99-inflation",
+        if pq >= pb { Status::Pass } else { Status::Warn },
+        "quota does not make completion faster (p99 with quota ≥ without)",
+        format!(
+            "done p99 {:.1} ms with quota vs {:.1} ms without: ×{:.2}",
+            pq * 1e3,
+            pb * 1e3,
+            if pb > 0.0 { pq / pb } else { f64::NAN }
+        ),
+        "the Kubernetes CPU-limit effect: average demand below the limit, bursts above the per-period quota",
+    ));
+    match &burst.skipped {
+        Some(why) => out.push(Check::new(
+            "burst-absorbs-spikes",
+            Status::Skip,
+            "fewer throttled periods and lower p99 with cfs burst",
+            "not measured",
+            why.clone(),
+        )),
+        None => {
+            let pbst = p99(&burst.done_s);
+            let ok = burst.nr_throttled < quota.nr_throttled.max(1) && pbst < pq;
+            out.push(Check::new(
+                "burst-absorbs-spikes",
+                if ok { Status::Pass } else { Status::Fail },
+                "fewer throttled periods and lower done p99 with burst = quota",
+                format!(
+                    "nr_throttled {} vs {}; done p99 {:.1} ms vs {:.1} ms",
+                    burst.nr_throttled,
+                    quota.nr_throttled,
+                    pbst * 1e3,
+                    pq * 1e3
+                ),
+                "",
+            ));
+        }
+    }
+    out
+}
+
 /// Runs the scenario.
-pub fn run(_cfg: &Config, _ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    Err("cpu-latency is not implemented yet".into())
+pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let period_us = (cfg.cfs_period_ms * 1000.0).round() as u64;
+    let quota_us = (period_us as f64 * cfg.quota_pct / 100.0).round() as u64;
+    let quota = CpuMax {
+        quota_us: Some(quota_us),
+        period_us,
+        burst_us: None,
+    };
+    let burst = CpuMax {
+        burst_us: Some(quota_us),
+        ..quota
+    };
+    let base = run_variant(ctx, cfg, "no-quota", None)?;
+    let q = run_variant(ctx, cfg, "quota", Some(quota))?;
+    let b = run_variant(ctx, cfg, "quota+burst", Some(burst))?;
+    let checks = checks(cfg, &base, &q, &b);
+    let pb = p99(&base.done_s);
+    let mut out = Vec::new();
+    for v in [&base, &q, &b] {
+        let mut params = serde_json::Map::new();
+        params.insert("variant".into(), json!(v.name));
+        params.insert("tick_period_ms".into(), json!(cfg.tick_period_ms));
+        params.insert("work_ms".into(), json!(cfg.work_ms));
+        if v.name != "no-quota" {
+            params.insert("cfs_period_ms".into(), json!(cfg.cfs_period_ms));
+            params.insert("quota_pct".into(), json!(cfg.quota_pct));
+        }
+        let mut metrics = Vec::new();
+        if v.skipped.is_none() {
+            metrics.push(Metric::new(
+                "wake_latency",
+                "s",
+                Better::Lower,
+                v.wake_s.clone(),
+            ));
+            metrics.push(Metric::new(
+                "done_latency",
+                "s",
+                Better::Lower,
+                v.done_s.clone(),
+            ));
+            metrics.push(Metric::new(
+                "nr_throttled",
+                "periods",
+                Better::Lower,
+                vec![v.nr_throttled as f64],
+            ));
+            metrics.push(Metric::new(
+                "missed_ticks",
+                "ticks",
+                Better::Lower,
+                vec![v.missed as f64],
+            ));
+            if v.name != "no-quota" && pb > 0.0 {
+                metrics.push(Metric::new(
+                    "p99_inflation",
+                    "ratio",
+                    Better::Lower,
+                    vec![p99(&v.done_s) / pb],
+                ));
+            }
+        }
+        out.push(ScenarioResult {
+            name: "cpu-latency".into(),
+            launcher: ctx.launcher.clone(),
+            params,
+            metrics,
+            // The cross-variant checks are reported once, with the quota variant.
+            checks: if v.name == "quota" {
+                checks.clone()
+            } else {
+                Vec::new()
+            },
+            series: Default::default(),
+            error: None,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(name: &'static str, done_ms: &[f64], thr: u64) -> Variant {
+        Variant {
+            name,
+            wake_s: vec![0.0001; done_ms.len()],
+            done_s: done_ms.iter().map(|m| m / 1e3).collect(),
+            nr_throttled: thr,
+            missed: 0,
+            skipped: None,
+        }
+    }
+
+    #[test]
+    fn kubernetes_effect_is_recognised() {
+        let cfg = Config::level(Level::Default);
+        let base = v("no-quota", &[20.0, 20.5, 21.0], 0);
+        let quota = v("quota", &[57.0, 58.0, 59.0], 8);
+        let burst = v("quota+burst", &[20.5, 21.0, 21.5], 0);
+        let c = checks(&cfg, &base, &quota, &burst);
+        assert!(c.iter().all(|c| c.status == Status::Pass), "{c:?}");
+        assert!(c[1].observed.contains("×2.8"), "{}", c[1].observed);
+    }
+
+    #[test]
+    fn unenforced_quota_and_useless_burst_fail() {
+        let cfg = Config::level(Level::Default);
+        let base = v("no-quota", &[20.0], 0);
+        let quota = v("quota", &[20.0], 0);
+        let burst = v("quota+burst", &[60.0], 5);
+        let c = checks(&cfg, &base, &quota, &burst);
+        assert_eq!(c[0].status, Status::Fail);
+        assert_eq!(c[2].status, Status::Fail);
+        let mut skipped = burst.clone();
+        skipped.skipped = Some("no burst".into());
+        assert_eq!(
+            checks(&cfg, &base, &quota, &skipped)[2].status,
+            Status::Skip
+        );
+    }
+
+    #[test]
+    fn config_validation() {
+        let t: toml::Table = toml::from_str("work-ms = 200.0").unwrap();
+        assert!(Config::parse(Level::Quick, Some(&t))
+            .unwrap_err()
+            .contains("work-ms"));
+        let t: toml::Table = toml::from_str("quota-pct = 0.1").unwrap();
+        assert!(Config::parse(Level::Quick, Some(&t)).is_err());
+    }
 }

@@ -1,35 +1,309 @@
-//! cpu-weight: not written yet (placeholder so the registry compiles).
+//! cpu-weight: do sibling cgroups contending for one CPU get CPU time in
+//! proportion to their weights (v1 shares)?
 
-use isobench_reports::ScenarioResult;
+use std::time::{Duration, Instant};
+
+use isobench_reports::{Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
+use crate::cgroup::{translate, Cgroup, CpuList, Limits};
+use crate::sandbox::{Exit, Running, SandboxSpec};
 
-pub const ABOUT: &str = "(not yet implemented)";
+pub const ABOUT: &str =
+    "CPU weight: sibling spinners with weights 1:2:4 pinned to one shared CPU; measured vs expected share";
 
 /// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[("seconds", "run time")];
+pub const ABOUT_PARAMS: &[(&str, &str)] = &[
+    (
+        "weights",
+        "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
+    ),
+    ("seconds", "measurement window while all siblings spin"),
+    ("repetitions", "repetitions"),
+    ("tolerance-pp", "allowed share error in percentage points"),
+];
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
+    pub weights: Vec<u64>,
     pub seconds: f64,
+    pub repetitions: u32,
+    pub tolerance_pp: f64,
 }
 
 impl Config {
     /// Built-in defaults of a suite level.
-    pub fn level(_level: Level) -> Self {
-        Config { seconds: 1.0 }
+    pub fn level(level: Level) -> Self {
+        Config {
+            weights: vec![100, 200, 400],
+            seconds: match level {
+                Level::Quick => 1.5,
+                Level::Default => 3.0,
+            },
+            repetitions: match level {
+                Level::Quick => 1,
+                Level::Default => 3,
+            },
+            tolerance_pp: 5.0,
+        }
     }
 
     /// Level defaults overridden by a suite-file section, then validated.
     pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        merge_over("cpu-weight", &Self::level(level), table)
+        let c: Config = merge_over("cpu-weight", &Self::level(level), table)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let e = |m: &str| Err(format!("[cpu-weight]: {m}"));
+        if self.weights.len() < 2 || self.weights.len() > 16 {
+            return e("weights needs 2 to 16 entries");
+        }
+        if self.weights.iter().any(|w| !(1..=10000).contains(w)) {
+            return e("each weight must be 1 – 10000 (cgroup v2 cpu.weight range)");
+        }
+        if !(0.5..=600.0).contains(&self.seconds) {
+            return e("seconds must be 0.5 – 600");
+        }
+        if self.repetitions == 0 || self.repetitions > 100 {
+            return e("repetitions must be 1 – 100");
+        }
+        if !(0.1..=50.0).contains(&self.tolerance_pp) {
+            return e("tolerance-pp must be 0.1 – 50");
+        }
+        Ok(())
     }
 }
 
+/// Expected shares: what each weight gets when all contend on one CPU. On
+/// v1 the shares actually written are the translated ones, so the expectation
+/// uses them.
+pub fn expected_shares(weights: &[u64], v1: bool) -> Vec<f64> {
+    let eff: Vec<f64> = weights
+        .iter()
+        .map(|&w| {
+            if v1 {
+                translate::weight_to_shares(w) as f64
+            } else {
+                w as f64
+            }
+        })
+        .collect();
+    let total: f64 = eff.iter().sum();
+    eff.iter().map(|w| w / total).collect()
+}
+
+/// Measured shares from per-cgroup CPU time deltas.
+pub fn measured_shares(usage_ns: &[u64]) -> Vec<f64> {
+    let total: u64 = usage_ns.iter().sum();
+    usage_ns
+        .iter()
+        .map(|u| {
+            if total == 0 {
+                0.0
+            } else {
+                *u as f64 / total as f64
+            }
+        })
+        .collect()
+}
+
+/// The verdict for one sibling: |measured − expected| ≤ tolerance (pp).
+pub fn share_check(weight: u64, expected: f64, measured: &[f64], tol_pp: f64) -> Check {
+    let worst = measured
+        .iter()
+        .map(|m| (m - expected).abs() * 100.0)
+        .fold(0.0, f64::max);
+    Check::new(
+        format!("share.w{weight}"),
+        if worst <= tol_pp {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        format!("{:.1}% ± {tol_pp} pp of the shared CPU", expected * 100.0),
+        format!(
+            "{} (worst off by {worst:.2} pp)",
+            measured
+                .iter()
+                .map(|m| format!("{:.1}%", m * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "",
+    )
+}
+
+fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
+    let secs = format!("{}", cfg.seconds + 2.0);
+    let mut running: Vec<Running> = Vec::new();
+    for &w in &cfg.weights {
+        let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", &secs]);
+        spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+        spec.limits = Limits {
+            cpu_weight: Some(w),
+            cpuset_cpus: Some(CpuList(vec![cpu])),
+            ..Default::default()
+        };
+        spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 15.0);
+        let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+        r.wait_ready().map_err(|e| e.to_string())?;
+        running.push(r);
+    }
+    // Let the scheduler settle, then measure a window where all contend.
+    std::thread::sleep(Duration::from_millis(200));
+    let before: Vec<u64> = running
+        .iter()
+        .map(|r| {
+            r.cgroup()
+                .cpu_stats()
+                .ok()
+                .and_then(|s| s.usage_ns)
+                .unwrap_or(0)
+        })
+        .collect();
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(cfg.seconds));
+    let after: Vec<u64> = running
+        .iter()
+        .map(|r| {
+            r.cgroup()
+                .cpu_stats()
+                .ok()
+                .and_then(|s| s.usage_ns)
+                .unwrap_or(0)
+        })
+        .collect();
+    let window = t.elapsed();
+    let mut exits = Vec::new();
+    for r in running.iter_mut() {
+        // Stop the spinners now rather than waiting out their time.
+        r.kill().map_err(|e| e.to_string())?;
+        exits.push(r.wait_exit().map_err(|e| e.to_string())?);
+    }
+    for r in running {
+        r.teardown().map_err(|e| e.to_string())?;
+    }
+    if exits.iter().any(|e| matches!(e, Exit::Code(c) if *c != 0)) {
+        return Err(format!("a spinner failed: {exits:?}"));
+    }
+    let deltas: Vec<u64> = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
+    if deltas.iter().all(|d| *d == 0) {
+        return Err(format!(
+            "no CPU time measured in a {:.2} s window (this kernel reports no cgroup usage?)",
+            window.as_secs_f64()
+        ));
+    }
+    Ok(deltas)
+}
+
 /// Runs the scenario.
-pub fn run(_cfg: &Config, _ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    Err("cpu-weight is not implemented yet".into())
+pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map_err(|e| format!("sched_getaffinity: {e}"))?;
+    let cpu = (0..1024u32)
+        .rev()
+        .find(|c| affinity.is_set(*c as usize).unwrap_or(false))
+        .ok_or("no CPU in this process's affinity")?;
+    let v1 = !ctx.set.on_v2(crate::cgroup::Controller::Cpu);
+    let expected = expected_shares(&cfg.weights, v1);
+    let mut per_sibling: Vec<Vec<f64>> = vec![Vec::new(); cfg.weights.len()];
+    for _ in 0..cfg.repetitions {
+        let deltas = one_rep(ctx, cfg, cpu)?;
+        for (i, s) in measured_shares(&deltas).into_iter().enumerate() {
+            per_sibling[i].push(s);
+        }
+    }
+    Ok(vec![result(cfg, ctx, cpu, v1, &expected, &per_sibling)])
+}
+
+fn result(
+    cfg: &Config,
+    ctx: &Ctx,
+    cpu: u32,
+    v1: bool,
+    expected: &[f64],
+    per_sibling: &[Vec<f64>],
+) -> ScenarioResult {
+    let mut metrics = Vec::new();
+    let mut checks = Vec::new();
+    for ((w, e), m) in cfg.weights.iter().zip(expected).zip(per_sibling) {
+        metrics.push(Metric::with_target(
+            &format!("share.w{w}"),
+            "fraction",
+            *e,
+            m.clone(),
+        ));
+        checks.push(share_check(*w, *e, m, cfg.tolerance_pp));
+    }
+    let mut params = serde_json::Map::new();
+    params.insert("weights".into(), json!(cfg.weights));
+    params.insert("cpu".into(), json!(cpu));
+    params.insert("seconds".into(), json!(cfg.seconds));
+    if v1 {
+        let shares: Vec<u64> = cfg
+            .weights
+            .iter()
+            .map(|w| translate::weight_to_shares(*w))
+            .collect();
+        params.insert("v1_shares".into(), json!(shares));
+    }
+    ScenarioResult {
+        name: "cpu-weight".into(),
+        launcher: ctx.launcher.clone(),
+        params,
+        metrics,
+        checks,
+        series: Default::default(),
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_shares_are_proportional() {
+        let e = expected_shares(&[100, 200, 400], false);
+        assert!((e[0] - 1.0 / 7.0).abs() < 1e-12);
+        assert!((e[2] - 4.0 / 7.0).abs() < 1e-12);
+        // v1 translation keeps the ratio within rounding.
+        let v = expected_shares(&[100, 200, 400], true);
+        for (a, b) in e.iter().zip(&v) {
+            assert!((a - b).abs() < 0.002, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn share_verdicts() {
+        let ok = share_check(100, 1.0 / 7.0, &[0.15, 0.14], 5.0);
+        assert_eq!(ok.status, Status::Pass);
+        // Weights ignored: everyone gets a third.
+        let bad = share_check(400, 4.0 / 7.0, &[1.0 / 3.0], 5.0);
+        assert_eq!(bad.status, Status::Fail);
+        assert!(bad.observed.contains("33.3%"), "{}", bad.observed);
+        assert_eq!(measured_shares(&[1, 2, 4])[2], 4.0 / 7.0);
+        assert_eq!(measured_shares(&[0, 0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn config_validation() {
+        let t: toml::Table = toml::from_str("weights = [0, 5]").unwrap();
+        assert!(Config::parse(Level::Quick, Some(&t))
+            .unwrap_err()
+            .contains("weight"));
+        let t: toml::Table = toml::from_str("weights = [5]").unwrap();
+        assert!(Config::parse(Level::Quick, Some(&t)).is_err());
+        assert!(Config::parse(Level::Default, None).is_ok());
+    }
 }
