@@ -3,6 +3,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod env;
+pub mod interrupt;
 pub mod monitor;
 pub mod run;
 pub mod sandbox;

@@ -89,7 +89,10 @@ fn main() -> ExitCode {
                     if let Some(o) = &req.output {
                         println!("results: {}", o.display());
                     }
-                    if r.has_failures() {
+                    if r.interrupted {
+                        let sig = isobench::interrupt::requested().unwrap_or(libc::SIGINT);
+                        ExitCode::from(isobench::interrupt::exit_code(sig))
+                    } else if r.has_failures() {
                         ExitCode::from(1)
                     } else {
                         ExitCode::SUCCESS

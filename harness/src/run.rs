@@ -86,13 +86,28 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     let environment = crate::env::snapshot(Some(&set));
     let run_id = set.run_id.clone();
     let ctx = Ctx::new(set, wl, rootfs.0.clone(), req.seed, req.namespaces);
+    crate::interrupt::install();
     let mut scenarios = Vec::new();
-    for spec in &req.suite.scenarios {
+    let total = req.suite.scenarios.len();
+    let t_run = std::time::Instant::now();
+    for (i, spec) in req.suite.scenarios.iter().enumerate() {
+        if crate::interrupt::requested().is_some() {
+            break;
+        }
         let name = spec.name();
-        eprintln!("isobench: running {name}");
+        eprintln!("isobench: [{}/{total}] {name} ...", i + 1);
+        let t = std::time::Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(&ctx)));
+        eprintln!(
+            "isobench: [{}/{total}] {name} done in {:.1} s",
+            i + 1,
+            t.elapsed().as_secs_f64()
+        );
+        let cut_short = crate::interrupt::requested().is_some();
         match r {
             Ok(Ok(mut v)) => scenarios.append(&mut v),
+            // Cut short by a signal: only completed scenarios are saved.
+            _ if cut_short => break,
             Ok(Err(e)) => scenarios.push(errored(name, e)),
             Err(p) => {
                 let msg = p
@@ -104,6 +119,11 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
             }
         }
     }
+    eprintln!(
+        "isobench: suite {} took {:.1} s",
+        req.suite.name,
+        t_run.elapsed().as_secs_f64()
+    );
     let results = RunResults {
         schema: SCHEMA.into(),
         run_id,
@@ -111,7 +131,7 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         finished_at: now_rfc3339(),
         environment,
         scenarios,
-        interrupted: false,
+        interrupted: crate::interrupt::requested().is_some(),
     };
     if let Some(o) = &req.output {
         isobench_reports::write_results(o, &results).map_err(|e| EnvError(e.to_string()))?;
@@ -154,38 +174,131 @@ impl Drop for RootfsDir {
     }
 }
 
-/// A one-screen summary: every check and every scenario error.
+/// A one-screen summary: a line per scenario point (key figure, verdict),
+/// then every check that did not pass, then the totals.
 pub fn summary(r: &RunResults) -> String {
     let mut s = String::new();
-    let (mut pass, mut fail, mut other) = (0, 0, 0);
+    let (mut pass, mut fail, mut skip, mut warn) = (0, 0, 0, 0);
+    let mut problems = String::new();
+    s += &format!(
+        "{:<12} {:<8} {:<44} {:<34} verdict\n",
+        "scenario", "launcher", "point", "key figure (p50)"
+    );
     for sc in &r.scenarios {
-        let params: Vec<String> = sc
-            .params
-            .iter()
-            .filter(|(k, _)| *k != "seconds" && *k != "demand_cpus")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let point = point_label(sc);
+        let verdict = if sc.error.is_some() {
+            Status::Fail
+        } else {
+            sc.checks
+                .iter()
+                .map(|c| c.status)
+                .max()
+                .unwrap_or(Status::Pass)
+        };
+        let key = sc
+            .metrics
+            .first()
+            .map(|m| format!("{} {}", m.name, fmt_value(m.summary.p50, &m.unit)))
+            .unwrap_or_else(|| "-".into());
+        s += &format!(
+            "{:<12} {:<8} {:<44} {:<34} {}\n",
+            sc.name,
+            sc.launcher,
+            truncate(&point, 44),
+            truncate(&key, 34),
+            if sc.error.is_some() {
+                "ERROR"
+            } else {
+                verdict_word(verdict)
+            }
+        );
         if let Some(e) = &sc.error {
             fail += 1;
-            s += &format!("ERROR {} [{}]: {e}\n", sc.name, sc.launcher);
+            problems += &format!("ERROR {} [{}] {point}: {e}\n", sc.name, sc.launcher);
         }
         for c in &sc.checks {
             match c.status {
                 Status::Pass => pass += 1,
                 Status::Fail => fail += 1,
-                _ => other += 1,
+                Status::Skip => skip += 1,
+                Status::Warn => warn += 1,
             }
-            s += &format!(
-                "{:<4}  {} {} {}: {} | observed {}\n",
-                c.status.as_str().to_uppercase(),
-                sc.name,
-                params.join(" "),
-                c.name,
-                c.expected,
-                c.observed
-            );
+            if c.status != Status::Pass {
+                problems += &format!(
+                    "{} {} [{}] {point} {}: expected {}; observed {}{}\n",
+                    verdict_word(c.status),
+                    sc.name,
+                    sc.launcher,
+                    c.name,
+                    c.expected,
+                    c.observed,
+                    if c.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.detail)
+                    }
+                );
+            }
         }
     }
-    s += &format!("{pass} passed, {fail} failed, {other} skipped/warned\n");
+    if !problems.is_empty() {
+        s += "\n";
+        s += &problems;
+    }
+    if r.interrupted {
+        s += "interrupted: the results hold only the scenarios that completed\n";
+    }
+    s += &format!("{pass} passed, {fail} failed, {skip} skipped, {warn} warned\n");
     s
+}
+
+fn verdict_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Skip => "SKIP",
+        Status::Warn => "WARN",
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// "quota_pct=20 period_ms=100" from a point's params (skipping bulky ones).
+pub fn point_label(sc: &ScenarioResult) -> String {
+    sc.params
+        .iter()
+        .filter(|(k, v)| {
+            !matches!(k.as_str(), "seconds" | "demand_cpus" | "launches") && !v.is_array()
+        })
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            v => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A value with its unit, times scaled to a readable prefix.
+fn fmt_value(v: f64, unit: &str) -> String {
+    if unit == "s" {
+        let a = v.abs();
+        if a < 1e-3 {
+            return format!("{:.1} µs", v * 1e6);
+        } else if a < 1.0 {
+            return format!("{:.2} ms", v * 1e3);
+        }
+        return format!("{v:.3} s");
+    }
+    if unit == "bytes" {
+        return format!("{:.1} MiB", v / 1048576.0);
+    }
+    format!("{v:.4} {unit}")
 }

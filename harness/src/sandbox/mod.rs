@@ -67,6 +67,8 @@ pub enum LaunchError {
     Setup(String),
     #[error("deadline: {0}")]
     Timeout(String),
+    #[error("interrupted by signal {0}")]
+    Interrupted(i32),
     #[error("{0}")]
     Os(std::io::Error),
 }

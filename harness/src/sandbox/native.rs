@@ -181,10 +181,11 @@ fn poll_until(fds: &[RawFd], until: Instant) -> Vec<bool> {
             revents: 0,
         })
         .collect();
+    // Wake at least every 50 ms so a stop request is noticed promptly.
     let ms = until
         .saturating_duration_since(Instant::now())
         .as_millis()
-        .min(i32::MAX as u128) as i32;
+        .min(50) as i32;
     // SAFETY: poll on a valid array of pollfd.
     let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms.max(0)) };
     if n <= 0 {
@@ -299,7 +300,13 @@ pub fn launch(
     let mut got_s = false;
     let mut t_setup = t_released;
     loop {
+        if let Some(sig) = crate::interrupt::requested() {
+            return Err(LaunchError::Interrupted(sig));
+        }
         if !poll_until(&[status_r.as_raw_fd()], deadline)[0] {
+            if Instant::now() < deadline {
+                continue;
+            }
             return Err(LaunchError::Timeout(
                 "the sandbox did not exec its workload before the deadline".into(),
             ));
@@ -444,6 +451,10 @@ impl Running {
             if Instant::now() >= self.deadline {
                 self.kill()?;
                 return Ok(Exit::TimedOut);
+            }
+            if let Some(sig) = crate::interrupt::requested() {
+                self.kill()?;
+                return Err(LaunchError::Interrupted(sig));
             }
             self.pump(self.deadline)?;
         }

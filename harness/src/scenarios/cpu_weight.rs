@@ -156,7 +156,8 @@ fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
         running.push(r);
     }
     // Let the scheduler settle, then measure a window where all contend.
-    std::thread::sleep(Duration::from_millis(200));
+    crate::interrupt::sleep(Duration::from_millis(200))
+        .map_err(|s| format!("interrupted by signal {s}"))?;
     let before: Vec<u64> = running
         .iter()
         .map(|r| {
@@ -168,7 +169,8 @@ fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
         })
         .collect();
     let t = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(cfg.seconds));
+    crate::interrupt::sleep(Duration::from_secs_f64(cfg.seconds))
+        .map_err(|s| format!("interrupted by signal {s}"))?;
     let after: Vec<u64> = running
         .iter()
         .map(|r| {
