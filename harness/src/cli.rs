@@ -22,7 +22,10 @@ pub enum Command {
         /// Run only this scenario (repeatable); see `isobench list`.
         #[arg(long = "scenario", value_name = "NAME")]
         scenarios: Vec<String>,
-        /// Launcher under test (repeatable); only `native` so far.
+        /// Launcher under test (repeatable): native, bare, runc, crun, bwrap,
+        /// unshare, or custom:TEMPLATE (placeholders: {workload}, {cgroup},
+        /// {id}, {namespaces}, {cpu_quota_us}, {cpu_period_us}, {memory_max},
+        /// {pids_max}, {workload_path}, {args}).
         #[arg(long = "launcher", value_name = "NAME")]
         launchers: Vec<String>,
         /// Namespace set for every sandbox, e.g. pid,mnt,uts,ipc (or none, all).
@@ -47,6 +50,15 @@ pub enum Command {
     },
     /// List scenarios, their parameters and defaults.
     List,
+    /// Boot a kernel under qemu and run there, in cgroup v1 or v2 mode.
+    Vm(crate::vm::args::VmArgs),
+    /// Fetch Debian cloud kernels for `vm` and `matrix`.
+    Kernels {
+        #[command(subcommand)]
+        action: crate::vm::args::KernelsCommand,
+    },
+    /// Run in every kernel x cgroup mode (and the host) and compare them.
+    Matrix(crate::vm::args::MatrixArgs),
     /// Remove cgroups left by isobench runs whose process is dead.
     Cleanup {
         /// Look beneath this cgroup path instead of our own cgroup.

@@ -18,7 +18,19 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Exit code of the vm commands: theirs, or 2 with one line on error.
+fn vm_exit(r: Result<u8, isobench::vm::VmError>) -> ExitCode {
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => usage(e),
+    }
+}
+
 fn main() -> ExitCode {
+    // As a VM's /init: mount, run, send results, power off; never returns.
+    if std::process::id() == 1 {
+        isobench::vm::guest::main();
+    }
     // Behave like a Unix filter when piped into `head`: die quietly on EPIPE.
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe {
@@ -63,11 +75,14 @@ fn main() -> ExitCode {
             cgroup_parent,
             seed,
         } => {
-            for l in &launchers {
-                if l != "native" {
-                    return usage(format!("unknown launcher {l:?}; accepted: native"));
-                }
-            }
+            let launchers = match launchers
+                .iter()
+                .map(|l| isobench::launchers::Launcher::parse(l))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(l) => l,
+                Err(e) => return usage(format!("--launcher: {e}")),
+            };
             let namespaces = match namespaces.as_deref().map(Namespaces::parse).transpose() {
                 Ok(n) => n,
                 Err(e) => return usage(format!("--namespaces: {e}")),
@@ -82,6 +97,7 @@ fn main() -> ExitCode {
                 cgroup_parent,
                 seed,
                 namespaces,
+                launchers,
             };
             match run::run(&req) {
                 Ok(r) => {
@@ -161,6 +177,9 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Vm(args) => vm_exit(isobench::vm::command::vm(&args)),
+        Command::Kernels { action } => vm_exit(isobench::vm::command::kernels(&action)),
+        Command::Matrix(args) => vm_exit(isobench::vm::matrix::matrix(&args)),
         Command::Cleanup { cgroup_parent } => {
             if let Err(e) = run::require_root("isobench cleanup") {
                 return usage(e.0);

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use isobench_reports::{RunResults, ScenarioResult, Status, SCHEMA};
 
 use crate::cgroup::{manager, CgroupSet};
-use crate::sandbox::{workload, Namespaces};
+use crate::launchers::Launcher;
+use crate::sandbox::{workload, Namespaces, SandboxSpec};
 use crate::scenarios::Ctx;
 use crate::suite::Suite;
 
@@ -19,6 +20,8 @@ pub struct RunRequest {
     pub cgroup_parent: Option<String>,
     pub seed: u64,
     pub namespaces: Option<Namespaces>,
+    /// Launchers under test, in order (empty = native).
+    pub launchers: Vec<Launcher>,
 }
 
 /// A failure that maps to exit code 2 (bad input / unusable environment).
@@ -72,6 +75,10 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     let set =
         CgroupSet::discover(req.cgroup_parent.as_deref()).map_err(|e| EnvError(e.to_string()))?;
     let stale = manager::cleanup_stale(&set);
+    let stale_containers = crate::launchers::oci::cleanup_stale();
+    if stale_containers > 0 {
+        eprintln!("isobench: removed {stale_containers} stale container(s) of dead isobench runs");
+    }
     if !stale.is_empty() {
         eprintln!(
             "isobench: removed {} stale cgroup(s) of dead isobench runs",
@@ -85,42 +92,80 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     let started_at = now_rfc3339();
     let environment = crate::env::snapshot(Some(&set));
     let run_id = set.run_id.clone();
-    let ctx = Ctx::new(set, wl, rootfs.0.clone(), req.seed, req.namespaces);
+    let mut ctx = Ctx::new(set, wl, rootfs.0.clone(), req.seed, req.namespaces);
     crate::interrupt::install();
+    let launchers = if req.launchers.is_empty() {
+        vec![Launcher::Native]
+    } else {
+        req.launchers.clone()
+    };
     let mut scenarios = Vec::new();
-    let total = req.suite.scenarios.len();
+    let total = req.suite.scenarios.len() * launchers.len();
     let t_run = std::time::Instant::now();
-    for (i, spec) in req.suite.scenarios.iter().enumerate() {
-        if crate::interrupt::requested().is_some() {
-            break;
+    let mut unavailable = Vec::new();
+    let mut step = 0;
+    'launchers: for launcher in &launchers {
+        ctx.with_launcher(launcher.clone());
+        let why_not = launcher.unavailable().or_else(|| preflight(&ctx));
+        if let Some(why) = why_not {
+            eprintln!("isobench: launcher {launcher} cannot run here: {why}");
+            for spec in &req.suite.scenarios {
+                scenarios.push(skipped(spec.name(), &ctx.launcher, "launcher runs here", &why));
+            }
+            unavailable.push(format!("{launcher}: {why}"));
+            step += req.suite.scenarios.len();
+            continue;
         }
-        let name = spec.name();
-        eprintln!("isobench: [{}/{total}] {name} ...", i + 1);
-        let t = std::time::Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(&ctx)));
-        eprintln!(
-            "isobench: [{}/{total}] {name} done in {:.1} s",
-            i + 1,
-            t.elapsed().as_secs_f64()
-        );
-        let cut_short = crate::interrupt::requested().is_some();
-        match r {
-            Ok(Ok(mut v)) => scenarios.append(&mut v),
-            // Cut short by a signal: only completed scenarios are saved.
-            _ if cut_short => break,
-            Ok(Err(e)) => scenarios.push(errored(name, e)),
-            Err(p) => {
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "panic".into());
-                scenarios.push(errored(name, format!("panicked: {msg}")));
+        for spec in &req.suite.scenarios {
+            step += 1;
+            if crate::interrupt::requested().is_some() {
+                break 'launchers;
+            }
+            let name = spec.name();
+            if !launcher.applies_limits() && name != "startup" {
+                scenarios.push(skipped(
+                    name,
+                    &ctx.launcher,
+                    "a launcher that applies isolation and limits",
+                    "bare is a plain spawn without namespaces or cgroup: it is only the reference row of startup",
+                ));
+                continue;
+            }
+            if let Some(why) = ctx.namespaces.as_ref().and_then(|ns| launcher.unsupported(ns)) {
+                scenarios.push(skipped(name, &ctx.launcher, "the namespaces asked for", &why));
+                continue;
+            }
+            eprintln!("isobench: [{step}/{total}] {name} ({launcher}) ...");
+            let t = std::time::Instant::now();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(&ctx)));
+            eprintln!(
+                "isobench: [{step}/{total}] {name} ({launcher}) done in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            let cut_short = crate::interrupt::requested().is_some();
+            match r {
+                Ok(Ok(mut v)) => scenarios.append(&mut v),
+                // Cut short by a signal: only completed scenarios are saved.
+                _ if cut_short => break 'launchers,
+                Ok(Err(e)) => scenarios.push(errored(name, &ctx.launcher, e)),
+                Err(p) => {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".into());
+                    scenarios.push(errored(name, &ctx.launcher, format!("panicked: {msg}")));
+                }
             }
         }
     }
-    eprintln!(
-        "isobench: suite {} took {:.1} s",
+    if unavailable.len() == launchers.len() {
+        return Err(EnvError(format!(
+            "no launcher asked for can run here: {}",
+            unavailable.join("; ")
+        )));
+    }
+    eprintln!("isobench: suite {} took {:.1} s",
         req.suite.name,
         t_run.elapsed().as_secs_f64()
     );
@@ -139,10 +184,53 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     Ok(results)
 }
 
-fn errored(name: &str, e: String) -> ScenarioResult {
+/// Launches one trivial workload to see whether the launcher works here at
+/// all (crun refuses hybrid cgroups, for instance); the reason if not.
+fn preflight(ctx: &Ctx) -> Option<String> {
+    if ctx.kind == Launcher::Native {
+        return None;
+    }
+    let mut spec = SandboxSpec::workload(&["ready"]);
+    spec.deadline = std::time::Duration::from_secs(20);
+    if ctx.kind.applies_limits() {
+        spec.namespaces = ctx.namespaces.unwrap_or_default();
+        if ctx.kind.unsupported(&spec.namespaces).is_some() {
+            spec.namespaces = Namespaces::default();
+        }
+    }
+    let r = (|| {
+        let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+        r.wait_ready().map_err(|e| e.to_string())?;
+        r.wait_exit().map_err(|e| e.to_string())?;
+        r.teardown().map_err(|e| e.to_string())?;
+        Ok::<(), String>(())
+    })();
+    r.err()
+}
+
+/// A row saying a scenario did not run for this launcher, and why.
+fn skipped(name: &str, launcher: &str, expected: &str, why: &str) -> ScenarioResult {
     ScenarioResult {
         name: name.into(),
-        launcher: "native".into(),
+        launcher: launcher.into(),
+        params: Default::default(),
+        metrics: Vec::new(),
+        checks: vec![isobench_reports::Check::new(
+            "launcher",
+            Status::Skip,
+            expected,
+            "not run",
+            why,
+        )],
+        series: Default::default(),
+        error: None,
+    }
+}
+
+fn errored(name: &str, launcher: &str, e: String) -> ScenarioResult {
+    ScenarioResult {
+        name: name.into(),
+        launcher: launcher.into(),
         params: Default::default(),
         metrics: Vec::new(),
         checks: Vec::new(),

@@ -1,5 +1,10 @@
 //! `probe`: what the sandbox lets the workload see, as one JSON line.
 //! Unreadable fields are null; the probe itself never fails.
+//!
+//! Besides identity (pids, ids, mounts, interfaces, hostname, cgroup) it
+//! reports the global views that namespaces do not virtualise — MemTotal,
+//! CPUs online and in /proc/cpuinfo, uptime, load average — so the harness
+//! can show what leaks past a memory limit or a CPU quota.
 
 use std::fs;
 
@@ -90,6 +95,85 @@ fn mounts() -> Option<Vec<String>> {
     )
 }
 
+/// Ids of the SysV shared memory segments in this IPC namespace (the
+/// `shmid` column of /proc/sysvipc/shm, after its header line).
+pub fn parse_shm_ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
+}
+
+/// `MemTotal` of /proc/meminfo, in bytes.
+pub fn parse_meminfo_total(text: &str) -> Option<u64> {
+    let rest = text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?;
+    let mut it = rest.split_whitespace();
+    let n: u64 = it.next()?.parse().ok()?;
+    match it.next() {
+        Some("kB") => n.checked_mul(1024),
+        None => Some(n),
+        Some(_) => None,
+    }
+}
+
+/// Number of CPUs in a kernel CPU list ("0-3,6" is 5); None when malformed.
+pub fn count_cpulist(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Some(0);
+    }
+    let mut n = 0u64;
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        if b < a {
+            return None;
+        }
+        n += b - a + 1;
+    }
+    Some(n)
+}
+
+/// Count of `processor : N` lines in /proc/cpuinfo.
+pub fn count_processors(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix("processor")
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .count() as u64
+}
+
+/// First field of /proc/uptime (seconds since boot, as this namespace sees it).
+pub fn parse_uptime(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The three load averages of /proc/loadavg, exactly as the kernel wrote them.
+pub fn parse_loadavg(text: &str) -> Option<String> {
+    let f: Vec<&str> = text.split_whitespace().take(3).collect();
+    if f.len() == 3 && f.iter().all(|x| x.parse::<f64>().is_ok()) {
+        Some(f.join(" "))
+    } else {
+        None
+    }
+}
+
+/// CPUs online as the sandbox sees them: sysfs when mounted, else cpuinfo.
+fn nprocs_online() -> Option<u64> {
+    read_trimmed("/sys/devices/system/cpu/online")
+        .and_then(|t| count_cpulist(&t))
+        .filter(|n| *n > 0)
+        .or_else(|| read_trimmed("/proc/cpuinfo").map(|t| count_processors(&t)))
+}
+
+fn opt_f64(o: Obj, k: &str, v: Option<f64>) -> Obj {
+    match v {
+        Some(v) => o.f64(k, v),
+        None => o.null(k),
+    }
+}
+
 fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status
         .lines()
@@ -114,7 +198,8 @@ pub fn probe() -> String {
     });
     let affinity: Option<Vec<u64>> =
         sys::affinity().map(|v| v.into_iter().map(u64::from).collect());
-    Obj::event("probe")
+    let shm = read_trimmed("/proc/sysvipc/shm").map(|t| parse_shm_ids(&t));
+    let obj = Obj::event("probe")
         .i64("pid", ids.pid.into())
         .i64("ppid", ids.ppid.into())
         .u64("uid", ids.uid.into())
@@ -133,5 +218,93 @@ pub fn probe() -> String {
         .opt_str("cap_eff", cap_eff)
         .opt_u64("no_new_privs", no_new_privs)
         .opt_u64s("affinity", affinity.as_deref())
-        .line()
+        .opt_u64s("sysvipc_shm", shm.as_deref())
+        .opt_u64(
+            "meminfo_total_bytes",
+            read_trimmed("/proc/meminfo").and_then(|t| parse_meminfo_total(&t)),
+        )
+        .opt_u64("nprocs_online", nprocs_online())
+        .opt_u64(
+            "cpuinfo_processors",
+            read_trimmed("/proc/cpuinfo").map(|t| count_processors(&t)),
+        )
+        .opt_str(
+            "loadavg",
+            read_trimmed("/proc/loadavg")
+                .and_then(|t| parse_loadavg(&t))
+                .as_deref(),
+        );
+    opt_f64(
+        obj,
+        "uptime_s",
+        read_trimmed("/proc/uptime").and_then(|t| parse_uptime(&t)),
+    )
+    .line()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{parse, Value};
+
+    #[test]
+    fn shm_ids_skip_the_header() {
+        let text = "       key      shmid perms  size  cpid\n\
+                             0         17   600  4096  100\n\
+                    1234567890      32769   644  8192  101\n";
+        assert_eq!(parse_shm_ids(text), vec![17, 32769]);
+        assert!(parse_shm_ids("       key      shmid perms\n").is_empty());
+        assert!(parse_shm_ids("").is_empty());
+    }
+
+    #[test]
+    fn meminfo_total_in_bytes() {
+        let t = "MemTotal:       24684096 kB\nMemFree:  1 kB\n";
+        assert_eq!(parse_meminfo_total(t), Some(24_684_096 * 1024));
+        assert_eq!(parse_meminfo_total("MemFree: 1 kB\n"), None);
+        assert_eq!(parse_meminfo_total("MemTotal: x kB\n"), None);
+        assert_eq!(parse_meminfo_total("MemTotal: 5 MB\n"), None);
+    }
+
+    #[test]
+    fn cpu_counts() {
+        assert_eq!(count_cpulist("0-1"), Some(2));
+        assert_eq!(count_cpulist("0-3,6\n"), Some(5));
+        assert_eq!(count_cpulist("5"), Some(1));
+        assert_eq!(count_cpulist(""), Some(0));
+        assert_eq!(count_cpulist("3-1"), None);
+        assert_eq!(count_cpulist("a"), None);
+        let info = "processor\t: 0\nmodel name\t: x\n\nprocessor\t: 1\nprocessors: 9\n";
+        assert_eq!(count_processors(info), 2);
+        assert_eq!(count_processors(""), 0);
+    }
+
+    #[test]
+    fn uptime_and_loadavg() {
+        assert_eq!(parse_uptime("1146.63 1536.24\n"), Some(1146.63));
+        assert_eq!(parse_uptime(""), None);
+        assert_eq!(
+            parse_loadavg("0.87 1.29 0.80 4/123 25029\n").as_deref(),
+            Some("0.87 1.29 0.80")
+        );
+        assert_eq!(parse_loadavg("0.87 1.29"), None);
+        assert_eq!(parse_loadavg("a b c"), None);
+    }
+
+    #[test]
+    fn probe_reports_the_global_views() {
+        let p = parse(&probe()).unwrap();
+        let host_mem = std::fs::read_to_string("/proc/meminfo").unwrap();
+        assert_eq!(
+            p.num("meminfo_total_bytes"),
+            parse_meminfo_total(&host_mem).unwrap() as f64
+        );
+        let cpus = count_processors(&std::fs::read_to_string("/proc/cpuinfo").unwrap());
+        assert_eq!(p.num("cpuinfo_processors"), cpus as f64);
+        assert!(p.num("nprocs_online") >= 1.0);
+        assert!(p.num("uptime_s") > 0.0);
+        assert_eq!(p.str("loadavg").split(' ').count(), 3);
+        // An array (possibly empty) where /proc/sysvipc exists.
+        assert!(matches!(p.get("sysvipc_shm"), Some(Value::Arr(_))));
+    }
 }

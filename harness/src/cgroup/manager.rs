@@ -152,11 +152,45 @@ impl CgroupSet {
         }
     }
 
+    /// The name of sandbox cgroup `n` of this run.
+    pub fn sandbox_name(&self, n: u32) -> String {
+        format!("{NAME_PREFIX}{}-{n}", self.run_id)
+    }
+
+    /// The directories `create(n)` will make (for launchers that need them
+    /// in a command line before the cgroup exists).
+    pub fn planned_dirs(&self, n: u32) -> Vec<PathBuf> {
+        let name = self.sandbox_name(n);
+        let mut v: Vec<PathBuf> = self.base_dirs().into_iter().map(|b| b.join(&name)).collect();
+        v.dedup();
+        v
+    }
+
+    /// The view of sandbox cgroup `n` by name, without creating it (for
+    /// runtimes that create it themselves from a relative cgroupsPath).
+    pub fn view_of(&self, n: u32) -> CgroupView {
+        let name = self.sandbox_name(n);
+        CgroupView {
+            name: name.clone(),
+            v1: V1Cgroup {
+                dirs: self
+                    .v1_base
+                    .iter()
+                    .map(|(c, b)| (*c, b.join(&name)))
+                    .collect(),
+            },
+            v2: self.v2_base.as_ref().map(|b| V2Cgroup {
+                dir: b.join(&name),
+                controllers: self.v2_controllers.clone(),
+            }),
+        }
+    }
+
     /// Creates sandbox cgroup number `n` in every hierarchy. On error nothing
     /// is left behind.
     pub fn create(&self, n: u32) -> Result<SandboxCgroup> {
         self.prepare_v2()?;
-        let name = format!("{NAME_PREFIX}{}-{n}", self.run_id);
+        let name = self.sandbox_name(n);
         let mut cg = CgroupView {
             name: name.clone(),
             v1: V1Cgroup::default(),
@@ -259,12 +293,29 @@ pub fn cleanup_stale(set: &CgroupSet) -> Vec<PathBuf> {
     removed
 }
 
-fn pid_alive(pid: i32) -> bool {
+pub fn pid_alive(pid: i32) -> bool {
     // A pid that exists but is not an isobench would be a reused pid: treat
     // the owner as dead then.
     match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
         Ok(comm) => comm.trim() == "isobench" || comm.trim().starts_with("isobench"),
         Err(_) => false,
+    }
+}
+
+/// Safety rule: only cgroups isobench created may have their processes
+/// killed. A directory qualifies when its own name carries our prefix.
+pub(crate) fn ensure_ours(dir: &Path) -> Result<()> {
+    let ours = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().starts_with(NAME_PREFIX))
+        .unwrap_or(false);
+    if ours {
+        Ok(())
+    } else {
+        Err(CgroupError::Setup(format!(
+            "refusing to kill processes in {}: not a cgroup isobench created",
+            dir.display()
+        )))
     }
 }
 
@@ -283,7 +334,12 @@ pub(crate) fn kill_loop(pids: impl Fn() -> Result<Vec<i32>>, freeze: impl Fn(boo
             )));
         }
         freeze(true);
-        for p in &list {
+        let me = std::process::id() as i32;
+        for p in list.iter().filter(|p| **p > 1 && **p != me) {
+            if std::env::var_os("ISOBENCH_DEBUG").is_some() {
+                let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                eprintln!("isobench: debug: SIGKILL {p} ({})", comm.trim());
+            }
             // SAFETY: kill(2) with a pid read from our own cgroup.
             unsafe {
                 libc::kill(*p, libc::SIGKILL);
@@ -314,7 +370,7 @@ pub(crate) fn rmdir_retry(dir: &Path) -> Result<()> {
 
 /// One sandbox's cgroup across hierarchies, as paths: cheap to clone for
 /// monitors. Ownership (and removal) is [`SandboxCgroup`]'s.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CgroupView {
     pub name: String,
     pub v1: V1Cgroup,
@@ -337,11 +393,6 @@ impl std::ops::Deref for SandboxCgroup {
 }
 
 impl SandboxCgroup {
-    /// A clone of the paths, for readers that outlive a borrow (monitors).
-    pub fn view(&self) -> CgroupView {
-        self.view.clone()
-    }
-
     /// Kills and removes now, reporting errors (Drop does it silently).
     pub fn destroy(mut self) -> Result<()> {
         self.removed = true;
@@ -362,6 +413,16 @@ impl Drop for SandboxCgroup {
 }
 
 impl CgroupView {
+    /// A clone, for readers that outlive a borrow (monitors).
+    pub fn view(&self) -> CgroupView {
+        self.clone()
+    }
+
+    /// True when there is no cgroup at all (bare launcher).
+    pub fn is_empty(&self) -> bool {
+        self.v1.dirs.is_empty() && self.v2.is_none()
+    }
+
     /// A directory fd for clone3's CLONE_INTO_CGROUP (the v2 part).
     pub fn v2_dir_fd(&self) -> Result<Option<OwnedFd>> {
         let Some(v2) = &self.v2 else {

@@ -265,6 +265,9 @@ impl Cgroup for V1Cgroup {
     }
 
     fn kill_all(&self) -> Result<()> {
+        for d in self.unique_dirs() {
+            super::manager::ensure_ours(d)?;
+        }
         let freezer = self.dirs.get(&Controller::Freezer);
         super::manager::kill_loop(
             || self.pids(),

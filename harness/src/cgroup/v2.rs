@@ -177,6 +177,7 @@ impl Cgroup for V2Cgroup {
     }
 
     fn kill_all(&self) -> Result<()> {
+        super::manager::ensure_ours(&self.dir)?;
         let kill = self.dir.join("cgroup.kill");
         if kill.exists() {
             // One write kills every process, including ones forking right now.

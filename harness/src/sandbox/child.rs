@@ -37,6 +37,9 @@ pub struct ChildPlan {
     pub status_w: RawFd,
     pub report_r: RawFd,
     pub report_w: RawFd,
+    /// When ≥ 0, becomes the child's stdout and stderr (peer launchers'
+    /// messages).
+    pub stderr_fd: RawFd,
 }
 
 /// Stage codes reported when a setup step fails (with errno).
@@ -154,6 +157,11 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
                 fail(plan, Stage::ReportFd);
             }
         } else if libc::dup2(plan.report_w, REPORT_FD) != REPORT_FD {
+            fail(plan, Stage::ReportFd);
+        }
+        if plan.stderr_fd >= 0
+            && (libc::dup2(plan.stderr_fd, 1) != 1 || libc::dup2(plan.stderr_fd, 2) != 2)
+        {
             fail(plan, Stage::ReportFd);
         }
         let s = b'S';

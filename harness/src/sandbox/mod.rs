@@ -5,11 +5,26 @@ pub mod native;
 pub mod spec;
 pub mod workload;
 
-pub use native::{launch, Running};
+pub use native::{launch, launch_with, Cleanup, Running};
 pub use spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
 
 use std::fmt;
 use std::time::Duration;
+
+/// A peer launcher's command line (argv[0] included) that starts the workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub program: std::path::PathBuf,
+    pub argv: Vec<String>,
+}
+
+/// Whether the harness creates (and places the process into) a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    Create,
+    /// The launcher manages cgroups itself (OCI runtimes) or none (bare).
+    None,
+}
 
 /// How a workload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +78,7 @@ pub enum LaunchError {
         stage: &'static str,
         errno: std::io::Error,
     },
-    #[error("sandbox setup: {0}")]
+    #[error("{0}")]
     Setup(String),
     #[error("deadline: {0}")]
     Timeout(String),

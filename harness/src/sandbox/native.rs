@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::child::{self, ChildPlan, MinimalPlan, Stage, REPORT_FD};
-use super::spec::{IdMap, Rootfs, SandboxSpec};
+use super::spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
 use super::workload::LineReader;
-use super::{Exit, LaunchError, Phases};
-use crate::cgroup::{Cgroup, CgroupSet, SandboxCgroup};
+use super::{CgroupMode, Exec, Exit, LaunchError, Phases};
+use crate::cgroup::{Cgroup, CgroupSet, CgroupView, SandboxCgroup};
 
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
@@ -73,7 +73,15 @@ fn id_map_text(maps: &[IdMap]) -> String {
 pub struct Running {
     pub pid: i32,
     pidfd: OwnedFd,
-    pub cgroup: Option<SandboxCgroup>,
+    /// The cgroup counters are read from: ours, or the one a peer runtime
+    /// made (found after start), or empty for the bare launcher.
+    view: CgroupView,
+    /// The cgroup we created (removed at teardown).
+    cgroup: Option<SandboxCgroup>,
+    /// A peer's own teardown (e.g. `runc delete -f`), run once.
+    cleanup: Option<Cleanup>,
+    /// A peer launcher's stderr (memfd), quoted in errors.
+    stderr_file: Option<OwnedFd>,
     pub report: LineReader,
     pub events: Vec<serde_json::Value>,
     pub phases: Phases,
@@ -85,7 +93,7 @@ pub struct Running {
 /// Everything that has to exist before clone.
 pub struct Prepared {
     plan: ChildPlan,
-    _fds: Vec<OwnedFd>,
+    stderr_file: Option<OwnedFd>,
     sync_w: OwnedFd,
     status_r: OwnedFd,
     report_r: OwnedFd,
@@ -97,12 +105,20 @@ fn prepare(
     spec: &SandboxSpec,
     workload: &Path,
     rootfs_dir: Option<&Path>,
+    peer: Option<&Exec>,
 ) -> Result<Prepared, LaunchError> {
     let (sync_r, sync_w) = pipe_high().map_err(LaunchError::Os)?;
     let (status_r, status_w) = pipe_high().map_err(LaunchError::Os)?;
     let (report_r, report_w) = pipe_high().map_err(LaunchError::Os)?;
-    let ns = spec.namespaces;
+    // A peer launcher creates the namespaces and rootfs itself: our child
+    // only joins the cgroup and execs it.
+    let ns = if peer.is_some() {
+        Namespaces::default()
+    } else {
+        spec.namespaces
+    };
     let minimal = match spec.rootfs {
+        _ if peer.is_some() => None,
         Rootfs::Host => None,
         Rootfs::Minimal => {
             let root = rootfs_dir.ok_or_else(|| {
@@ -119,15 +135,27 @@ fn prepare(
             })
         }
     };
-    let exec_path = if minimal.is_some() {
-        cstr("/isobench-workload", "path")?
-    } else {
-        cstr(workload.as_os_str().as_encoded_bytes(), "workload path")?
+    let (exec_path, argv) = match peer {
+        Some(p) => (
+            cstr(p.program.as_os_str().as_encoded_bytes(), "launcher path")?,
+            p.argv
+                .iter()
+                .map(|a| cstr(a, "launcher argument"))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => {
+            let path = if minimal.is_some() {
+                cstr("/isobench-workload", "path")?
+            } else {
+                cstr(workload.as_os_str().as_encoded_bytes(), "workload path")?
+            };
+            let mut argv = vec![cstr("isobench-workload", "argv")?];
+            for a in &spec.args {
+                argv.push(cstr(a, "workload argument")?);
+            }
+            (path, argv)
+        }
     };
-    let mut argv = vec![cstr("isobench-workload", "argv")?];
-    for a in &spec.args {
-        argv.push(cstr(a, "workload argument")?);
-    }
     let envp = vec![
         cstr(format!("ISOBENCH_REPORT_FD={REPORT_FD}"), "env")?,
         cstr(
@@ -140,10 +168,31 @@ fn prepare(
     let mut envp_ptrs: Vec<*const c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let hostname = match &spec.hostname {
-        Some(h) => Some(cstr(h, "hostname")?),
+        Some(h) if peer.is_none() => Some(cstr(h, "hostname")?),
+        _ => None,
+    };
+    // A peer's stderr goes to an anonymous file we can quote in errors.
+    let stderr_file = match peer {
+        Some(_) => {
+            // SAFETY: memfd_create with a static name; the fd is owned below.
+            let fd = unsafe { libc::memfd_create(c"isobench-peer-stderr".as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(LaunchError::Os(std::io::Error::last_os_error()));
+            }
+            // Move it above the fds the child dup2s onto (1, 2, REPORT_FD).
+            // SAFETY: fcntl/close on the fd we just created.
+            let hi = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+            unsafe { libc::close(fd) };
+            if hi < 0 {
+                return Err(LaunchError::Os(std::io::Error::last_os_error()));
+            }
+            // SAFETY: fresh fd we own.
+            Some(unsafe { OwnedFd::from_raw_fd(hi) })
+        }
         None => None,
     };
     let plan = ChildPlan {
+        stderr_fd: stderr_file.as_ref().map_or(-1, |f| f.as_raw_fd()),
         exec_path,
         argv,
         envp,
@@ -163,7 +212,7 @@ fn prepare(
     };
     Ok(Prepared {
         plan,
-        _fds: Vec::new(),
+        stderr_file,
         sync_w,
         status_r,
         report_r,
@@ -203,18 +252,55 @@ pub fn launch(
     workload: &Path,
     rootfs_dir: Option<&Path>,
 ) -> Result<Running, LaunchError> {
+    launch_with(
+        spec,
+        set,
+        n,
+        workload,
+        rootfs_dir,
+        None,
+        CgroupMode::Create,
+    )
+}
+
+/// Launches either the workload itself (native) or a peer launcher command
+/// (`peer`) that starts the workload. With `CgroupMode::Create` the process
+/// is placed, before it execs, into a fresh cgroup carrying `spec.limits`.
+pub fn launch_with(
+    spec: &SandboxSpec,
+    set: &CgroupSet,
+    n: u32,
+    workload: &Path,
+    rootfs_dir: Option<&Path>,
+    peer: Option<&Exec>,
+    cgroup: CgroupMode,
+) -> Result<Running, LaunchError> {
     spec.validate().map_err(LaunchError::Spec)?;
     let t0 = Instant::now();
     let deadline = t0 + spec.deadline;
-    let cg = set.create(n).map_err(LaunchError::Cgroup)?;
-    cg.apply(&spec.limits).map_err(LaunchError::Cgroup)?;
+    let cg = match cgroup {
+        CgroupMode::Create => {
+            let cg = set.create(n).map_err(LaunchError::Cgroup)?;
+            cg.apply(&spec.limits).map_err(LaunchError::Cgroup)?;
+            Some(cg)
+        }
+        CgroupMode::None => None,
+    };
     let t_cg = Instant::now();
 
-    let prep = prepare(spec, workload, rootfs_dir)?;
-    let cgfd = cg.v2_dir_fd().map_err(LaunchError::Cgroup)?;
+    let prep = prepare(spec, workload, rootfs_dir, peer)?;
+    let cgfd = match &cg {
+        Some(cg) => cg.v2_dir_fd().map_err(LaunchError::Cgroup)?,
+        None => None,
+    };
+    let ns_flags = if peer.is_some() {
+        0
+    } else {
+        spec.namespaces.clone_flags()
+    };
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
-        flags: spec.namespaces.clone_flags() | CLONE_PIDFD,
+        flags: ns_flags | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut RawFd as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
@@ -249,16 +335,21 @@ pub fn launch(
         status_r,
         report_r,
         child_ends,
+        stderr_file,
         ..
     } = prep;
     drop(child_ends);
     // SAFETY: the kernel returned a fresh pidfd for the child.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
 
+    let view = cg.as_ref().map(|c| c.view()).unwrap_or_default();
     let mut running = Running {
         pid,
         pidfd,
-        cgroup: Some(cg),
+        view,
+        cgroup: cg,
+        cleanup: None,
+        stderr_file,
         report: LineReader::new(report_r),
         events: Vec::new(),
         phases: Phases::default(),
@@ -271,16 +362,17 @@ pub fn launch(
 
     // Parent's part: id maps, v1 membership, then release the child.
     let place = || -> Result<(), LaunchError> {
-        if spec.namespaces.user {
+        if spec.namespaces.user && peer.is_none() {
             std::fs::write(format!("/proc/{pid}/uid_map"), id_map_text(&spec.uid_map))
                 .map_err(|e| LaunchError::Setup(format!("writing uid_map: {e}")))?;
             std::fs::write(format!("/proc/{pid}/gid_map"), id_map_text(&spec.gid_map))
                 .map_err(|e| LaunchError::Setup(format!("writing gid_map: {e}")))?;
         }
-        let cg = running.cgroup.as_ref().expect("cgroup present");
-        for f in cg.v1_procs_files() {
-            std::fs::write(&f, pid.to_string())
-                .map_err(|e| LaunchError::Setup(format!("{}: {e}", f.display())))?;
+        if let Some(cg) = running.cgroup.as_ref() {
+            for f in cg.v1_procs_files() {
+                std::fs::write(&f, pid.to_string())
+                    .map_err(|e| LaunchError::Setup(format!("{}: {e}", f.display())))?;
+            }
         }
         Ok(())
     };
@@ -369,7 +461,17 @@ pub fn launch(
 
 impl Running {
     /// Waits for the workload's `ready` event (or its exit, or the deadline).
+    /// A peer launcher's stderr is quoted when it fails.
     pub fn wait_ready(&mut self) -> Result<(), LaunchError> {
+        match self.wait_ready_inner() {
+            Err(LaunchError::Setup(m)) if !self.peer_stderr().is_empty() => Err(LaunchError::Setup(
+                format!("{m}; the launcher said: {}", self.peer_stderr()),
+            )),
+            r => r,
+        }
+    }
+
+    fn wait_ready_inner(&mut self) -> Result<(), LaunchError> {
         loop {
             if self.events.iter().any(|e| e["event"] == "ready") {
                 return Ok(());
@@ -467,8 +569,20 @@ impl Running {
 
     /// Kills every process of the sandbox (the cgroup stays for reading).
     pub fn kill(&mut self) -> Result<(), LaunchError> {
-        if let Some(cg) = &self.cgroup {
-            cg.kill_all().map_err(LaunchError::Cgroup)?;
+        if !self.view.is_empty() {
+            self.view.kill_all().map_err(LaunchError::Cgroup)?;
+        } else if self.exit.is_none() {
+            // No cgroup (bare): kill the process itself.
+            // SAFETY: signalling our own child through its pidfd.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    self.pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
         }
         // SAFETY: blocking waitpid on our own, now killed, child.
         if self.exit.is_none() {
@@ -489,6 +603,9 @@ impl Running {
     pub fn teardown(mut self) -> Result<Phases, LaunchError> {
         let t = Instant::now();
         self.kill()?;
+        if let Some(c) = self.cleanup.take() {
+            c().map_err(LaunchError::Setup)?;
+        }
         if let Some(cg) = self.cgroup.take() {
             cg.destroy().map_err(LaunchError::Cgroup)?;
         }
@@ -496,23 +613,53 @@ impl Running {
         Ok(self.phases)
     }
 
-    /// The sandbox's cgroup (for counters).
-    pub fn cgroup(&self) -> &SandboxCgroup {
-        self.cgroup
-            .as_ref()
-            .expect("cgroup is present until teardown")
+    /// The sandbox's cgroup (for counters); empty for the bare launcher.
+    pub fn cgroup(&self) -> &CgroupView {
+        &self.view
     }
 
     /// Path list of this sandbox's cgroups (for reports).
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        self.cgroup.as_ref().map(|c| c.dirs()).unwrap_or_default()
+        self.view.dirs()
+    }
+
+    /// The last lines a peer launcher wrote to stderr (empty for native).
+    pub fn peer_stderr(&self) -> String {
+        let Some(f) = &self.stderr_file else {
+            return String::new();
+        };
+        let mut buf = vec![0u8; 65536];
+        // SAFETY: pread into a local buffer from a memfd we own.
+        let n = unsafe { libc::pread(f.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+
+    /// Points counters at a cgroup a peer runtime created.
+    pub fn set_peer_cgroup(&mut self, view: CgroupView) {
+        self.view = view;
+    }
+
+    /// Registers the peer's own teardown, run once at teardown or drop.
+    pub fn set_cleanup(&mut self, c: Cleanup) {
+        self.cleanup = Some(c);
     }
 }
+
+/// A peer runtime's teardown step.
+pub type Cleanup = Box<dyn FnOnce() -> Result<(), String> + Send>;
 
 impl Drop for Running {
     fn drop(&mut self) {
         // Kill and reap on every path (error, panic); the cgroup guard then
         // removes the cgroup.
         let _ = self.kill();
+        if let Some(c) = self.cleanup.take() {
+            let _ = c();
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use isobench_reports::ScenarioResult;
 
 use crate::cgroup::CgroupSet;
-use crate::sandbox::{self, LaunchError, Namespaces, Running, SandboxSpec};
+use crate::sandbox::{LaunchError, Namespaces, Running, SandboxSpec};
 
 /// Built-in suite sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +138,8 @@ pub struct Ctx {
     pub namespaces: Option<Namespaces>,
     /// Name of the launcher under test (results carry it).
     pub launcher: String,
+    /// The launcher itself.
+    pub kind: crate::launchers::Launcher,
     next: AtomicU32,
 }
 
@@ -157,14 +159,23 @@ impl Ctx {
             cpus: crate::env::cpus(),
             namespaces,
             launcher: "native".into(),
+            kind: crate::launchers::Launcher::Native,
             next: AtomicU32::new(0),
         }
     }
 
-    /// Launches a sandbox in a fresh, uniquely numbered cgroup.
+    /// Launches a sandbox (through the launcher under test) in a fresh,
+    /// uniquely numbered cgroup.
     pub fn launch(&self, spec: &SandboxSpec) -> Result<Running, LaunchError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        sandbox::launch(spec, &self.set, n, &self.workload, Some(&self.rootfs_dir))
+        self.kind
+            .launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
+    }
+
+    /// The same context for another launcher (sandbox numbers stay unique).
+    pub fn with_launcher(&mut self, kind: crate::launchers::Launcher) {
+        self.launcher = kind.name().to_string();
+        self.kind = kind;
     }
 
     /// The namespace set a scenario should use.

@@ -1,35 +1,545 @@
-//! pids: not written yet (placeholder so the registry compiles).
+//! pids: a fork bomb under pids.max. The bomb must never exceed the limit,
+//! its forks must be refused (EAGAIN, counted in pids.events max), the host
+//! must stay responsive (spawn latency of a trivial host process before vs
+//! during the bomb), and killing the cgroup must leave it empty promptly.
 
-use isobench_reports::ScenarioResult;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
+use crate::cgroup::{Cgroup, Limits, PidsStats};
+use crate::sandbox::{Exit, SandboxSpec};
 
-pub const ABOUT: &str = "(not yet implemented)";
+pub const ABOUT: &str =
+    "fork bomb under pids.max: peak ≤ max, forks refused (pids.events max), cgroup killed and empty, host spawn latency before vs during";
 
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[("seconds", "run time")];
+/// Memory limit on the bomb as a second safety net.
+const BOMB_MEMORY: u64 = 256 << 20;
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    pub seconds: f64,
+    /// pids.max of the bomb's sandbox.
+    pub pids_max: u64,
+    /// Host spawns timed before and again during the bomb.
+    pub spawns: u32,
+    /// Repetitions.
+    pub repetitions: u32,
+    /// Bound on the bomb reaching its limit.
+    pub saturate_seconds: f64,
+    /// Bound on kill → cgroup empty and pids.current 0.
+    pub kill_within_seconds: f64,
+    /// Spawn latency p50 during the bomb above this × before is a warning.
+    pub responsive_factor: f64,
 }
 
 impl Config {
     /// Built-in defaults of a suite level.
-    pub fn level(_level: Level) -> Self {
-        Config { seconds: 1.0 }
+    pub fn level(level: Level) -> Self {
+        let base = Config {
+            pids_max: 64,
+            spawns: 20,
+            repetitions: 1,
+            saturate_seconds: 10.0,
+            kill_within_seconds: 5.0,
+            responsive_factor: 5.0,
+        };
+        match level {
+            Level::Quick => base,
+            Level::Default => Config {
+                spawns: 100,
+                repetitions: 3,
+                ..base
+            },
+        }
     }
 
     /// Level defaults overridden by a suite-file section, then validated.
     pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        merge_over("pids", &Self::level(level), table)
+        let c: Config = merge_over("pids", &Self::level(level), table)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rejects values that make no sense or endanger the host.
+    pub fn validate(&self) -> Result<(), String> {
+        let e = |m: String| Err(format!("[pids]: {m}"));
+        if !(2..=4096).contains(&self.pids_max) {
+            return e(format!(
+                "pids-max {} is outside 2 – 4096 (a bomb needs room to fork, the host needs pids left)",
+                self.pids_max
+            ));
+        }
+        if !(1..=10_000).contains(&self.spawns) {
+            return e(format!("spawns {} is outside 1 – 10000", self.spawns));
+        }
+        if self.repetitions == 0 || self.repetitions > 100 {
+            return e("repetitions must be 1 – 100".into());
+        }
+        if !(0.1..=60.0).contains(&self.saturate_seconds) {
+            return e(format!(
+                "saturate-seconds {} is outside 0.1 – 60",
+                self.saturate_seconds
+            ));
+        }
+        if !(0.1..=60.0).contains(&self.kill_within_seconds) {
+            return e(format!(
+                "kill-within-seconds {} is outside 0.1 – 60",
+                self.kill_within_seconds
+            ));
+        }
+        if !(1.0..=1000.0).contains(&self.responsive_factor) {
+            return e(format!(
+                "responsive-factor {} is outside 1 – 1000",
+                self.responsive_factor
+            ));
+        }
+        Ok(())
     }
 }
 
+/// Meaning of each parameter, for `isobench list`.
+pub const ABOUT_PARAMS: &[(&str, &str)] = &[
+    ("pids-max", "pids.max of the bomb's sandbox"),
+    ("spawns", "host spawns timed before and during the bomb"),
+    ("repetitions", "runs"),
+    ("saturate-seconds", "bound on the bomb reaching its limit"),
+    ("kill-within-seconds", "bound on kill → cgroup empty"),
+    (
+        "responsive-factor",
+        "spawn p50 during / before above this warns",
+    ),
+];
+
+/// The trivial host process whose spawn latency is timed.
+fn trivial_program(ctx: &Ctx) -> (PathBuf, Vec<&'static str>) {
+    for p in ["/bin/true", "/usr/bin/true"] {
+        if std::path::Path::new(p).exists() {
+            return (PathBuf::from(p), Vec::new());
+        }
+    }
+    // The workload's usage error is just as trivial.
+    (ctx.workload.clone(), vec!["--isobench-spawn-probe"])
+}
+
+/// Times `n` spawn + wait of a trivial process, seconds each.
+fn spawn_latencies(prog: &(PathBuf, Vec<&str>), n: u32) -> Result<Vec<f64>, String> {
+    (0..n)
+        .map(|_| {
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(format!("interrupted by signal {sig}"));
+            }
+            let t = Instant::now();
+            Command::new(&prog.0)
+                .args(&prog.1)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| format!("spawning {}: {e}", prog.0.display()))?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// One run of the bomb.
+#[derive(Debug, Clone, PartialEq)]
+struct Rep {
+    exit: Exit,
+    /// Counters while the bomb was saturated, just before the kill.
+    stats: PidsStats,
+    /// Largest pids.current sampled.
+    max_sampled: u64,
+    /// The bomb's own last report: (forked, failed).
+    forks: Option<(u64, u64)>,
+    /// Seconds from ready to the limit being hit (None: never within bound).
+    saturate_seconds: Option<f64>,
+    /// Seconds from the kill to an empty cgroup with pids.current 0.
+    kill_seconds: Option<f64>,
+    /// Tasks left (procs listed, pids.current) when the bound ran out.
+    left_after_kill: (usize, u64),
+    before: Vec<f64>,
+    during: Vec<f64>,
+}
+
+fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
+    let prog = trivial_program(ctx);
+    let before = spawn_latencies(&prog, cfg.spawns)?;
+    let mut spec = SandboxSpec::workload(&["forkbomb", "--report-ms", "5"]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        pids_max: Some(cfg.pids_max),
+        memory_max: Some(BOMB_MEMORY),
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(cfg.saturate_seconds + cfg.kill_within_seconds + 60.0);
+    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+    r.wait_ready().map_err(|e| e.to_string())?;
+    let cg = r.cgroup().view();
+    let pids = || cg.pids_stats().map_err(|e| e.to_string());
+    // Wait until the bomb runs into its limit (or leaks past it).
+    let t0 = Instant::now();
+    let bound = Duration::from_secs_f64(cfg.saturate_seconds);
+    let mut max_sampled = 0;
+    let saturate_seconds = loop {
+        if let Some(sig) = crate::interrupt::requested() {
+            return Err(format!("interrupted by signal {sig}"));
+        }
+        let p = pids()?;
+        let cur = p.current.unwrap_or(0);
+        max_sampled = max_sampled.max(cur);
+        if p.events_max.unwrap_or(0) > 0 || cur >= cfg.pids_max {
+            break Some(t0.elapsed().as_secs_f64());
+        }
+        if t0.elapsed() > bound {
+            break None;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    let mut during = Vec::with_capacity(cfg.spawns as usize);
+    for _ in 0..cfg.spawns {
+        during.extend(spawn_latencies(&prog, 1)?);
+        max_sampled = max_sampled.max(pids()?.current.unwrap_or(0));
+    }
+    let stats = pids()?;
+    max_sampled = max_sampled.max(stats.current.unwrap_or(0));
+    // Kill: every task SIGKILLed, the leader reaped, the counter back to 0.
+    let t_kill = Instant::now();
+    r.kill().map_err(|e| e.to_string())?;
+    let kill_bound = Duration::from_secs_f64(cfg.kill_within_seconds);
+    let (kill_seconds, left_after_kill) = loop {
+        let procs = r.cgroup().pids().map_err(|e| e.to_string())?.len();
+        let cur = pids()?.current.unwrap_or(0);
+        if procs == 0 && cur == 0 {
+            break (Some(t_kill.elapsed().as_secs_f64()), (0, 0));
+        }
+        if t_kill.elapsed() > kill_bound {
+            break (None, (procs, cur));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let forks = r
+        .events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "forkbomb")
+        .and_then(|e| Some((e["forked"].as_u64()?, e["failed"].as_u64()?)));
+    r.teardown().map_err(|e| e.to_string())?;
+    Ok(Rep {
+        exit,
+        stats,
+        max_sampled,
+        forks,
+        saturate_seconds,
+        kill_seconds,
+        left_after_kill,
+        before,
+        during,
+    })
+}
+
 /// Runs the scenario.
-pub fn run(_cfg: &Config, _ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    Err("pids is not implemented yet".into())
+pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let reps = (0..cfg.repetitions)
+        .map(|_| run_rep(cfg, ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(vec![result(cfg, &reps, &ctx.launcher)])
+}
+
+fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
+    v.iter().map(f).collect::<Vec<_>>().join(", ")
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("n/a".into(), |x| x.to_string())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// Peak of a run: pids.peak where the kernel has it, else the sampled max.
+fn peak_of(r: &Rep) -> (u64, bool) {
+    match r.stats.peak {
+        Some(p) => (p.max(r.max_sampled), true),
+        None => (r.max_sampled, false),
+    }
+}
+
+/// Turns the runs into metrics and checks.
+fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
+    let max = cfg.pids_max;
+    let peaks: Vec<(u64, bool)> = reps.iter().map(peak_of).collect();
+    let peak_ok = peaks.iter().all(|p| p.0 <= max);
+    let mut checks = vec![Check::new(
+        "peak_within_max",
+        if peak_ok { Status::Pass } else { Status::Fail },
+        format!("peak pids.current ≤ pids.max {max}"),
+        format!(
+            "peak {}",
+            join(&peaks, |p| format!(
+                "{}{}",
+                p.0,
+                if p.1 { "" } else { " (sampled)" }
+            ))
+        ),
+        "peak from pids.peak where the kernel has it, else the largest sampled pids.current",
+    )];
+    let saturated = reps.iter().all(|r| r.saturate_seconds.is_some());
+    let ev: Vec<Option<u64>> = reps.iter().map(|r| r.stats.events_max).collect();
+    let ev_status = if ev.iter().all(|e| e.unwrap_or(0) > 0) {
+        Status::Pass
+    } else if ev.iter().any(Option::is_none) && saturated {
+        Status::Skip
+    } else {
+        Status::Fail
+    };
+    checks.push(Check::new(
+        "limit_hit_counted",
+        ev_status,
+        "pids.events max > 0 (forks refused by pids.max)",
+        format!(
+            "max {}; limit reached after {}",
+            join(&ev, |e| opt(*e)),
+            join(reps, |r| r.saturate_seconds.map_or(
+                format!("never within {} s", cfg.saturate_seconds),
+                |s| { format!("{:.2} ms", s * 1e3) }
+            ))
+        ),
+        if ev_status == Status::Skip {
+            "this kernel has no pids.events"
+        } else {
+            ""
+        },
+    ));
+    let refused = reps
+        .iter()
+        .all(|r| r.forks.is_some_and(|(_, failed)| failed > 0));
+    checks.push(Check::new(
+        "forks_refused",
+        if refused { Status::Pass } else { Status::Fail },
+        "the bomb sees fork() fail (EAGAIN from pids.max) while saturated",
+        format!(
+            "forked / failed {}",
+            join(reps, |r| r
+                .forks
+                .map_or("no report".into(), |(f, x)| format!("{f} / {x}")))
+        ),
+        "the workload counts failed forks; pids.events max ties them to the limit",
+    ));
+    let bound = cfg.kill_within_seconds;
+    let killed = reps.iter().all(|r| {
+        r.kill_seconds.is_some_and(|s| s <= bound) && r.exit == Exit::Signaled(libc::SIGKILL)
+    });
+    checks.push(Check::new(
+        "killed_and_empty",
+        if killed { Status::Pass } else { Status::Fail },
+        format!("the whole bomb dies of SIGKILL; cgroup empty and pids.current 0 within {bound} s"),
+        format!(
+            "{}; leader {}",
+            join(reps, |r| match r.kill_seconds {
+                Some(s) => format!("empty after {:.2} ms", s * 1e3),
+                None => format!(
+                    "{} tasks listed, pids.current {} after {bound} s",
+                    r.left_after_kill.0, r.left_after_kill.1
+                ),
+            }),
+            join(reps, |r| r.exit.to_string())
+        ),
+        "",
+    ));
+    let before: Vec<f64> = reps.iter().flat_map(|r| r.before.iter().copied()).collect();
+    let during: Vec<f64> = reps.iter().flat_map(|r| r.during.iter().copied()).collect();
+    let (b50, d50) = (median(&before), median(&during));
+    let ratio = d50 / b50;
+    checks.push(Check::new(
+        "host_responsive",
+        if ratio <= cfg.responsive_factor {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
+        format!(
+            "host spawn latency p50 during the bomb ≤ {} × before",
+            cfg.responsive_factor
+        ),
+        format!(
+            "p50 before {:.3} ms, during {:.3} ms: {ratio:.2}×",
+            b50 * 1e3,
+            d50 * 1e3
+        ),
+        "a wall-clock comparison on a shared machine: a warning, not a failure",
+    ));
+    let metrics = vec![
+        Metric::with_target(
+            "peak_pids",
+            "pids",
+            max as f64,
+            peaks.iter().map(|p| p.0 as f64).collect(),
+        ),
+        Metric::new("spawn_latency_before", "s", Better::Lower, before),
+        Metric::new("spawn_latency_during", "s", Better::Lower, during),
+        Metric::new(
+            "spawn_latency_ratio",
+            "ratio",
+            Better::Lower,
+            reps.iter()
+                .map(|r| median(&r.during) / median(&r.before))
+                .filter(|x| x.is_finite())
+                .collect(),
+        ),
+        Metric::new(
+            "time_to_saturate",
+            "s",
+            Better::Lower,
+            reps.iter().filter_map(|r| r.saturate_seconds).collect(),
+        ),
+        Metric::new(
+            "kill_to_empty",
+            "s",
+            Better::Lower,
+            reps.iter().filter_map(|r| r.kill_seconds).collect(),
+        ),
+        Metric::new(
+            "forks_refused",
+            "count",
+            Better::Higher,
+            reps.iter()
+                .filter_map(|r| r.stats.events_max)
+                .map(|x| x as f64)
+                .collect(),
+        ),
+    ];
+    let mut params = serde_json::Map::new();
+    params.insert("pids_max".into(), json!(max));
+    params.insert("spawns".into(), json!(cfg.spawns));
+    ScenarioResult {
+        name: "pids".into(),
+        launcher: launcher.to_string(),
+        params,
+        metrics,
+        checks,
+        series: BTreeMap::new(),
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep() -> Rep {
+        Rep {
+            exit: Exit::Signaled(9),
+            stats: PidsStats {
+                current: Some(64),
+                peak: Some(64),
+                max: Some(64),
+                events_max: Some(300),
+            },
+            max_sampled: 64,
+            forks: Some((63, 300)),
+            saturate_seconds: Some(0.02),
+            kill_seconds: Some(0.01),
+            left_after_kill: (0, 0),
+            before: vec![0.001, 0.0011, 0.0009],
+            during: vec![0.0012, 0.0011, 0.0013],
+        }
+    }
+
+    fn status(r: &ScenarioResult, name: &str) -> Status {
+        r.checks.iter().find(|c| c.name == name).unwrap().status
+    }
+
+    fn res(reps: &[Rep]) -> ScenarioResult {
+        result(&Config::level(Level::Quick), reps, "native")
+    }
+
+    #[test]
+    fn a_contained_bomb_passes() {
+        let r = res(&[rep(), rep()]);
+        for c in &r.checks {
+            assert_eq!(c.status, Status::Pass, "{c:?}");
+        }
+        assert_eq!(r.metrics[0].name, "peak_pids");
+        assert_eq!(r.metrics[0].samples, vec![64.0, 64.0]);
+    }
+
+    #[test]
+    fn a_peak_above_max_fails() {
+        let mut x = rep();
+        x.stats.peak = Some(65);
+        assert_eq!(status(&res(&[x]), "peak_within_max"), Status::Fail);
+        // Without pids.peak the sampled maximum decides.
+        let mut x = rep();
+        x.stats.peak = None;
+        x.max_sampled = 200;
+        let r = res(&[x]);
+        assert_eq!(status(&r, "peak_within_max"), Status::Fail);
+        assert!(r.checks[0].observed.contains("sampled"));
+    }
+
+    #[test]
+    fn a_bomb_that_survives_the_kill_fails() {
+        let mut x = rep();
+        x.kill_seconds = None;
+        x.left_after_kill = (12, 12);
+        x.exit = Exit::TimedOut;
+        let r = res(&[x]);
+        assert_eq!(status(&r, "killed_and_empty"), Status::Fail);
+        assert!(
+            r.checks[3].observed.contains("12 tasks"),
+            "{:?}",
+            r.checks[3]
+        );
+    }
+
+    #[test]
+    fn unrefused_forks_fail_and_a_missing_counter_skips() {
+        let mut x = rep();
+        x.forks = Some((5000, 0));
+        x.stats.events_max = Some(0);
+        x.saturate_seconds = None;
+        let r = res(&[x]);
+        assert_eq!(status(&r, "forks_refused"), Status::Fail);
+        assert_eq!(status(&r, "limit_hit_counted"), Status::Fail);
+        let mut x = rep();
+        x.stats.events_max = None;
+        assert_eq!(status(&res(&[x]), "limit_hit_counted"), Status::Skip);
+    }
+
+    #[test]
+    fn a_sluggish_host_warns() {
+        let mut x = rep();
+        x.during = vec![0.02; 3];
+        let r = res(&[x]);
+        assert_eq!(status(&r, "host_responsive"), Status::Warn);
+        assert!((r.metrics[3].samples[0] - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn config_rejects_impossible_values() {
+        let c = Config::level(Level::Default);
+        assert!(c.validate().is_ok());
+        let mut x = c.clone();
+        x.pids_max = 1;
+        assert!(x.validate().unwrap_err().contains("pids-max"));
+        let mut x = c;
+        x.spawns = 0;
+        assert!(x.validate().unwrap_err().contains("spawns"));
+    }
 }

@@ -1,35 +1,482 @@
-//! startup: not written yet (placeholder so the registry compiles).
+//! startup: how long from "launch" to a workload that is running inside its
+//! namespaces and cgroup, per namespace set and per launch phase.
+//!
+//! Sets are interleaved round-robin (with a rotating start) so a slow drift
+//! of the machine spreads over every set instead of biasing the last one;
+//! the first `warmup` rounds are launched but not measured.
 
-use isobench_reports::ScenarioResult;
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
+use crate::sandbox::{Exit, Namespaces, Phases, SandboxSpec};
 
-pub const ABOUT: &str = "(not yet implemented)";
+pub const ABOUT: &str =
+    "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
 
 /// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[("seconds", "run time")];
+pub const ABOUT_PARAMS: &[(&str, &str)] = &[
+    ("launches", "measured launches per namespace set"),
+    (
+        "warmup",
+        "unmeasured launches per set before measuring (page cache, slab, dentries)",
+    ),
+    (
+        "sets",
+        "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
+    ),
+];
+
+/// Most launches per set a suite may ask for.
+const MAX_LAUNCHES: u32 = 100_000;
+/// Deadline of one `ready` launch.
+const LAUNCH_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A namespace set as it appears in suite files and results ("pid,mnt").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsSet(pub Namespaces);
+
+impl NsSet {
+    /// Parses a built-in set (panics on a typo in this crate's own tables).
+    fn of(s: &str) -> Self {
+        NsSet(Namespaces::parse(s).expect("built-in namespace set"))
+    }
+}
+
+impl fmt::Display for NsSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for NsSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for NsSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Namespaces::parse(&s)
+            .map(NsSet)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The sets of the issue: cgroup only, the common container set, then that
+/// set plus each expensive namespace on its own, then everything.
+pub fn default_sets() -> Vec<NsSet> {
+    [
+        "none",
+        "pid,mnt,uts,ipc",
+        "pid,mnt,uts,ipc,net",
+        "pid,mnt,uts,ipc,user",
+        "pid,mnt,uts,ipc,cgroup",
+        "all",
+    ]
+    .into_iter()
+    .map(NsSet::of)
+    .collect()
+}
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    pub seconds: f64,
+    /// Measured launches per namespace set.
+    pub launches: u32,
+    /// Launches per set made first and discarded.
+    pub warmup: u32,
+    /// Namespace sets, launched round-robin.
+    pub sets: Vec<NsSet>,
 }
 
 impl Config {
     /// Built-in defaults of a suite level.
-    pub fn level(_level: Level) -> Self {
-        Config { seconds: 1.0 }
+    pub fn level(level: Level) -> Self {
+        Config {
+            launches: match level {
+                Level::Quick => 50,
+                Level::Default => 200,
+            },
+            warmup: 3,
+            sets: default_sets(),
+        }
     }
 
     /// Level defaults overridden by a suite-file section, then validated.
     pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        merge_over("startup", &Self::level(level), table)
+        let c: Config = merge_over("startup", &Self::level(level), table)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rejects counts that measure nothing or would run for hours.
+    pub fn validate(&self) -> Result<(), String> {
+        let e = |m: String| Err(format!("[startup]: {m}"));
+        if !(1..=MAX_LAUNCHES).contains(&self.launches) {
+            return e(format!(
+                "launches {} is outside 1 – {MAX_LAUNCHES}",
+                self.launches
+            ));
+        }
+        if self.warmup > 1000 {
+            return e(format!("warmup {} is outside 0 – 1000", self.warmup));
+        }
+        if self.sets.is_empty() {
+            return e("sets must name at least one namespace set".into());
+        }
+        for (i, s) in self.sets.iter().enumerate() {
+            if self.sets[..i].contains(s) {
+                return e(format!("sets lists {s:?} twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sets to launch: `--namespaces` wins over the suite.
+    pub fn effective_sets(&self, ctx_namespaces: Option<Namespaces>) -> Vec<Namespaces> {
+        match ctx_namespaces {
+            Some(n) => vec![n],
+            None => self.sets.iter().map(|s| s.0).collect(),
+        }
     }
 }
 
-/// Runs the scenario.
-pub fn run(_cfg: &Config, _ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    Err("startup is not implemented yet".into())
+/// The order of the sets in round `round`: all of them, starting one
+/// further each round, so no set always follows the same neighbour.
+pub fn round_order(round: u32, n: usize) -> impl Iterator<Item = usize> {
+    let start = if n == 0 { 0 } else { round as usize % n };
+    (0..n).map(move |k| (start + k) % n)
+}
+
+/// One `ready` launch, torn down; the phases or why it failed.
+fn launch_once(ctx: &Ctx, ns: Namespaces) -> Result<Phases, String> {
+    let mut spec = SandboxSpec::workload(&["ready"]);
+    spec.namespaces = ns;
+    spec.deadline = LAUNCH_DEADLINE;
+    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+    r.wait_ready().map_err(|e| e.to_string())?;
+    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let phases = r.teardown().map_err(|e| format!("teardown: {e}"))?;
+    if exit != Exit::Code(0) {
+        return Err(format!("workload ended with {exit}"));
+    }
+    if phases.ready.is_none() {
+        return Err("ready event seen but not timed".into());
+    }
+    Ok(phases)
+}
+
+/// Runs every set round-robin and summarises each.
+pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let sets = cfg.effective_sets(ctx.namespaces);
+    let mut warm: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
+    let mut measured: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
+    for round in 0..cfg.warmup + cfg.launches {
+        for i in round_order(round, sets.len()) {
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(format!("interrupted by signal {sig}"));
+            }
+            let rec = launch_once(ctx, sets[i]);
+            if round < cfg.warmup {
+                warm[i].push(rec);
+            } else {
+                measured[i].push(rec);
+            }
+        }
+    }
+    Ok(sets
+        .iter()
+        .zip(warm.iter().zip(&measured))
+        .map(|(ns, (w, m))| set_result(*ns, cfg, w, m, &ctx.launcher))
+        .collect())
+}
+
+/// Launch outcomes of one set, split into timings and failure causes.
+#[derive(Debug, Default, PartialEq)]
+pub struct Tally {
+    pub ok: usize,
+    pub total: usize,
+    /// Failure cause → how many launches failed that way.
+    pub causes: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    pub fn of(records: &[Result<Phases, String>]) -> Self {
+        let mut t = Tally {
+            total: records.len(),
+            ..Default::default()
+        };
+        for r in records {
+            match r {
+                Ok(_) => t.ok += 1,
+                Err(e) => *t.causes.entry(e.clone()).or_default() += 1,
+            }
+        }
+        t
+    }
+}
+
+/// "3× cause; 1× other cause", most frequent first.
+pub fn causes_text(causes: &BTreeMap<String, usize>) -> String {
+    let mut v: Vec<(&String, &usize)> = causes.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .map(|(c, n)| format!("{n}× {c}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Seconds of one phase over the successful launches.
+fn phase_samples(
+    records: &[Result<Phases, String>],
+    f: impl Fn(&Phases) -> Option<Duration>,
+) -> Vec<f64> {
+    records
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(&f)
+        .map(|d| d.as_secs_f64())
+        .collect()
+}
+
+/// Metrics and checks of one namespace set (pure: recorded data in).
+pub fn set_result(
+    ns: Namespaces,
+    cfg: &Config,
+    warm: &[Result<Phases, String>],
+    measured: &[Result<Phases, String>],
+    launcher: &str,
+) -> ScenarioResult {
+    let s = |name: &str, f: &dyn Fn(&Phases) -> Option<Duration>| {
+        Metric::new(name, "s", Better::Lower, phase_samples(measured, f))
+    };
+    let metrics = vec![
+        s("ready", &|p| p.ready),
+        s("phase.cgroup", &|p| Some(p.cgroup)),
+        s("phase.clone", &|p| Some(p.clone)),
+        s("phase.place", &|p| Some(p.place)),
+        s("phase.setup", &|p| Some(p.setup)),
+        s("phase.exec", &|p| Some(p.exec)),
+        s("phase.teardown", &|p| p.teardown),
+        // What is left of `ready` after exec: the workload's own start-up
+        // plus the parent noticing its ready byte.
+        s("exec_to_ready", &|p| {
+            let before = p.cgroup + p.clone + p.place + p.setup + p.exec;
+            p.ready.map(|r| r.saturating_sub(before))
+        }),
+    ];
+    let m = Tally::of(measured);
+    let w = Tally::of(warm);
+    let all_ok = m.ok == m.total && w.ok == w.total;
+    let mut causes = m.causes.clone();
+    for (c, n) in &w.causes {
+        *causes.entry(c.clone()).or_default() += n;
+    }
+    let checks = vec![Check::new(
+        "launches succeeded",
+        if all_ok { Status::Pass } else { Status::Fail },
+        format!(
+            "{0} of {0} measured and {1} of {1} warm-up launches reach ready and exit 0",
+            m.total, w.total
+        ),
+        format!(
+            "{} of {} measured, {} of {} warm-up{}",
+            m.ok,
+            m.total,
+            w.ok,
+            w.total,
+            if all_ok {
+                String::new()
+            } else {
+                format!("; failures: {}", causes_text(&causes))
+            }
+        ),
+        format!(
+            "namespaces {ns}; each launch: cgroup create + limits, clone3, placement, child setup, exec, ready event, teardown"
+        ),
+    )];
+    let mut params = serde_json::Map::new();
+    params.insert("namespaces".into(), json!(ns.to_string()));
+    params.insert("launches".into(), json!(cfg.launches));
+    params.insert("warmup".into(), json!(cfg.warmup));
+    ScenarioResult {
+        name: "startup".into(),
+        launcher: launcher.to_string(),
+        params,
+        metrics,
+        checks,
+        series: BTreeMap::new(),
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(x: f64) -> Duration {
+        Duration::from_secs_f64(x / 1000.0)
+    }
+
+    fn phases(total_ms: f64) -> Phases {
+        Phases {
+            cgroup: ms(0.1),
+            clone: ms(0.2),
+            place: ms(0.05),
+            setup: ms(0.3),
+            exec: ms(0.25),
+            ready: Some(ms(total_ms)),
+            teardown: Some(ms(0.4)),
+        }
+    }
+
+    fn result(
+        warm: &[Result<Phases, String>],
+        measured: &[Result<Phases, String>],
+    ) -> ScenarioResult {
+        let cfg = Config::level(Level::Quick);
+        set_result(
+            Namespaces::parse("pid,mnt,uts,ipc").unwrap(),
+            &cfg,
+            warm,
+            measured,
+            "native",
+        )
+    }
+
+    fn metric<'a>(r: &'a ScenarioResult, name: &str) -> &'a Metric {
+        r.metrics.iter().find(|m| m.name == name).unwrap()
+    }
+
+    #[test]
+    fn metrics_keep_one_sample_per_successful_launch() {
+        let rec: Vec<_> = (1..=100)
+            .map(|i| Ok(phases(1.0 + i as f64 / 100.0)))
+            .collect();
+        let r = result(&[Ok(phases(5.0))], &rec);
+        assert_eq!(r.name, "startup");
+        assert_eq!(r.params["namespaces"], "pid,mnt,uts,ipc");
+        assert_eq!(r.params["launches"], 50);
+        assert_eq!(r.params["warmup"], 3);
+        let ready = metric(&r, "ready");
+        assert_eq!(ready.unit, "s");
+        assert_eq!(ready.better, Better::Lower);
+        assert_eq!(ready.samples.len(), 100);
+        // The warm-up launch (5 ms) is not among the samples.
+        assert!(ready.summary.max < 0.0021);
+        assert!(
+            (ready.summary.p50 - 0.001505).abs() < 1e-9,
+            "{:?}",
+            ready.summary
+        );
+        for p in ["cgroup", "clone", "place", "setup", "exec", "teardown"] {
+            let m = metric(&r, &format!("phase.{p}"));
+            assert_eq!(m.samples.len(), 100, "{p}");
+        }
+        assert!((metric(&r, "phase.setup").summary.p50 - 0.0003).abs() < 1e-12);
+        // exec_to_ready = ready − (cgroup+clone+place+setup+exec).
+        let e = metric(&r, "exec_to_ready");
+        assert!(
+            (e.summary.min - (0.00101 - 0.0009)).abs() < 1e-9,
+            "{:?}",
+            e.summary
+        );
+        assert_eq!(r.checks.len(), 1);
+        assert_eq!(r.checks[0].status, Status::Pass);
+        assert_eq!(r.checks[0].observed, "100 of 100 measured, 1 of 1 warm-up");
+    }
+
+    #[test]
+    fn failures_fail_the_check_with_their_causes() {
+        let mut rec: Vec<_> = (0..8).map(|_| Ok(phases(1.0))).collect();
+        rec.push(Err("clone3 with namespaces [net] failed: ENOMEM".into()));
+        rec.push(Err("clone3 with namespaces [net] failed: ENOMEM".into()));
+        let warm = [Err(
+            "deadline: no ready event before the deadline".to_string()
+        )];
+        let r = result(&warm, &rec);
+        let c = &r.checks[0];
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.expected
+                .starts_with("10 of 10 measured and 1 of 1 warm-up"),
+            "{}",
+            c.expected
+        );
+        assert!(
+            c.observed
+                .starts_with("8 of 10 measured, 0 of 1 warm-up; failures: 2× clone3"),
+            "{}",
+            c.observed
+        );
+        assert!(c
+            .observed
+            .ends_with("; 1× deadline: no ready event before the deadline"));
+        assert_eq!(metric(&r, "ready").samples.len(), 8);
+    }
+
+    #[test]
+    fn a_warmup_failure_alone_still_fails() {
+        let r = result(&[Err("x".into())], &[Ok(phases(1.0))]);
+        assert_eq!(r.checks[0].status, Status::Fail);
+    }
+
+    #[test]
+    fn rounds_rotate_over_every_set() {
+        let orders: Vec<Vec<usize>> = (0..4).map(|r| round_order(r, 3).collect()).collect();
+        assert_eq!(orders[0], vec![0, 1, 2]);
+        assert_eq!(orders[1], vec![1, 2, 0]);
+        assert_eq!(orders[2], vec![2, 0, 1]);
+        assert_eq!(orders[3], vec![0, 1, 2]);
+        assert_eq!(round_order(5, 0).count(), 0);
+    }
+
+    #[test]
+    fn config_parses_sets_and_rejects_nonsense() {
+        let c = Config::level(Level::Default);
+        assert_eq!(c.launches, 200);
+        let names: Vec<String> = c.sets.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "none",
+                "pid,mnt,uts,ipc",
+                "pid,mnt,net,uts,ipc",
+                "pid,mnt,uts,ipc,user",
+                "pid,mnt,uts,ipc,cgroup",
+                "pid,mnt,net,uts,ipc,user,cgroup,time"
+            ]
+        );
+        let t: toml::Table =
+            toml::from_str("launches = 7\nsets = [\"pid,net\", \"none\"]").unwrap();
+        let c = Config::parse(Level::Quick, Some(&t)).unwrap();
+        assert_eq!(c.launches, 7);
+        assert_eq!(c.sets[0].to_string(), "pid,net");
+        let bad =
+            |s: &str| Config::parse(Level::Quick, Some(&toml::from_str(s).unwrap())).unwrap_err();
+        assert!(bad("sets = [\"pid,bogus\"]").contains("bogus"));
+        assert!(bad("sets = []").contains("at least one"));
+        assert!(bad("sets = [\"pid\", \"pid\"]").contains("twice"));
+        assert!(bad("launches = 0").contains("launches"));
+        assert!(bad("launches = -3").contains("launches"));
+        assert!(bad("warmup = 5000").contains("warmup"));
+        let e = bad("lanches = 3");
+        assert!(e.contains("lanches") && e.contains("accepted"), "{e}");
+    }
+
+    #[test]
+    fn namespaces_flag_picks_one_set() {
+        let c = Config::level(Level::Quick);
+        let one = Namespaces::parse("pid,net").unwrap();
+        assert_eq!(c.effective_sets(Some(one)), vec![one]);
+        assert_eq!(c.effective_sets(None).len(), 6);
+    }
 }

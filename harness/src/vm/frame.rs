@@ -33,7 +33,11 @@ pub enum Tail {
     /// Nothing after the last frame.
     Clean,
     /// A frame started but did not finish (the guest died or was killed).
-    Truncated { kind: String, have: usize, want: usize },
+    Truncated {
+        kind: String,
+        have: usize,
+        want: usize,
+    },
     /// Bytes that are not a frame at all.
     Garbage { offset: usize },
 }
@@ -187,7 +191,10 @@ mod tests {
     #[test]
     fn every_truncation_is_detected_never_mistaken_for_complete() {
         let buf: Vec<u8> = sample()[..3].iter().flat_map(Frame::encode).collect();
-        let results_start = sample()[..2].iter().map(|f| f.encode().len()).sum::<usize>();
+        let results_start = sample()[..2]
+            .iter()
+            .map(|f| f.encode().len())
+            .sum::<usize>();
         for cut in results_start..buf.len() {
             let (frames, tail) = decode(&buf[..cut]);
             assert_eq!(frames.len(), 2, "cut at {cut}");

@@ -40,6 +40,39 @@ pub struct InitramfsSpec {
     pub modules: Vec<ModuleFile>,
     /// The `run ...` arguments, written to [`guest::ARGS_PATH`].
     pub run_args: Vec<String>,
+    /// Host data files (e.g. a suite TOML) copied to the same absolute path.
+    pub files: Vec<PathBuf>,
+}
+
+/// A `--suite FILE` of the run names a host file: make its path absolute
+/// and return it so it is carried into the guest.
+pub fn carry_suite_file(run_args: &[String]) -> (Vec<String>, Vec<PathBuf>) {
+    let mut out = Vec::with_capacity(run_args.len());
+    let mut files = Vec::new();
+    let mut carry = |v: &str| -> String {
+        let p = Path::new(v);
+        match std::path::absolute(p) {
+            Ok(abs) if !matches!(v, "quick" | "default") && abs.is_file() => {
+                files.push(abs.clone());
+                abs.to_string_lossy().to_string()
+            }
+            _ => v.to_string(),
+        }
+    };
+    let mut it = run_args.iter();
+    while let Some(a) = it.next() {
+        if a == "--suite" {
+            out.push(a.clone());
+            if let Some(v) = it.next() {
+                out.push(carry(v));
+            }
+        } else if let Some(v) = a.strip_prefix("--suite=") {
+            out.push(format!("--suite={}", carry(v)));
+        } else {
+            out.push(a.clone());
+        }
+    }
+    (out, files)
 }
 
 /// An initramfs tree keyed by absolute guest path. A `BTreeMap` orders every
@@ -96,7 +129,10 @@ pub fn parse_ldd(program: &Path, text: &str) -> Result<Vec<PathBuf>, String> {
 /// The shared libraries `program` loads (its ELF interpreter included).
 pub fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>, String> {
     let out = Command::new("ldd").arg(program).output().map_err(|e| {
-        format!("cannot run ldd to find the libraries of {}: {e}", program.display())
+        format!(
+            "cannot run ldd to find the libraries of {}: {e}",
+            program.display()
+        )
     })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -196,6 +232,15 @@ impl Initramfs {
             t.add_program(&host, &guest_path)
                 .map_err(|e| VmError::Input(format!("--include: {e}")))?;
         }
+        for f in &spec.files {
+            t.add(
+                &f.to_string_lossy(),
+                Node::File {
+                    perm: 0o644,
+                    source: Source::Host(f.clone()),
+                },
+            );
+        }
         // Lets the guest's loader find libraries outside the default dirs.
         if Path::new("/etc/ld.so.cache").is_file() {
             t.add(
@@ -264,9 +309,11 @@ impl Initramfs {
                 Node::File { perm, source } => {
                     let data = match source {
                         Source::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-                        Source::Host(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(
-                            |e| VmError::Io(format!("reading {}: {e}", p.display())),
-                        )?),
+                        Source::Host(p) => {
+                            std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| {
+                                VmError::Io(format!("reading {}: {e}", p.display()))
+                            })?)
+                        }
                     };
                     w.file(path, *perm, &data)
                 }
@@ -335,6 +382,31 @@ mod tests {
     }
 
     #[test]
+    fn suite_files_are_carried_with_absolute_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let suite = dir.path().join("s.toml");
+        std::fs::write(&suite, "").unwrap();
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let (args, files) = carry_suite_file(&v(&[
+            "run",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--seed",
+            "2",
+        ]));
+        assert_eq!(
+            args,
+            v(&["run", "--suite", suite.to_str().unwrap(), "--seed", "2"])
+        );
+        assert_eq!(files, std::slice::from_ref(&suite));
+        let (args, files) = carry_suite_file(&v(&["run", "--suite=quick"]));
+        assert_eq!(args, v(&["run", "--suite=quick"]));
+        assert!(files.is_empty());
+        let (_, files) = carry_suite_file(&v(&["run", "--suite", "/no/such.toml"]));
+        assert!(files.is_empty());
+    }
+
+    #[test]
     fn parents_come_first_and_are_created() {
         let mut t = Initramfs::default();
         t.add(
@@ -366,6 +438,7 @@ mod tests {
                 bytes: b"\x7fELF".to_vec(),
             }],
             run_args: vec!["run".into(), "--scenario".into(), "cpu-quota".into()],
+            files: vec![PathBuf::from("/etc/hostname")],
         };
         let t = Initramfs::build(&spec).unwrap();
         let list = t.listing();
@@ -377,6 +450,7 @@ mod tests {
             "d 1777 /tmp",
             "f 0644 /isobench-args",
             "f 0644 /isobench-modules",
+            "f 0644 /etc/hostname",
             "f 0644 /lib/modules/6.1.0-x/kernel/drivers/char/virtio_console.ko",
         ] {
             assert!(list.iter().any(|l| l == want), "{want} missing: {list:#?}");
@@ -393,10 +467,7 @@ mod tests {
         let entries = parse(&bytes);
         let init_entry = entries.iter().find(|e| e.name == "init").unwrap();
         assert_eq!(init_entry.data, std::fs::read(&init).unwrap());
-        let args = entries
-            .iter()
-            .find(|e| e.name == "isobench-args")
-            .unwrap();
+        let args = entries.iter().find(|e| e.name == "isobench-args").unwrap();
         let parsed: Vec<String> = serde_json::from_slice(&args.data).unwrap();
         assert_eq!(parsed, ["run", "--scenario", "cpu-quota"]);
         let mods = entries
@@ -416,6 +487,7 @@ mod tests {
             includes: vec![PathBuf::from("no-such-program-isobench")],
             modules: vec![],
             run_args: vec![],
+            files: vec![],
         };
         let e = Initramfs::build(&spec).unwrap_err();
         assert!(matches!(e, VmError::Input(_)), "{e:?}");

@@ -126,9 +126,10 @@ impl KernelImage {
     /// (empty when the drivers are built in).
     pub fn port_modules(&self) -> Result<Vec<ModuleFile>, VmError> {
         let tree = match &self.modules_dir {
-            Some(d) => Some(ModuleTree::open(d).map_err(|e| {
-                VmError::Input(format!("kernel modules {}: {e}", d.display()))
-            })?),
+            Some(d) => Some(
+                ModuleTree::open(d)
+                    .map_err(|e| VmError::Input(format!("kernel modules {}: {e}", d.display())))?,
+            ),
             None => None,
         };
         let mut wanted = Vec::new();
@@ -205,7 +206,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let boot = dir.path().join("boot");
         let rel = "6.1.0-99-cloud-amd64";
-        let mods = dir.path().join("lib/modules").join(rel).join("kernel/drivers");
+        let mods = dir
+            .path()
+            .join("lib/modules")
+            .join(rel)
+            .join("kernel/drivers");
         std::fs::create_dir_all(&boot).unwrap();
         std::fs::create_dir_all(&mods).unwrap();
         let img = boot.join(format!("vmlinuz-{rel}"));

@@ -48,7 +48,11 @@ pub fn modinfo(elf: &[u8]) -> Result<Vec<(String, String)>, String> {
     let shstrndx = u16_at(0x3e).ok_or_else(bad)? as usize;
     let section = |i: usize| -> Option<(u64, usize, usize)> {
         let h = shoff + i * shentsize;
-        Some((u32_at(h)?, u64_at(h + 24)? as usize, u64_at(h + 32)? as usize))
+        Some((
+            u32_at(h)?,
+            u64_at(h + 24)? as usize,
+            u64_at(h + 32)? as usize,
+        ))
     };
     let (_, str_off, str_size) = section(shstrndx).ok_or_else(bad)?;
     let strtab = elf.get(str_off..str_off + str_size).ok_or_else(bad)?;
@@ -175,7 +179,9 @@ impl ModuleTree {
             .unwrap_or(file)
             .to_string_lossy()
             .to_string();
-        let rel = module_name_of(&rel).map(|s| format!("{s}.ko")).unwrap_or(rel);
+        let rel = module_name_of(&rel)
+            .map(|s| format!("{s}.ko"))
+            .unwrap_or(rel);
         let release = self
             .root
             .file_name()
@@ -242,9 +248,7 @@ pub(crate) mod tests {
         elf.extend_from_slice(shstrtab);
         let info_off = elf.len();
         elf.extend_from_slice(modinfo.as_bytes());
-        while elf.len() % 8 != 0 {
-            elf.push(0);
-        }
+        elf.resize(elf.len().next_multiple_of(8), 0);
         let shoff = elf.len();
         let mut sh = |name: u32, off: usize, size: usize| {
             let mut h = [0u8; 64];

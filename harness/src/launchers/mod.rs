@@ -1,0 +1,213 @@
+//! Launchers under test: ours (`native`), a plain spawn (`bare`, the
+//! physical-limit reference), OCI runtimes (`runc`, `crun`), wrappers
+//! (`bwrap`, `unshare`) and `custom:TEMPLATE`. Each turns a SandboxSpec into
+//! a running workload; scenarios do not care which one they got.
+
+pub mod oci;
+pub mod wrappers;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::cgroup::CgroupSet;
+use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+
+/// A launcher, parsed from `--launcher NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launcher {
+    Native,
+    Bare,
+    Runc,
+    Crun,
+    Bwrap,
+    Unshare,
+    /// A command template; see [`wrappers::expand_template`].
+    Custom(String),
+}
+
+/// Accepted `--launcher` names.
+pub const NAMES: &str = "native, bare, runc, crun, bwrap, unshare, custom:TEMPLATE";
+
+impl Launcher {
+    /// Parses a launcher name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "native" => Launcher::Native,
+            "bare" => Launcher::Bare,
+            "runc" => Launcher::Runc,
+            "crun" => Launcher::Crun,
+            "bwrap" => Launcher::Bwrap,
+            "unshare" => Launcher::Unshare,
+            _ => match s.strip_prefix("custom:") {
+                Some(t) if !t.trim().is_empty() => {
+                    wrappers::check_template(t)?;
+                    Launcher::Custom(t.to_string())
+                }
+                Some(_) => return Err("custom: needs a command template after the colon".into()),
+                None => return Err(format!("unknown launcher {s:?}; accepted: {NAMES}")),
+            },
+        })
+    }
+
+    /// Short name used in results (`custom` for templates).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Launcher::Native => "native",
+            Launcher::Bare => "bare",
+            Launcher::Runc => "runc",
+            Launcher::Crun => "crun",
+            Launcher::Bwrap => "bwrap",
+            Launcher::Unshare => "unshare",
+            Launcher::Custom(_) => "custom",
+        }
+    }
+
+    /// The program this launcher needs on PATH.
+    pub fn program(&self) -> Option<&'static str> {
+        match self {
+            Launcher::Runc => Some("runc"),
+            Launcher::Crun => Some("crun"),
+            Launcher::Bwrap => Some("bwrap"),
+            Launcher::Unshare => Some("unshare"),
+            _ => None,
+        }
+    }
+
+    /// Whether limits reach the workload (bare applies none).
+    pub fn applies_limits(&self) -> bool {
+        !matches!(self, Launcher::Bare)
+    }
+
+    /// Who owns the cgroup: the harness (native and wrappers) or the runtime.
+    pub fn harness_cgroup(&self) -> bool {
+        matches!(
+            self,
+            Launcher::Native | Launcher::Bwrap | Launcher::Unshare | Launcher::Custom(_)
+        )
+    }
+
+    /// Why this launcher cannot provide `ns`, if it cannot.
+    pub fn unsupported(&self, ns: &Namespaces) -> Option<String> {
+        let missing: Vec<&str> = match self {
+            Launcher::Native | Launcher::Unshare | Launcher::Custom(_) => Vec::new(),
+            Launcher::Bare => {
+                if ns.is_empty() {
+                    Vec::new()
+                } else {
+                    return Some("bare is a plain spawn: it creates no namespace".into());
+                }
+            }
+            // bwrap 0.8 and runc 1.1 have no time namespace.
+            Launcher::Bwrap | Launcher::Runc => {
+                if ns.time {
+                    vec!["time"]
+                } else {
+                    Vec::new()
+                }
+            }
+            Launcher::Crun => Vec::new(),
+        };
+        (!missing.is_empty()).then(|| {
+            format!(
+                "{} cannot create the {} namespace",
+                self.name(),
+                missing.join(", ")
+            )
+        })
+    }
+
+    /// Why this launcher cannot run on this machine at all, if so.
+    pub fn unavailable(&self) -> Option<String> {
+        let p = self.program()?;
+        if crate::env::which(p).is_none() {
+            return Some(format!("{p} is not installed (apt-get install {})", package_of(p)));
+        }
+        None
+    }
+
+    /// Starts `spec` through this launcher. `n` numbers the sandbox uniquely
+    /// within the run; `rootfs_dir` is the staging mount point.
+    pub fn launch(
+        &self,
+        spec: &SandboxSpec,
+        set: &CgroupSet,
+        n: u32,
+        workload: &Path,
+        rootfs_dir: &Path,
+    ) -> Result<Running, LaunchError> {
+        match self {
+            Launcher::Native => sandbox::launch(spec, set, n, workload, Some(rootfs_dir)),
+            Launcher::Bare => {
+                let exec = Exec {
+                    program: workload.to_path_buf(),
+                    argv: std::iter::once("isobench-workload".to_string())
+                        .chain(spec.args.iter().cloned())
+                        .collect(),
+                };
+                let mut s = spec.clone();
+                s.namespaces = Namespaces::default();
+                sandbox::launch_with(&s, set, n, workload, None, Some(&exec), CgroupMode::None)
+            }
+            Launcher::Bwrap | Launcher::Unshare | Launcher::Custom(_) => {
+                let exec = wrappers::command(self, spec, set, n, workload)?;
+                sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::Create)
+            }
+            Launcher::Runc | Launcher::Crun => oci::launch(self, spec, set, n, workload),
+        }
+    }
+}
+
+impl fmt::Display for Launcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Launcher::Custom(t) => write!(f, "custom:{t}"),
+            o => write!(f, "{}", o.name()),
+        }
+    }
+}
+
+fn package_of(program: &str) -> &'static str {
+    match program {
+        "bwrap" => "bubblewrap",
+        "unshare" => "util-linux",
+        "runc" => "runc",
+        "crun" => "crun",
+        _ => "?",
+    }
+}
+
+/// Absolute path of a peer program.
+pub fn program_path(name: &str) -> Result<PathBuf, LaunchError> {
+    crate::env::which(name).ok_or_else(|| {
+        LaunchError::Spec(format!(
+            "{name} is not installed (apt-get install {})",
+            package_of(name)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names_and_templates() {
+        assert_eq!(Launcher::parse("runc").unwrap(), Launcher::Runc);
+        assert!(Launcher::parse("docker").unwrap_err().contains("accepted"));
+        assert!(Launcher::parse("custom:").is_err());
+        let c = Launcher::parse("custom:sh -c '{workload}'").unwrap();
+        assert_eq!(c.name(), "custom");
+        assert!(Launcher::parse("custom:echo {nope}").is_err());
+    }
+
+    #[test]
+    fn namespace_support() {
+        let all = Namespaces::all();
+        assert!(Launcher::Native.unsupported(&all).is_none());
+        assert!(Launcher::Runc.unsupported(&all).unwrap().contains("time"));
+        assert!(Launcher::Bare
+            .unsupported(&Namespaces::parse("pid").unwrap())
+            .is_some());
+        assert!(Launcher::Bare.unsupported(&Namespaces::default()).is_none());
+    }
+}

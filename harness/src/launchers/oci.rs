@@ -1,0 +1,383 @@
+//! OCI runtimes (runc, crun): the harness writes a bundle (a rootfs holding
+//! only the static workload, and config.json with the scenario's namespaces
+//! and `linux.resources`), runs it under a unique container id, finds the
+//! container's cgroup from /proc/PID/cgroup, and always deletes the
+//! container afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::{program_path, Launcher};
+use crate::cgroup::hierarchy::parse_proc_cgroup;
+use crate::cgroup::v1::V1Cgroup;
+use crate::cgroup::v2::V2Cgroup;
+use crate::cgroup::{translate, CgroupSet, CgroupView, Limits};
+use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+
+/// Where bundles live (removed with the container).
+fn bundles_root() -> PathBuf {
+    if Path::new("/run").is_dir() {
+        PathBuf::from("/run/isobench/bundles")
+    } else {
+        std::env::temp_dir().join("isobench/bundles")
+    }
+}
+
+/// The OCI namespace list for a set (mount is always there: OCI needs it).
+pub fn oci_namespaces(ns: &Namespaces) -> Vec<Value> {
+    let mut v = vec![json!({"type": "mount"})];
+    for (on, t) in [
+        (ns.pid, "pid"),
+        (ns.net, "network"),
+        (ns.ipc, "ipc"),
+        (ns.uts, "uts"),
+        (ns.user, "user"),
+        (ns.cgroup, "cgroup"),
+        (ns.time, "time"),
+    ] {
+        if on {
+            v.push(json!({ "type": t }));
+        }
+    }
+    v
+}
+
+/// `linux.resources` for the limits.
+pub fn oci_resources(l: &Limits) -> Value {
+    let mut r = serde_json::Map::new();
+    let mut cpu = serde_json::Map::new();
+    if let Some(c) = l.cpu_max {
+        cpu.insert("quota".into(), json!(translate::v2_quota_to_v1(c.quota_us)));
+        cpu.insert("period".into(), json!(c.period_us));
+        if let Some(b) = c.burst_us {
+            cpu.insert("burst".into(), json!(b));
+        }
+    }
+    if let Some(w) = l.cpu_weight {
+        cpu.insert("shares".into(), json!(translate::weight_to_shares(w)));
+    }
+    if let Some(c) = &l.cpuset_cpus {
+        cpu.insert("cpus".into(), json!(c.to_string()));
+    }
+    if let Some(m) = &l.cpuset_mems {
+        cpu.insert("mems".into(), json!(m.to_string()));
+    }
+    if !cpu.is_empty() {
+        r.insert("cpu".into(), Value::Object(cpu));
+    }
+    let mut mem = serde_json::Map::new();
+    if let Some(m) = l.memory_max {
+        mem.insert("limit".into(), json!(m));
+        // No swap beyond the limit unless asked (memsw = memory + swap).
+        let sw = l.memory_swap_max.unwrap_or(0);
+        mem.insert("swap".into(), json!(translate::swap_to_memsw(m, sw)));
+    }
+    if let Some(h) = l.memory_high {
+        // OCI has no memory.high; runc passes unified keys through on v2.
+        r.insert("unified".into(), json!({"memory.high": h.to_string()}));
+    }
+    if l.oom_kill_disable {
+        mem.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !mem.is_empty() {
+        r.insert("memory".into(), Value::Object(mem));
+    }
+    if let Some(p) = l.pids_max {
+        r.insert("pids".into(), json!({"limit": p}));
+    }
+    Value::Object(r)
+}
+
+/// The bundle's config.json.
+pub fn config_json(spec: &SandboxSpec, id: &str) -> Value {
+    let ns = spec.namespaces;
+    let args: Vec<String> = std::iter::once("/isobench-workload".to_string())
+        .chain(spec.args.iter().cloned())
+        .collect();
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let mut linux = json!({
+        "cgroupsPath": id,
+        "namespaces": oci_namespaces(&ns),
+        "resources": oci_resources(&spec.limits),
+        "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+                        "/proc/scsi", "/sys/firmware"],
+        "readonlyPaths": ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
+                          "/proc/sys", "/proc/sysrq-trigger"],
+    });
+    if ns.user {
+        let m = |v: &[crate::sandbox::IdMap]| -> Value {
+            v.iter()
+                .map(|m| json!({"containerID": m.inside, "hostID": m.outside, "size": m.count}))
+                .collect()
+        };
+        linux["uidMappings"] = m(&spec.uid_map);
+        linux["gidMappings"] = m(&spec.gid_map);
+    }
+    let mut cfg = json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["ISOBENCH_REPORT_FD=3", "PATH=/"],
+            "cwd": "/",
+            "noNewPrivileges": true,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "nodev", "mode=1777", "size=16m"]},
+        ],
+        "linux": linux,
+    });
+    if let Some(h) = &spec.hostname {
+        cfg["hostname"] = json!(h);
+    }
+    cfg
+}
+
+/// Writes the bundle: rootfs with the workload (hard link when possible).
+fn write_bundle(dir: &Path, spec: &SandboxSpec, id: &str, workload: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    let rootfs = dir.join("rootfs");
+    for d in ["proc", "dev", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d))?;
+    }
+    let bin = rootfs.join("isobench-workload");
+    if std::fs::hard_link(workload, &bin).is_err() {
+        std::fs::copy(workload, &bin)?;
+    }
+    let cfg = serde_json::to_vec_pretty(&config_json(spec, id)).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("config.json"), cfg)
+}
+
+/// The cgroup view of a process, from /proc/PID/cgroup and our hierarchies.
+pub fn view_of_pid(set: &CgroupSet, pid: i32) -> Result<CgroupView, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map_err(|e| format!("/proc/{pid}/cgroup: {e}"))?;
+    let members = parse_proc_cgroup(&text);
+    let join = |mount: &Path, root: &str, path: &str| -> PathBuf {
+        let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+        mount.join(rel)
+    };
+    let mut v1 = V1Cgroup::default();
+    for (c, h) in &set.hierarchies.v1 {
+        if let Some(m) = members.iter().find(|m| m.controllers.iter().any(|x| x == c.name())) {
+            v1.dirs.insert(*c, join(&h.mount.mount_point, &h.mount.root, &m.path));
+        }
+    }
+    let v2 = match (&set.hierarchies.unified, members.iter().find(|m| m.hierarchy_id == 0)) {
+        (Some(h), Some(m)) => Some(V2Cgroup {
+            dir: join(&h.mount.mount_point, &h.mount.root, &m.path),
+            controllers: set.v2_controllers.clone(),
+        }),
+        _ => None,
+    };
+    Ok(CgroupView {
+        name: format!("pid {pid}"),
+        v1,
+        v2,
+    })
+}
+
+/// Children of a process: every /proc/N/stat whose ppid is `pid` (the
+/// task/*/children files are not reliable on every kernel config).
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{n}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces; split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        if ppid == Some(pid) {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn delete(runtime: &Path, id: &str) -> Result<(), String> {
+    let out = Command::new(runtime)
+        .args(["delete", "-f", id])
+        .output()
+        .map_err(|e| format!("{} delete: {e}", runtime.display()))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || err.contains("does not exist") || err.contains("not found") {
+        Ok(())
+    } else {
+        Err(format!("{} delete -f {id}: {}", runtime.display(), err.trim()))
+    }
+}
+
+/// Runs `spec` in a container; returns once the workload is ready and its
+/// cgroup is known.
+pub fn launch(
+    launcher: &Launcher,
+    spec: &SandboxSpec,
+    set: &CgroupSet,
+    n: u32,
+    workload: &Path,
+) -> Result<Running, LaunchError> {
+    let name = launcher.program().unwrap_or("runc");
+    let runtime = program_path(name)?;
+    let id = set.sandbox_name(n);
+    let bundle = bundles_root().join(&id);
+    write_bundle(&bundle, spec, &id, workload)
+        .map_err(|e| LaunchError::Setup(format!("bundle {}: {e}", bundle.display())))?;
+    let mut argv = vec![name.to_string(), "run".into()];
+    if launcher == &Launcher::Runc {
+        // Keep the container (and its cgroup) after the workload exits, so
+        // counters can be read; teardown deletes it.
+        argv.push("--keep".into());
+    }
+    argv.extend([
+        "--bundle".into(),
+        bundle.to_string_lossy().into_owned(),
+        "--preserve-fds".into(),
+        "1".into(),
+        id.clone(),
+    ]);
+    let exec = Exec {
+        program: runtime.clone(),
+        argv,
+    };
+    let cleanup_bundle = bundle.clone();
+    let cleanup_id = id.clone();
+    let cleanup_rt = runtime.clone();
+    let cleanup = move || -> Result<(), String> {
+        let r = delete(&cleanup_rt, &cleanup_id);
+        let _ = std::fs::remove_dir_all(&cleanup_bundle);
+        r
+    };
+    let mut r = match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = cleanup();
+            return Err(e);
+        }
+    };
+    r.set_cleanup(Box::new(cleanup));
+    r.wait_ready()?;
+    // A relative cgroupsPath puts the container beneath the runtime's own
+    // cgroup, which is ours: its directories are known by name. Cross-check
+    // with the container process while it lives.
+    let view = set.view_of(n);
+    if !view.dirs().iter().any(|d| d.is_dir()) {
+        return Err(LaunchError::Setup(format!(
+            "{name}: no container cgroup at {}",
+            view.dirs()
+                .first()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    // Only the workload itself counts: the runtime may have helper children.
+    let workload_child = children_of(r.pid).into_iter().find(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm"))
+            .map(|c| c.starts_with("isobench-work"))
+            .unwrap_or(false)
+    });
+    if let Some(pid) = &workload_child {
+        if let Ok(seen) = view_of_pid(set, *pid) {
+            let mismatch: Vec<String> = seen
+                .dirs()
+                .into_iter()
+                .filter(|d| !view.dirs().contains(d))
+                .map(|d| d.display().to_string())
+                .collect();
+            if !mismatch.is_empty() {
+                return Err(LaunchError::Setup(format!(
+                    "{name}: container process {pid} is in {} instead of {id}",
+                    mismatch.join(", ")
+                )));
+            }
+        }
+    }
+    r.set_peer_cgroup(view);
+    Ok(r)
+}
+
+/// Removes containers and bundles left by dead isobench runs.
+pub fn cleanup_stale() -> usize {
+    let mut n = 0;
+    let Ok(rd) = std::fs::read_dir(bundles_root()) else {
+        return 0;
+    };
+    for e in rd.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = crate::cgroup::manager::owner_pid(&id) else {
+            continue;
+        };
+        if crate::cgroup::manager::pid_alive(pid) {
+            continue;
+        }
+        for rt in ["runc", "crun"] {
+            if let Some(p) = crate::env::which(rt) {
+                let _ = delete(&p, &id);
+            }
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::{CpuList, CpuMax};
+
+    #[test]
+    fn config_carries_namespaces_and_resources() {
+        let mut spec = SandboxSpec::workload(&["spin", "--seconds", "1"]);
+        spec.namespaces = Namespaces::parse("pid,net,user").unwrap();
+        spec.limits = Limits {
+            cpu_max: Some(CpuMax {
+                quota_us: Some(20_000),
+                period_us: 100_000,
+                burst_us: None,
+            }),
+            cpuset_cpus: Some(CpuList(vec![1])),
+            memory_max: Some(64 << 20),
+            pids_max: Some(64),
+            ..Default::default()
+        };
+        let c = config_json(&spec, "isobench-p1-x-0");
+        assert_eq!(c["process"]["args"][0], "/isobench-workload");
+        assert_eq!(c["process"]["args"][1], "spin");
+        let types: Vec<&str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, vec!["mount", "pid", "network", "user"]);
+        let r = &c["linux"]["resources"];
+        assert_eq!(r["cpu"]["quota"], 20_000);
+        assert_eq!(r["cpu"]["period"], 100_000);
+        assert_eq!(r["cpu"]["cpus"], "1");
+        assert_eq!(r["memory"]["limit"], 64u64 << 20);
+        assert_eq!(r["memory"]["swap"], 64u64 << 20);
+        assert_eq!(r["pids"]["limit"], 64);
+        assert_eq!(c["linux"]["uidMappings"][0]["hostID"], 65534);
+        assert_eq!(c["linux"]["cgroupsPath"], "isobench-p1-x-0");
+    }
+}

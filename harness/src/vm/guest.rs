@@ -1,0 +1,504 @@
+//! The guest side: `isobench` running as PID 1 (/init) of a VM.
+//!
+//! It moves itself off the initramfs rootfs onto a tmpfs (pivot_root, which
+//! sandboxes and runc/crun use, refuses to leave rootfs), mounts the
+//! pseudo-filesystems and the cgroup filesystem in the mode the kernel
+//! command line asks for (`isobench.cgroup=v1|v2`), loads the virtio modules
+//! the kernel lacks, then runs `isobench run …` as a child process (the very
+//! same code path as on a host), sends the results over the dedicated
+//! virtio-serial port and powers off. PID 1 never returns: returning would
+//! panic the kernel.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nix::mount::{mount, MsFlags};
+
+use super::frame::Frame;
+use super::CgroupVersion;
+use crate::cli::{Cli, Command as CliCommand};
+
+/// The `run` arguments (a JSON array of strings).
+pub const ARGS_PATH: &str = "/isobench-args";
+/// Modules to load before the port appears, one guest path per line.
+pub const MODULES_PATH: &str = "/isobench-modules";
+/// The tmpfs the guest moves its root onto.
+pub const NEWROOT: &str = "/newroot";
+/// Name of the virtio-serial port the results go to.
+pub const PORT_NAME: &str = "isobench.results";
+/// Where the child run writes its results inside the guest.
+pub const RESULTS_PATH: &str = "/run/isobench-results.json";
+/// PATH for the run, so `--include`d peers are found where the host had them.
+const GUEST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// v1 controllers mounted one hierarchy each, in mount order.
+pub const V1_CONTROLLERS: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer"];
+
+/// What the host asked for on the kernel command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestOptions {
+    pub cgroup: CgroupVersion,
+}
+
+/// Parses `isobench.*` options of /proc/cmdline (cgroup v2 unless told).
+pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
+    let mut cgroup = CgroupVersion::V2;
+    for tok in text.split_whitespace() {
+        if let Some(v) = tok.strip_prefix("isobench.cgroup=") {
+            cgroup = match v {
+                "v1" => CgroupVersion::V1,
+                "v2" => CgroupVersion::V2,
+                o => return Err(format!("isobench.cgroup={o}: accepted v1, v2")),
+            };
+        }
+    }
+    Ok(GuestOptions { cgroup })
+}
+
+/// Checks that `args` are a `run` command isobench accepts, and that they
+/// leave the results file to the VM runner.
+pub fn validate_run_args(args: &[String]) -> Result<(), String> {
+    let argv = std::iter::once("isobench".to_string()).chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        let text = e.render().to_string();
+        let line = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("bad arguments")
+            .trim_start_matches("error: ")
+            .to_string();
+        format!("run arguments after `--`: {line}")
+    })?;
+    match cli.command {
+        CliCommand::Run { output: None, .. } => Ok(()),
+        CliCommand::Run {
+            output: Some(_), ..
+        } => Err(
+            "run arguments after `--`: drop -o there; the results file is the vm's own -o".into(),
+        ),
+        _ => Err(
+            "the arguments after `--` must be a `run` command, e.g. -- run --suite quick".into(),
+        ),
+    }
+}
+
+/// Entry point when `isobench` is PID 1. Never returns.
+pub fn main() -> ! {
+    let mut port: Option<File> = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guest_main(&mut port)));
+    let frame = match result {
+        Ok(Ok(f)) => f,
+        Ok(Err(msg)) => Frame::Error(msg),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            Frame::Error(format!("guest /init panicked: {msg}"))
+        }
+    };
+    if let Frame::Error(msg) = &frame {
+        eprintln!("isobench-guest: error: {msg}");
+    }
+    if port.is_none() {
+        port = open_port(Duration::from_secs(5)).ok();
+    }
+    if let Some(p) = port.as_mut() {
+        send(p, &frame);
+        // Let the host drain the virtqueue before the machine goes away.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    power_off()
+}
+
+fn power_off() -> ! {
+    nix::unistd::sync();
+    // SAFETY: reboot(2) with a valid command; as PID 1 we own the machine.
+    unsafe {
+        libc::reboot(libc::RB_POWER_OFF);
+    }
+    // Only reached if power-off failed: never return from PID 1.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn send(port: &mut File, frame: &Frame) {
+    if let Err(e) = port.write_all(&frame.encode()).and_then(|()| port.flush()) {
+        eprintln!("isobench-guest: writing to the results port: {e}");
+    }
+}
+
+fn guest_main(port: &mut Option<File>) -> Result<Frame, String> {
+    switch_root()?;
+    mount_basics()?;
+    let cmdline =
+        std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("/proc/cmdline: {e}"))?;
+    let opts = parse_cmdline(&cmdline)?;
+    load_modules()?;
+    let p = port.insert(open_port(Duration::from_secs(30))?);
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    send(
+        p,
+        &Frame::Hello(uptime.split_whitespace().next().unwrap_or("?").to_string()),
+    );
+    for note in mount_cgroups(opts.cgroup)? {
+        eprintln!("isobench-guest: {note}");
+        send(p, &Frame::Note(note));
+    }
+    let args: Vec<String> = std::fs::read(ARGS_PATH)
+        .map_err(|e| format!("{ARGS_PATH}: {e}"))
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{ARGS_PATH}: {e}")))?;
+    validate_run_args(&args)?;
+    run_child(&args)
+}
+
+fn mnt(src: &str, target: &str, fstype: &str, flags: MsFlags, data: &str) -> Result<(), String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("mkdir {target}: {e}"))?;
+    let data = (!data.is_empty()).then_some(data);
+    mount(Some(src), target, Some(fstype), flags, data)
+        .map_err(|e| format!("mount {fstype} on {target}: {e}"))
+}
+
+/// Copies the initramfs onto a tmpfs and makes that the root (as
+/// switch_root does), deleting the originals as it goes to free memory.
+fn switch_root() -> Result<(), String> {
+    mnt("tmpfs", NEWROOT, "tmpfs", MsFlags::empty(), "mode=0755")?;
+    let skip = NEWROOT.trim_start_matches('/');
+    for e in std::fs::read_dir("/").map_err(|e| format!("read /: {e}"))? {
+        let e = e.map_err(|e| format!("read /: {e}"))?;
+        if e.file_name() == skip {
+            continue;
+        }
+        move_entry(&e.path(), &Path::new(NEWROOT).join(e.file_name()))?;
+    }
+    let err = |what: &str, e: nix::Error| format!("switching root: {what}: {e}");
+    nix::unistd::chdir(NEWROOT).map_err(|e| err("chdir", e))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| err("move mount", e))?;
+    nix::unistd::chroot(".").map_err(|e| err("chroot", e))?;
+    nix::unistd::chdir("/").map_err(|e| err("chdir /", e))?;
+    Ok(())
+}
+
+fn move_entry(src: &Path, dst: &Path) -> Result<(), String> {
+    let ctx = |e: std::io::Error| format!("moving {} to the new root: {e}", src.display());
+    let meta = std::fs::symlink_metadata(src).map_err(ctx)?;
+    let ft = meta.file_type();
+    let perm = std::fs::Permissions::from_mode(meta.mode() & 0o7777);
+    if ft.is_dir() {
+        std::fs::create_dir(dst).map_err(ctx)?;
+        std::fs::set_permissions(dst, perm).map_err(ctx)?;
+        for e in std::fs::read_dir(src).map_err(ctx)? {
+            let e = e.map_err(ctx)?;
+            move_entry(&e.path(), &dst.join(e.file_name()))?;
+        }
+        let _ = std::fs::remove_dir(src);
+        return Ok(());
+    }
+    if ft.is_symlink() {
+        let target = std::fs::read_link(src).map_err(ctx)?;
+        std::os::unix::fs::symlink(target, dst).map_err(ctx)?;
+    } else if ft.is_file() {
+        std::fs::copy(src, dst).map_err(ctx)?;
+    } else if ft.is_char_device() || ft.is_block_device() {
+        let kind = if ft.is_char_device() {
+            nix::sys::stat::SFlag::S_IFCHR
+        } else {
+            nix::sys::stat::SFlag::S_IFBLK
+        };
+        nix::sys::stat::mknod(
+            dst,
+            kind,
+            nix::sys::stat::Mode::from_bits_truncate(meta.mode() & 0o7777),
+            meta.rdev(),
+        )
+        .map_err(|e| format!("mknod {}: {e}", dst.display()))?;
+    }
+    let _ = std::fs::remove_file(src);
+    Ok(())
+}
+
+fn mount_basics() -> Result<(), String> {
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mnt("proc", "/proc", "proc", safe, "")?;
+    mnt("sysfs", "/sys", "sysfs", safe, "")?;
+    mnt(
+        "devtmpfs",
+        "/dev",
+        "devtmpfs",
+        MsFlags::MS_NOSUID,
+        "mode=0755",
+    )?;
+    mnt(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "",
+    )?;
+    mnt(
+        "tmpfs",
+        "/dev/shm",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=1777",
+    )?;
+    mnt(
+        "tmpfs",
+        "/run",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=0755",
+    )?;
+    mnt(
+        "tmpfs",
+        "/tmp",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=1777",
+    )?;
+    Ok(())
+}
+
+/// finit_module(2) of every listed module; one already loaded is fine.
+fn load_modules() -> Result<(), String> {
+    let list = std::fs::read_to_string(MODULES_PATH).unwrap_or_default();
+    for path in list.lines().filter(|l| !l.is_empty()) {
+        let f = File::open(path).map_err(|e| format!("module {path}: {e}"))?;
+        // SAFETY: finit_module(2) on an open fd with an empty parameter string.
+        let rc = unsafe {
+            use std::os::fd::AsRawFd;
+            libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), c"".as_ptr(), 0)
+        };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(format!("loading module {path}: {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the virtio port named [`PORT_NAME`] and opens it for writing.
+fn open_port(wait: Duration) -> Result<File, String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Ok(dir) = std::fs::read_dir("/sys/class/virtio-ports") {
+            for e in dir.flatten() {
+                let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
+                if name.trim() == PORT_NAME {
+                    let dev = Path::new("/dev").join(e.file_name());
+                    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&dev) {
+                        return Ok(f);
+                    }
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no virtio-serial port named {PORT_NAME} after {} s (is virtio_console \
+                 in the kernel, and did qemu get -device virtserialport,name={PORT_NAME}?)",
+                wait.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Which v1 controllers /proc/cgroups lists, with their `enabled` column.
+pub fn parse_proc_cgroups(text: &str) -> Vec<(String, bool)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.first()?.to_string(), *f.get(3)? == "1"))
+        })
+        .collect()
+}
+
+/// Mounts the cgroup filesystem; returns notes on controllers left out.
+fn mount_cgroups(version: CgroupVersion) -> Result<Vec<String>, String> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let root = "/sys/fs/cgroup";
+    match version {
+        CgroupVersion::V2 => {
+            // systemd's options, so the guest behaves like a v2 host.
+            if mnt(
+                "cgroup2",
+                root,
+                "cgroup2",
+                flags,
+                "nsdelegate,memory_recursiveprot",
+            )
+            .is_err()
+            {
+                mnt("cgroup2", root, "cgroup2", flags, "")?;
+            }
+            Ok(Vec::new())
+        }
+        CgroupVersion::V1 => {
+            mnt("tmpfs", root, "tmpfs", flags, "mode=0755")?;
+            let listed = parse_proc_cgroups(
+                &std::fs::read_to_string("/proc/cgroups")
+                    .map_err(|e| format!("/proc/cgroups: {e}"))?,
+            );
+            let mut notes = Vec::new();
+            for c in V1_CONTROLLERS {
+                match listed.iter().find(|(n, _)| n == c) {
+                    None => {
+                        notes.push(format!(
+                            "cgroup v1 {c} controller unavailable: not in /proc/cgroups \
+                             (kernel built without its v1 support)"
+                        ));
+                        continue;
+                    }
+                    Some((_, false)) => {
+                        notes.push(format!(
+                            "cgroup v1 {c} controller unavailable: disabled in /proc/cgroups"
+                        ));
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+                let dir = format!("{root}/{c}");
+                if let Err(e) = mnt("cgroup", &dir, "cgroup", flags, c) {
+                    let _ = std::fs::remove_dir(&dir);
+                    let hint = match c {
+                        "memory" => " (CONFIG_MEMCG_V1 not set?)",
+                        "cpuset" => " (CONFIG_CPUSETS_V1 not set?)",
+                        _ => "",
+                    };
+                    notes.push(format!("cgroup v1 {c} controller unavailable: {e}{hint}"));
+                }
+            }
+            Ok(notes)
+        }
+    }
+}
+
+/// Runs `/init run … -o RESULTS_PATH` (our own binary, not as PID 1, so it
+/// takes the host's exact code path), reaping every orphan meanwhile.
+fn run_child(args: &[String]) -> Result<Frame, String> {
+    let mut child = Command::new("/init")
+        .args(args)
+        .args(["-o", RESULTS_PATH])
+        .env_clear()
+        .env("PATH", GUEST_PATH)
+        .env("HOME", "/root")
+        .env("TERM", "linux")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting /init run: {e}"))?;
+    let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
+    let reader = child.stderr.take().map(|err| {
+        let tail = Arc::clone(&tail);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if let Ok(mut t) = tail.lock() {
+                    t.push_back(line);
+                    if t.len() > 20 {
+                        t.pop_front();
+                    }
+                }
+            }
+        })
+    });
+    let child_pid = child.id() as i32;
+    let status = loop {
+        let mut st = 0;
+        // SAFETY: waitpid(-1) reaps any child: the run and reparented orphans.
+        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+        if pid == child_pid {
+            break st;
+        }
+        if pid < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Err(format!(
+                "waiting for the run: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    };
+    if let Some(r) = reader {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !r.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let tail: Vec<String> = tail
+        .lock()
+        .map(|t| t.iter().cloned().collect())
+        .unwrap_or_default();
+    let why = || {
+        tail.iter()
+            .rev()
+            .find(|l| l.starts_with("isobench: "))
+            .map(|l| l.trim_start_matches("isobench: ").to_string())
+            .unwrap_or_else(|| tail.join("\n"))
+    };
+    if libc::WIFSIGNALED(status) {
+        return Err(format!(
+            "the run was killed by signal {}: {}",
+            libc::WTERMSIG(status),
+            why()
+        ));
+    }
+    let code = libc::WEXITSTATUS(status);
+    match (code, std::fs::read(RESULTS_PATH)) {
+        (0 | 1, Ok(json)) => Ok(Frame::Results {
+            exit: code as u8,
+            json,
+        }),
+        (_, _) => Err(format!("the run exited {code}: {}", why())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_options() {
+        let o = parse_cmdline("console=ttyS0 panic=-1 quiet isobench.cgroup=v1 isobench.virt=tcg")
+            .unwrap();
+        assert_eq!(o.cgroup, CgroupVersion::V1);
+        assert_eq!(parse_cmdline("quiet").unwrap().cgroup, CgroupVersion::V2);
+        assert!(parse_cmdline("isobench.cgroup=v3").is_err());
+    }
+
+    #[test]
+    fn run_args_must_be_a_run_without_output() {
+        let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        validate_run_args(&a("run --suite quick --scenario cpu-quota")).unwrap();
+        let e = validate_run_args(&a("run -o x.json")).unwrap_err();
+        assert!(e.contains("drop -o"), "{e}");
+        let e = validate_run_args(&a("env")).unwrap_err();
+        assert!(e.contains("must be a `run`"), "{e}");
+        let e = validate_run_args(&a("run --bogus")).unwrap_err();
+        assert!(e.contains("--bogus"), "{e}");
+    }
+
+    #[test]
+    fn proc_cgroups_listing() {
+        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n\
+                    cpuset\t0\t1\t1\ncpu\t0\t1\t1\nmemory\t0\t1\t0\n";
+        assert_eq!(
+            parse_proc_cgroups(text),
+            [
+                ("cpuset".to_string(), true),
+                ("cpu".to_string(), true),
+                ("memory".to_string(), false)
+            ]
+        );
+    }
+}
