@@ -161,7 +161,11 @@ impl CgroupSet {
     /// in a command line before the cgroup exists).
     pub fn planned_dirs(&self, n: u32) -> Vec<PathBuf> {
         let name = self.sandbox_name(n);
-        let mut v: Vec<PathBuf> = self.base_dirs().into_iter().map(|b| b.join(&name)).collect();
+        let mut v: Vec<PathBuf> = self
+            .base_dirs()
+            .into_iter()
+            .map(|b| b.join(&name))
+            .collect();
         v.dedup();
         v
     }
@@ -267,10 +271,10 @@ pub fn cleanup_stale(set: &CgroupSet) -> Vec<PathBuf> {
             let Some(pid) = owner_pid(&name) else {
                 continue;
             };
-            if pid_alive(pid) {
+            let dir = e.path();
+            if owner_alive(pid, &dir) {
                 continue;
             }
-            let dir = e.path();
             let procs = || match parse::read_pids(&dir.join("cgroup.procs")) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(Vec::new()),
                 r => r,
@@ -293,12 +297,38 @@ pub fn cleanup_stale(set: &CgroupSet) -> Vec<PathBuf> {
     removed
 }
 
-pub fn pid_alive(pid: i32) -> bool {
-    // A pid that exists but is not an isobench would be a reused pid: treat
-    // the owner as dead then.
-    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(comm) => comm.trim() == "isobench" || comm.trim().starts_with("isobench"),
-        Err(_) => false,
+/// Whether the process that created `created` (a cgroup directory or
+/// bundle) still runs: its pid exists and it started before the object was
+/// made (a later start means the pid was reused). Conservative: when in
+/// doubt the owner counts as alive, so a live run is never disturbed.
+pub fn owner_alive(pid: i32, created: &Path) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(start_ticks) = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return true;
+    };
+    let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    });
+    let created_at = std::fs::metadata(created)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    match (btime, created_at) {
+        (Some(b), Some(c)) => {
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+            let started = b + start_ticks / hz;
+            started <= c.as_secs() + 1
+        }
+        _ => true,
     }
 }
 
@@ -594,6 +624,22 @@ impl Cgroup for CgroupView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_liveness_detects_dead_and_reused_pids() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id() as i32;
+        assert!(owner_alive(me, dir.path()));
+        // No such pid (above pid_max).
+        assert!(!owner_alive(i32::MAX, dir.path()));
+        // An object older than the process: the pid was reused.
+        let old = dir.path().join("old");
+        std::fs::write(&old, "").unwrap();
+        let f = std::fs::File::options().write(true).open(&old).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000))
+            .unwrap();
+        assert!(!owner_alive(me, &old));
+    }
 
     #[test]
     fn owner_pid_is_parsed_from_names() {

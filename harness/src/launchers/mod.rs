@@ -120,7 +120,10 @@ impl Launcher {
     pub fn unavailable(&self) -> Option<String> {
         let p = self.program()?;
         if crate::env::which(p).is_none() {
-            return Some(format!("{p} is not installed (apt-get install {})", package_of(p)));
+            return Some(format!(
+                "{p} is not installed (apt-get install {})",
+                package_of(p)
+            ));
         }
         None
     }
@@ -150,7 +153,15 @@ impl Launcher {
             }
             Launcher::Bwrap | Launcher::Unshare | Launcher::Custom(_) => {
                 let exec = wrappers::command(self, spec, set, n, workload)?;
-                sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::Create)
+                sandbox::launch_with(
+                    spec,
+                    set,
+                    n,
+                    workload,
+                    None,
+                    Some(&exec),
+                    CgroupMode::Create,
+                )
             }
             Launcher::Runc | Launcher::Crun => oci::launch(self, spec, set, n, workload),
         }

@@ -164,16 +164,26 @@ pub fn view_of_pid(set: &CgroupSet, pid: i32) -> Result<CgroupView, String> {
         .map_err(|e| format!("/proc/{pid}/cgroup: {e}"))?;
     let members = parse_proc_cgroup(&text);
     let join = |mount: &Path, root: &str, path: &str| -> PathBuf {
-        let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .trim_start_matches('/');
         mount.join(rel)
     };
     let mut v1 = V1Cgroup::default();
     for (c, h) in &set.hierarchies.v1 {
-        if let Some(m) = members.iter().find(|m| m.controllers.iter().any(|x| x == c.name())) {
-            v1.dirs.insert(*c, join(&h.mount.mount_point, &h.mount.root, &m.path));
+        if let Some(m) = members
+            .iter()
+            .find(|m| m.controllers.iter().any(|x| x == c.name()))
+        {
+            v1.dirs
+                .insert(*c, join(&h.mount.mount_point, &h.mount.root, &m.path));
         }
     }
-    let v2 = match (&set.hierarchies.unified, members.iter().find(|m| m.hierarchy_id == 0)) {
+    let v2 = match (
+        &set.hierarchies.unified,
+        members.iter().find(|m| m.hierarchy_id == 0),
+    ) {
         (Some(h), Some(m)) => Some(V2Cgroup {
             dir: join(&h.mount.mount_point, &h.mount.root, &m.path),
             controllers: set.v2_controllers.clone(),
@@ -223,7 +233,11 @@ fn delete(runtime: &Path, id: &str) -> Result<(), String> {
     if out.status.success() || err.contains("does not exist") || err.contains("not found") {
         Ok(())
     } else {
-        Err(format!("{} delete -f {id}: {}", runtime.display(), err.trim()))
+        Err(format!(
+            "{} delete -f {id}: {}",
+            runtime.display(),
+            err.trim()
+        ))
     }
 }
 
@@ -267,13 +281,14 @@ pub fn launch(
         let _ = std::fs::remove_dir_all(&cleanup_bundle);
         r
     };
-    let mut r = match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = cleanup();
-            return Err(e);
-        }
-    };
+    let mut r =
+        match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = cleanup();
+                return Err(e);
+            }
+        };
     r.set_cleanup(Box::new(cleanup));
     r.wait_ready()?;
     // A relative cgroupsPath puts the container beneath the runtime's own
@@ -326,7 +341,7 @@ pub fn cleanup_stale() -> usize {
         let Some(pid) = crate::cgroup::manager::owner_pid(&id) else {
             continue;
         };
-        if crate::cgroup::manager::pid_alive(pid) {
+        if crate::cgroup::manager::owner_alive(pid, &e.path()) {
             continue;
         }
         for rt in ["runc", "crun"] {

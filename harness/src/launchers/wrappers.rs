@@ -14,9 +14,15 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("workload", "the full workload command, shell-quoted"),
     ("workload_path", "host path of the static isobench-workload"),
     ("args", "the workload's arguments, shell-quoted"),
-    ("cgroup", "the sandbox cgroup directories (space-separated), already holding the launcher"),
+    (
+        "cgroup",
+        "the sandbox cgroup directories (space-separated), already holding the launcher",
+    ),
     ("id", "a unique sandbox id"),
-    ("namespaces", "the namespace set asked for, e.g. pid,mnt,uts,ipc"),
+    (
+        "namespaces",
+        "the namespace set asked for, e.g. pid,mnt,uts,ipc",
+    ),
     ("cpu_quota_us", "CFS quota in µs or max"),
     ("cpu_period_us", "CFS period in µs"),
     ("memory_max", "memory limit in bytes or max"),
@@ -93,7 +99,10 @@ pub fn command(
                 }
                 Rootfs::Minimal => {
                     // bwrap's own root is an empty tmpfs: bind only the workload.
-                    a.extend(["--ro-bind", &wl, "/isobench-workload", "--tmpfs", "/tmp"].map(String::from));
+                    a.extend(
+                        ["--ro-bind", &wl, "/isobench-workload", "--tmpfs", "/tmp"]
+                            .map(String::from),
+                    );
                     "/isobench-workload".into()
                 }
             };
@@ -178,7 +187,8 @@ pub fn command(
                 ("cpu_quota_us", opt(l.cpu_max.and_then(|c| c.quota_us))),
                 (
                     "cpu_period_us",
-                    l.cpu_max.map_or_else(|| "100000".into(), |c| c.period_us.to_string()),
+                    l.cpu_max
+                        .map_or_else(|| "100000".into(), |c| c.period_us.to_string()),
                 ),
                 ("memory_max", opt(l.memory_max)),
                 ("pids_max", opt(l.pids_max)),
@@ -188,7 +198,9 @@ pub fn command(
                 argv: vec!["sh".into(), "-c".into(), expand_template(t, &values)],
             })
         }
-        other => Err(LaunchError::Spec(format!("{other} is not a wrapper launcher"))),
+        other => Err(LaunchError::Spec(format!(
+            "{other} is not a wrapper launcher"
+        ))),
     }
 }
 
@@ -199,9 +211,16 @@ mod tests {
     #[test]
     fn templates_are_checked_and_expanded() {
         assert!(check_template("x {workload} {cgroup}").is_ok());
-        assert!(check_template("x {workloads}").unwrap_err().contains("unknown placeholder"));
-        assert!(check_template("x {workload").unwrap_err().contains("unclosed"));
-        let e = expand_template("run {id} -- {workload}", &[("id", "a".into()), ("workload", "w 1".into())]);
+        assert!(check_template("x {workloads}")
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        assert!(check_template("x {workload")
+            .unwrap_err()
+            .contains("unclosed"));
+        let e = expand_template(
+            "run {id} -- {workload}",
+            &[("id", "a".into()), ("workload", "w 1".into())],
+        );
         assert_eq!(e, "run a -- w 1");
     }
 

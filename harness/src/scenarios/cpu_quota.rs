@@ -150,6 +150,10 @@ struct Rep {
     monitor_cpu: Duration,
     /// CPUs' worth of other work (and steal) on the host during the spin.
     others_cpus: f64,
+    /// The workload's own CPU time (CLOCK_PROCESS_CPUTIME_ID).
+    workload_cpu_ns: f64,
+    /// Everything the cgroup accounted, launch to exit.
+    cgroup_total_ns: f64,
 }
 
 fn run_rep(
@@ -218,6 +222,8 @@ fn run_rep(
         samples,
         monitor_cpu,
         others_cpus: others_ns as f64 / wall_ns.max(1) as f64,
+        workload_cpu_ns: ev["cpu_ns"].as_f64().unwrap_or(0.0),
+        cgroup_total_ns: after.usage_ns.unwrap_or(0) as f64,
     })
 }
 
@@ -301,7 +307,13 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
     let ok = acc.iter().all(|a| (a - 1.0).abs() <= tol);
     // Too little CPU while the host was busy is starvation, not a wrong
     // limit: warn. Too much CPU is always a failure (the limit leaked).
-    let over = acc.iter().any(|a| *a > 1.0 + tol);
+    // The workload's own CPU clock catches a limit that leaked even when
+    // the workload escaped the cgroup being measured.
+    let own: Vec<f64> = reps
+        .iter()
+        .map(|r| r.workload_cpu_ns / r.expected_ns)
+        .collect();
+    let over = acc.iter().chain(&own).any(|a| *a > 1.0 + tol);
     let busy = reps.iter().map(|r| r.others_cpus).fold(0.0, f64::max);
     let starved = !ok && !over && busy > BUSY_CPUS;
     let status = if ok {
@@ -325,12 +337,49 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
             if starved { " — the machine was busy, so the spinner was starved: rerun on a quiet machine" } else { "" }
         ),
     )];
+    // Confinement: the cgroup must have accounted all the CPU time the
+    // workload itself used (2% slack for clock granularity).
+    let escaped: Vec<&Rep> = reps
+        .iter()
+        .filter(|r| r.cgroup_total_ns < 0.98 * r.workload_cpu_ns)
+        .collect();
+    checks.push(Check::new(
+        "confined",
+        if escaped.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        "the cgroup accounts ≥ 98% of the CPU time the workload used",
+        reps.iter()
+            .map(|r| {
+                format!(
+                    "workload {:.3} s, cgroup {:.3} s",
+                    r.workload_cpu_ns / 1e9,
+                    r.cgroup_total_ns / 1e9
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        if escaped.is_empty() {
+            String::new()
+        } else {
+            "the workload ran (partly) outside the cgroup whose limits were set".to_string()
+        },
+    ));
     if limited {
         let min_thr = reps.iter().map(|r| r.nr_throttled).min().unwrap_or(0);
+        // Without throttling but below the quota on a busy host, the spinner
+        // never reached its quota: starvation, not a missing limit.
+        let below_quota = reps
+            .iter()
+            .all(|r| r.measured_ns < 0.95 * r.expected_ns && r.others_cpus > BUSY_CPUS);
         checks.push(Check::new(
             "throttled",
             if min_thr > 0 {
                 Status::Pass
+            } else if below_quota {
+                Status::Warn
             } else {
                 Status::Fail
             },
@@ -439,6 +488,8 @@ mod tests {
             samples: Vec::new(),
             monitor_cpu: Duration::ZERO,
             others_cpus: busy,
+            workload_cpu_ns: measured,
+            cgroup_total_ns: measured * 1.01,
         }
     }
 
@@ -452,7 +503,11 @@ mod tests {
             limited: true,
         };
         let r = point_result(&cfg, &p, reps, "native");
-        r.checks.iter().find(|c| c.name == "accuracy").unwrap().status
+        r.checks
+            .iter()
+            .find(|c| c.name == "accuracy")
+            .unwrap()
+            .status
     }
 
     #[test]
@@ -461,6 +516,27 @@ mod tests {
         assert_eq!(accuracy_status(&[rep(3e9, 6e8, 0.0)]), Status::Fail);
         assert_eq!(accuracy_status(&[rep(3e9, 6e8, 1.5)]), Status::Fail);
         assert_eq!(accuracy_status(&[rep(6.02e8, 6e8, 0.0)]), Status::Pass);
+    }
+
+    #[test]
+    fn a_workload_outside_its_cgroup_fails() {
+        // The cgroup saw nothing; the workload spun a whole CPU by itself
+        // (which also makes the host look busy).
+        let mut r = rep(0.0, 6e8, 1.0);
+        r.workload_cpu_ns = 3e9;
+        r.cgroup_total_ns = 1e6;
+        let cfg = Config::level(Level::Quick);
+        let p = Point {
+            quota_pct: 20.0,
+            period_ms: 100.0,
+            threads: 1,
+            demand: 1.0,
+            limited: true,
+        };
+        let res = point_result(&cfg, &p, &[r], "custom");
+        let st = |n: &str| res.checks.iter().find(|c| c.name == n).unwrap().status;
+        assert_eq!(st("accuracy"), Status::Fail);
+        assert_eq!(st("confined"), Status::Fail);
     }
 
     #[test]
