@@ -116,6 +116,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The lower-case name used in the results file and in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -139,6 +140,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// A check with its expected and observed values spelled out.
     pub fn new(
         name: impl Into<String>,
         status: Status,

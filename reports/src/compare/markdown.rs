@@ -1,0 +1,352 @@
+//! Markdown rendering of a comparison: the verdict first, then what differs
+//! between the machines, then the checks that changed, then every metric.
+
+use std::fmt::Write;
+
+use super::{Comparison, MetricCell, MetricRow, Verdict};
+use crate::render::escape::{md_cell, md_code};
+use crate::schema::{Better, Status};
+use crate::units::{format_sig, format_value};
+
+/// Regressions listed by name at the top; the tables show all of them.
+const MAX_LISTED: usize = 25;
+
+/// Renders the whole comparison.
+pub fn render(c: &Comparison) -> String {
+    let mut out = String::new();
+    let regressions = c.regressions();
+    let _ = writeln!(
+        out,
+        "## isobench compare: {}\n",
+        if regressions.is_empty() {
+            "✅ no regression".to_string()
+        } else {
+            format!(
+                "❌ {} regression{}",
+                regressions.len(),
+                if regressions.len() == 1 { "" } else { "s" }
+            )
+        }
+    );
+    let news: Vec<String> = c.news.iter().map(|n| md_code(&n.info.label)).collect();
+    let _ = writeln!(
+        out,
+        "Baseline {} vs {}. A metric regresses only when the whole {:.0}% bootstrap CI of \
+         median(NEW)/median(BASE) lies beyond its threshold (default {}%) in the bad direction \
+         and the Mann–Whitney p-value is below α (default {}){}. Bootstrap: {} resamples, seed {}.\n",
+        md_code(&c.base.label),
+        news.join(", "),
+        c.confidence * 100.0,
+        c.gate.defaults.threshold_pct,
+        c.gate.defaults.alpha,
+        match c.gate.defaults.correction {
+            super::Correction::Holm => ", p Holm-adjusted across all gated metrics of a run",
+            super::Correction::None => "",
+        },
+        c.resamples,
+        c.seed
+    );
+    if !regressions.is_empty() {
+        out.push_str("**Regressions**\n\n");
+        for r in regressions.iter().take(MAX_LISTED) {
+            let _ = writeln!(out, "- {}", md_cell(r));
+        }
+        if regressions.len() > MAX_LISTED {
+            let _ = writeln!(
+                out,
+                "- … and {} more (see the tables below)",
+                regressions.len() - MAX_LISTED
+            );
+        }
+        out.push('\n');
+    }
+    environment(c, &mut out);
+    checks(c, &mut out);
+    metrics(c, &mut out);
+    coverage(c, &mut out);
+    out
+}
+
+fn environment(c: &Comparison, out: &mut String) {
+    out.push_str("### Environment\n\n");
+    let e = &c.base.environment;
+    let all_same = c.news.iter().all(|n| n.environment_differences.is_empty());
+    if all_same {
+        let _ = writeln!(
+            out,
+            "Same environment: kernel {}, cgroup {}, virtualization {}, {} CPUs ({}).\n",
+            md_code(&e.kernel),
+            md_code(&e.cgroup_mode),
+            md_code(&e.virtualization),
+            e.cpus,
+            md_cell(&e.cpu_model)
+        );
+        return;
+    }
+    let mut fields: Vec<&str> = Vec::new();
+    for n in &c.news {
+        for d in &n.environment_differences {
+            if !fields.contains(&d.field.as_str()) {
+                fields.push(&d.field);
+            }
+        }
+    }
+    let _ = writeln!(out, "**Differs:** {}.\n", fields.join(", "));
+    let base_fields = super::environment::fields(e);
+    let _ = write!(out, "| field | {} (base) |", md_code(&c.base.label));
+    for n in &c.news {
+        let _ = write!(out, " {} |", md_code(&n.info.label));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(c.news.len()));
+    out.push('\n');
+    for f in &fields {
+        let base_v = base_fields
+            .iter()
+            .find(|x| x.0 == *f)
+            .map(|x| x.1.clone())
+            .unwrap_or_else(|| "(absent)".into());
+        let _ = write!(out, "| {} | {} |", f, md_cell(&base_v));
+        for n in &c.news {
+            match n.environment_differences.iter().find(|d| d.field == *f) {
+                Some(d) => {
+                    let _ = write!(out, " **{}** |", md_cell(&d.new));
+                }
+                None => {
+                    let _ = write!(out, " {} |", md_cell(&base_v));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    let base_tcg = super::is_tcg(e);
+    for n in &c.news {
+        if base_tcg != super::is_tcg(&n.info.environment) {
+            let _ = writeln!(
+                out,
+                "> ⚠️ One of {} and {} ran under QEMU TCG emulation: time metrics between them \
+                 are {}.\n",
+                md_code(&c.base.label),
+                md_code(&n.info.label),
+                super::TCG_NOTE
+            );
+        }
+    }
+}
+
+fn status_text(s: Option<Status>) -> String {
+    match s {
+        Some(Status::Pass) => "✅ pass".into(),
+        Some(Status::Fail) => "❌ fail".into(),
+        Some(Status::Warn) => "⚠️ warn".into(),
+        Some(Status::Skip) => "⏭️ skip".into(),
+        None => "(missing)".into(),
+    }
+}
+
+fn checks(c: &Comparison, out: &mut String) {
+    if c.checks.is_empty() {
+        out.push_str("### Checks\n\nNo check changed status.\n\n");
+        return;
+    }
+    out.push_str("### Checks that changed\n\n| scenario | check | base |");
+    for n in &c.news {
+        let _ = write!(out, " {} |", md_code(&n.info.label));
+    }
+    out.push_str("\n|---|---|---|");
+    out.push_str(&"---|".repeat(c.news.len()));
+    out.push('\n');
+    for row in &c.checks {
+        let _ = write!(
+            out,
+            "| {} | {} | {} |",
+            md_code(&row.scenario),
+            md_cell(&row.check),
+            status_text(row.base)
+        );
+        for (s, reg) in row.news.iter().zip(&row.regressed) {
+            let mark = if *reg { " **(regression)**" } else { "" };
+            let _ = write!(out, " {}{} |", status_text(*s), mark);
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+fn verdict_text(cell: &MetricCell) -> String {
+    let v = match cell.verdict {
+        Verdict::Regressed if cell.fails_gate => "❌ **regressed**".to_string(),
+        Verdict::Regressed => "regressed".to_string(),
+        Verdict::Improved => "✅ improved".to_string(),
+        Verdict::WithinNoise => "≈ within noise".to_string(),
+        Verdict::Unchanged => "unchanged".to_string(),
+        Verdict::NotComparable => "– not comparable".to_string(),
+    };
+    match &cell.note {
+        Some(n) => format!("{v} ({})", md_cell(n)),
+        None => v,
+    }
+}
+
+fn p_text(p: f64) -> String {
+    if p.is_nan() {
+        "–".into()
+    } else if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format_sig(p, 2)
+    }
+}
+
+/// `p=0.02` or `p<0.001`, for the compact multi-run cells.
+fn p_inline(p: f64) -> String {
+    let t = p_text(p);
+    if t.starts_with('<') {
+        format!("p{t}")
+    } else {
+        format!("p={t}")
+    }
+}
+
+fn ratio_text(cell: &MetricCell) -> (String, String) {
+    if !cell.ratio.is_finite() {
+        return ("–".into(), "–".into());
+    }
+    let ci = if cell.ci_low.is_finite() && cell.ci_high.is_finite() {
+        format!(
+            "{} – {}",
+            format_sig(cell.ci_low, 3),
+            format_sig(cell.ci_high, 3)
+        )
+    } else {
+        "–".into()
+    };
+    (format!("×{}", format_sig(cell.ratio, 3)), ci)
+}
+
+fn metric_label(r: &MetricRow) -> String {
+    let mut s = md_code(&r.key);
+    match (r.better, r.target) {
+        (Better::Target, Some(t)) => {
+            let _ = write!(s, " (distance to {})", crate::units::format_number(t));
+        }
+        (Better::Higher, _) => s.push_str(" ↑"),
+        _ => {}
+    }
+    if r.limits.threshold_pct != 10.0 || r.limits.ignore {
+        let _ = write!(
+            s,
+            " <sub>{}</sub>",
+            if r.limits.ignore {
+                "not gated".to_string()
+            } else {
+                format!("gate {}%", r.limits.threshold_pct)
+            }
+        );
+    }
+    s
+}
+
+fn metrics(c: &Comparison, out: &mut String) {
+    out.push_str("### Metrics\n\n");
+    if c.metrics.is_empty() {
+        out.push_str("BASE has no metrics.\n\n");
+        return;
+    }
+    if c.news.len() == 1 {
+        out.push_str(
+            "| metric | base median | new median | ratio | 95% CI | p | verdict |\n\
+             |---|---:|---:|---:|---:|---:|---|\n",
+        );
+        for r in &c.metrics {
+            let base = format!("{} (n={})", format_value(r.base_median, &r.unit), r.base_n);
+            match &r.cells[0] {
+                Some(cell) => {
+                    let (ratio, ci) = ratio_text(cell);
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} (n={}) | {} | {} | {} | {} |",
+                        metric_label(r),
+                        base,
+                        format_value(cell.median, &r.unit),
+                        cell.n,
+                        ratio,
+                        ci,
+                        p_text(cell.p_adjusted),
+                        verdict_text(cell)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | (missing) | – | – | – | – |",
+                        metric_label(r),
+                        base
+                    );
+                }
+            }
+        }
+    } else {
+        out.push_str("| metric | base median |");
+        for n in &c.news {
+            let _ = write!(out, " {} |", md_code(&n.info.label));
+        }
+        out.push_str("\n|---|---:|");
+        out.push_str(&"---|".repeat(c.news.len()));
+        out.push('\n');
+        for r in &c.metrics {
+            let _ = write!(
+                out,
+                "| {} | {} |",
+                metric_label(r),
+                format_value(r.base_median, &r.unit)
+            );
+            for cell in &r.cells {
+                match cell {
+                    Some(cell) => {
+                        let (ratio, ci) = ratio_text(cell);
+                        let _ = write!(
+                            out,
+                            " {} {} [{}] {} {} |",
+                            format_value(cell.median, &r.unit),
+                            ratio,
+                            ci,
+                            p_inline(cell.p_adjusted),
+                            verdict_text(cell)
+                        );
+                    }
+                    None => out.push_str(" (missing) |"),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(
+        "\nratio = median(NEW) / median(BASE); for `better = target` metrics the distance \
+         to the target is compared (medians shown are of the raw values); ↑ marks \
+         higher-is-better metrics.\n\n",
+    );
+}
+
+fn coverage(c: &Comparison, out: &mut String) {
+    for n in &c.news {
+        if n.missing.is_empty() && n.only_in_new.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "<details><summary>{}: {} metric(s) missing, {} only in this run</summary>\n",
+            md_cell(&n.info.label),
+            n.missing.len(),
+            n.only_in_new.len()
+        );
+        for k in &n.missing {
+            let _ = writeln!(out, "- missing: {}", md_code(k));
+        }
+        for k in &n.only_in_new {
+            let _ = writeln!(out, "- only in new: {}", md_code(k));
+        }
+        out.push_str("\n</details>\n\n");
+    }
+}

@@ -1,0 +1,167 @@
+//! Turning a ratio, its interval and a p-value into a verdict a reviewer can
+//! act on — with "no detectable change" and "real but within the threshold"
+//! as answers in their own right (criterion's discipline).
+
+use serde::Serialize;
+
+use super::gate::Applied;
+use crate::schema::Better;
+
+/// What happened to one metric between BASE and NEW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Better beyond the threshold, significantly.
+    Improved,
+    /// Worse beyond the threshold, significantly: fails the gate.
+    Regressed,
+    /// No statistically detectable change.
+    Unchanged,
+    /// A detectable change, but not provably beyond the threshold.
+    WithinNoise,
+    /// Cannot be compared (emulated time, no samples, zero baseline).
+    NotComparable,
+}
+
+impl Verdict {
+    /// Stable text used in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Improved => "improved",
+            Verdict::Regressed => "regressed",
+            Verdict::Unchanged => "unchanged",
+            Verdict::WithinNoise => "within noise",
+            Verdict::NotComparable => "not comparable",
+        }
+    }
+}
+
+/// The evidence about one metric, on the "compared" scale (the value, or its
+/// distance to the target for `better = target`).
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence {
+    pub ratio: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    /// |median(NEW) - median(BASE)|.
+    pub abs_change: f64,
+}
+
+/// Decides the verdict. A regression needs all of: the whole CI beyond the
+/// threshold in the bad direction, p < alpha, and an absolute change of at
+/// least `min_abs`; an improvement is the mirror image.
+pub fn decide(better: Better, e: &Evidence, limits: &Applied) -> Verdict {
+    // An infinite CI bound is fine (a resampled base median of 0); NaN is not.
+    if !e.ratio.is_finite() || e.ci_low.is_nan() || e.ci_high.is_nan() {
+        return Verdict::NotComparable;
+    }
+    let significant = e.p_value < limits.alpha && (e.ci_low > 1.0 || e.ci_high < 1.0);
+    if !significant {
+        return Verdict::Unchanged;
+    }
+    let t = limits.threshold_pct / 100.0;
+    let up = e.ci_low > 1.0 + t;
+    let down = e.ci_high < 1.0 - t;
+    let (worse, better_) = match better {
+        Better::Lower | Better::Target => (up, down),
+        Better::Higher => (down, up),
+    };
+    let big_enough = e.abs_change >= limits.min_abs;
+    if worse && big_enough {
+        Verdict::Regressed
+    } else if better_ && big_enough {
+        Verdict::Improved
+    } else {
+        Verdict::WithinNoise
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Applied {
+        Applied {
+            threshold_pct: 10.0,
+            alpha: 0.05,
+            min_abs: 0.0,
+            ignore: false,
+            rule: None,
+        }
+    }
+
+    fn ev(ratio: f64, lo: f64, hi: f64, p: f64) -> Evidence {
+        Evidence {
+            ratio,
+            ci_low: lo,
+            ci_high: hi,
+            p_value: p,
+            abs_change: 1.0,
+        }
+    }
+
+    #[test]
+    fn lower_is_better() {
+        let l = limits();
+        assert_eq!(
+            decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.001), &l),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            decide(Better::Lower, &ev(1.3, 1.05, 1.4, 0.001), &l),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.2), &l),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            decide(Better::Lower, &ev(1.0, 0.95, 1.05, 0.01), &l),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            decide(Better::Lower, &ev(0.7, 0.6, 0.8, 0.001), &l),
+            Verdict::Improved
+        );
+        assert_eq!(
+            decide(Better::Target, &ev(1.3, 1.2, 1.4, 0.001), &l),
+            Verdict::Regressed
+        );
+    }
+
+    #[test]
+    fn higher_is_better_mirrors() {
+        let l = limits();
+        assert_eq!(
+            decide(Better::Higher, &ev(0.7, 0.6, 0.8, 0.001), &l),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            decide(Better::Higher, &ev(1.3, 1.2, 1.4, 0.001), &l),
+            Verdict::Improved
+        );
+    }
+
+    #[test]
+    fn min_abs_and_non_finite() {
+        let mut l = limits();
+        l.min_abs = 2.0;
+        assert_eq!(
+            decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.001), &l),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            decide(Better::Lower, &ev(f64::INFINITY, 1.0, 2.0, 0.0), &limits()),
+            Verdict::NotComparable
+        );
+        assert_eq!(
+            decide(
+                Better::Lower,
+                &ev(3.0, 1.5, f64::INFINITY, 0.001),
+                &limits()
+            ),
+            Verdict::Regressed
+        );
+    }
+}

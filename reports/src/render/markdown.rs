@@ -1,0 +1,117 @@
+//! report.md: the report's content as GitHub-flavoured Markdown, for a PR
+//! comment or `$GITHUB_STEP_SUMMARY` (plots as links to the SVG files).
+
+use std::fmt::Write;
+
+use super::content::{self, Cell, Counts, Table};
+use super::escape::{md_cell, md_code};
+use super::RenderedPlot;
+use crate::schema::{RunResults, Status};
+
+fn status_md(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅ pass",
+        Status::Fail => "❌ fail",
+        Status::Warn => "⚠️ warn",
+        Status::Skip => "⏭️ skip",
+    }
+}
+
+fn cell_md(c: &Cell) -> String {
+    if let Some(s) = c.status {
+        return status_md(s).into();
+    }
+    if c.code && !c.text.is_empty() {
+        return md_code(&c.text);
+    }
+    md_cell(&c.text)
+}
+
+fn table(out: &mut String, t: &Table) {
+    let _ = writeln!(out, "| {} |", t.headers.join(" | "));
+    let aligns: Vec<&str> = (0..t.headers.len())
+        .map(|i| {
+            if t.numeric.get(i).copied().unwrap_or(false) {
+                "---:"
+            } else {
+                "---"
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "|{}|", aligns.join("|"));
+    for row in &t.rows {
+        let cells: Vec<String> = row.iter().map(cell_md).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// The whole document.
+pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
+    let counts = Counts::of(r);
+    let mut out = String::new();
+    let _ = writeln!(out, "# isobench report {}\n", md_code(&r.run_id));
+    let headline = if counts.fail > 0 || counts.errors > 0 {
+        "❌ **Some checks failed**"
+    } else if counts.warn > 0 {
+        "⚠️ **All checks passed, with warnings**"
+    } else {
+        "✅ **All checks passed**"
+    };
+    let _ = writeln!(out, "{headline} — {}\n", counts.line());
+    if r.interrupted {
+        out.push_str("> ⚠️ The run was interrupted: only completed scenarios are shown.\n\n");
+    }
+    out.push_str("## Environment\n\n");
+    table(&mut out, &content::environment_table(r));
+    out.push_str("## Checks\n\n");
+    let checks = content::checks_table(r);
+    if checks.rows.is_empty() {
+        out.push_str("No checks were recorded.\n\n");
+    } else {
+        table(&mut out, &checks);
+    }
+    for (name, results) in content::groups(r) {
+        let _ = writeln!(out, "## {}\n", md_cell(&name));
+        for p in plots.iter().filter(|p| p.spec.group == name) {
+            match &p.svg {
+                Ok(_) => {
+                    let _ = writeln!(
+                        out,
+                        "![{}]({}.svg)\n\n*{}* ([PNG]({}.png))\n",
+                        md_cell(&p.spec.title),
+                        p.spec.id,
+                        md_cell(&p.spec.caption),
+                        p.spec.id
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        out,
+                        "> Plot “{}” could not be drawn: {}\n",
+                        md_cell(&p.spec.title),
+                        md_cell(e)
+                    );
+                }
+            }
+        }
+        for s in results {
+            let _ = writeln!(
+                out,
+                "### {} · {}\n",
+                md_cell(&name),
+                md_cell(&content::result_heading(s))
+            );
+            if let Some(e) = &s.error {
+                let _ = writeln!(out, "> ❌ Did not complete: {}\n", md_cell(e));
+            }
+            if !s.metrics.is_empty() {
+                table(&mut out, &content::metrics_table(s));
+            }
+            if !s.series.is_empty() {
+                table(&mut out, &content::series_table(s));
+            }
+        }
+    }
+    out
+}

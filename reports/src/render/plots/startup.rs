@@ -1,0 +1,167 @@
+//! Startup plots: latency CDFs per namespace set and per launcher (log time
+//! axis), and the median phase breakdown per namespace set.
+
+use super::common::*;
+use super::spec::*;
+use crate::key::slug;
+use crate::schema::{RunResults, ScenarioResult};
+use crate::units::DisplayUnit;
+
+/// Phases in the order the launcher goes through them.
+const PHASE_ORDER: [&str; 6] = [
+    "phase.cgroup",
+    "phase.clone",
+    "phase.place",
+    "phase.setup",
+    "phase.exec",
+    "phase.teardown",
+];
+
+fn namespaces(s: &ScenarioResult) -> String {
+    param_text(s, "namespaces")
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "(no namespaces)".into())
+}
+
+fn cdf_plot(
+    id: String,
+    title: String,
+    caption: &str,
+    curves: Vec<(String, &[f64])>,
+) -> Option<PlotSpec> {
+    if curves.is_empty() {
+        return None;
+    }
+    let mut p = XyPlot::new(
+        Axis::log("time from cgroup creation to ready (log scale)").ticks_in("s"),
+        Axis::linear("fraction of launches ≤ t"),
+    );
+    p.legend = LegendAt::LowerRight;
+    p.series = curves
+        .into_iter()
+        .map(|(label, samples)| Series::line(label, cdf_points(samples, 1.0, true)))
+        .collect();
+    Some(PlotSpec {
+        id,
+        group: "startup".into(),
+        title,
+        caption: caption.into(),
+        kind: PlotKind::Xy(p),
+    })
+}
+
+/// All startup plots of a run.
+pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
+    let all = by_name(r, "startup");
+    let launchers = unique(all.iter().map(|s| s.launcher.clone()));
+    let ns_sets = unique(all.iter().map(|s| namespaces(s)));
+    fn ready<'a>(s: &&'a ScenarioResult) -> Option<&'a [f64]> {
+        metric(s, "ready").map(|m| m.samples.as_slice())
+    }
+    let mut out = Vec::new();
+
+    for l in &launchers {
+        let curves: Vec<(String, &[f64])> = all
+            .iter()
+            .filter(|s| &s.launcher == l)
+            .filter_map(|s| ready(s).map(|m| (namespaces(s), m)))
+            .collect();
+        out.extend(cdf_plot(
+            format!("startup-ready-cdf-{}", slug(l)),
+            format!("Startup latency by namespace set — {l}"),
+            "Time from cgroup creation until the workload signals ready, one curve per \
+             namespace set; further right is slower, a long flat top is a tail.",
+            curves,
+        ));
+    }
+    if launchers.len() > 1 {
+        for ns in &ns_sets {
+            let curves: Vec<(String, &[f64])> = all
+                .iter()
+                .filter(|s| &namespaces(s) == ns)
+                .filter_map(|s| ready(s).map(|m| (s.launcher.clone(), m)))
+                .collect();
+            if curves.len() > 1 {
+                out.extend(cdf_plot(
+                    format!("startup-ready-cdf-ns-{}", slug(ns)),
+                    format!("Startup latency by launcher — namespaces {ns}"),
+                    "The same namespace set launched by each launcher; further right is slower.",
+                    curves,
+                ));
+            }
+        }
+    }
+    // One breakdown per launcher: a slow launcher would otherwise squash
+    // the others' phases into slivers.
+    for l in &launchers {
+        let mine: Vec<&ScenarioResult> = all.iter().copied().filter(|s| &s.launcher == l).collect();
+        let id = if launchers.len() > 1 {
+            format!("startup-phases-{}", slug(l))
+        } else {
+            "startup-phases".to_string()
+        };
+        out.extend(phase_breakdown(&mine, id, l));
+    }
+    out
+}
+
+fn phase_breakdown(all: &[&ScenarioResult], id: String, launcher: &str) -> Option<PlotSpec> {
+    let with_phases: Vec<&&ScenarioResult> = all
+        .iter()
+        .filter(|s| s.metrics.iter().any(|m| m.name.starts_with("phase.")))
+        .collect();
+    if with_phases.is_empty() {
+        return None;
+    }
+    let mut phases: Vec<String> = PHASE_ORDER
+        .iter()
+        .filter(|p| with_phases.iter().any(|s| metric(s, p).is_some()))
+        .map(|p| p.to_string())
+        .collect();
+    for s in &with_phases {
+        for m in &s.metrics {
+            if m.name.starts_with("phase.") && !phases.contains(&m.name) {
+                phases.push(m.name.clone());
+            }
+        }
+    }
+    let medians: Vec<Vec<f64>> = phases
+        .iter()
+        .map(|p| {
+            with_phases
+                .iter()
+                .map(|s| metric(s, p).map(|m| m.summary.p50).unwrap_or(0.0))
+                .collect()
+        })
+        .collect();
+    let biggest = (0..with_phases.len())
+        .map(|c| medians.iter().map(|v| v[c]).sum::<f64>())
+        .fold(0.0, f64::max);
+    let unit = DisplayUnit::for_values("s", biggest);
+    let categories = with_phases.iter().map(|s| namespaces(s)).collect();
+    let segments = phases
+        .iter()
+        .zip(medians)
+        .map(|(p, v)| {
+            (
+                p.trim_start_matches("phase.").to_string(),
+                v.into_iter().map(|x| x * unit.factor).collect(),
+            )
+        })
+        .collect();
+    Some(PlotSpec {
+        id,
+        group: "startup".into(),
+        title: format!("Startup phase breakdown by namespace set — {launcher}"),
+        caption: "Median time of each launch phase, stacked; the label is the sum of the \
+                  phase medians (teardown comes after ready, so it exceeds time to ready)."
+            .into(),
+        kind: PlotKind::Bars(BarPlot {
+            value_label: format!("median time per phase ({})", unit.suffix),
+            value_unit: unit.suffix.clone(),
+            categories,
+            segments,
+            stacked: true,
+        }),
+    })
+}
