@@ -42,6 +42,40 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Render a results file: report.html, report.md, junit.xml and plots
+    /// (SVG + PNG) into a directory, or print a CI export.
+    Report {
+        /// The results JSON of `isobench run`.
+        results: PathBuf,
+        /// Output directory.
+        #[arg(short, long, value_name = "DIR", default_value = "isobench-report")]
+        output: PathBuf,
+        /// Print an export instead: gab (github-action-benchmark
+        /// customSmallerIsBetter), gab-bigger (customBiggerIsBetter), bmf
+        /// (Bencher Metric Format).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
+    /// Compare runs: NEW (one or more) against BASE, with a regression gate.
+    Compare {
+        /// The baseline results file.
+        base: PathBuf,
+        /// One or more results files to compare with the baseline.
+        #[arg(required = true)]
+        new: Vec<PathBuf>,
+        /// Gate thresholds (TOML); the built-in defaults otherwise.
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
+        /// Output format: md or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Seed of the bootstrap resampling.
+        #[arg(long, default_value_t = isobench_reports::DEFAULT_SEED)]
+        seed: u64,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = isobench_reports::DEFAULT_RESAMPLES)]
+        resamples: usize,
+    },
     /// Print kernel, cgroup mode, controllers and the peers installed.
     Env {
         /// Print JSON (the results file's environment block) instead.

@@ -22,7 +22,10 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
 fn vm_exit(r: Result<u8, isobench::vm::VmError>) -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),
-        Err(e) => usage(e),
+        Err(e) => {
+            eprintln!("isobench: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 
@@ -157,6 +160,87 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Report {
+            results,
+            output,
+            format,
+        } => {
+            let r = match isobench_reports::read_results(&results) {
+                Ok(r) => r,
+                Err(e) => return usage(e),
+            };
+            if let Some(f) = format {
+                let f: isobench_reports::ExportFormat = match f.parse() {
+                    Ok(f) => f,
+                    Err(e) => return usage(format!("--format: {e}")),
+                };
+                println!("{}", isobench_reports::export(&r, f));
+                return ExitCode::SUCCESS;
+            }
+            match isobench_reports::render_report(&r, &output) {
+                Ok(files) => {
+                    println!(
+                        "wrote {} files to {} (open {})",
+                        files.len(),
+                        output.display(),
+                        output.join("report.html").display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage(e),
+            }
+        }
+        Command::Compare {
+            base,
+            new,
+            gate,
+            format,
+            seed,
+            resamples,
+        } => {
+            if format != "md" && format != "json" {
+                return usage(format!("--format {format:?}: accepted: md, json"));
+            }
+            if resamples < 100 {
+                return usage("--resamples must be at least 100");
+            }
+            let gate = match &gate {
+                Some(p) => match isobench_reports::Gate::load(p) {
+                    Ok(g) => g,
+                    Err(e) => return usage(e),
+                },
+                None => isobench_reports::Gate::default(),
+            };
+            let b = match isobench_reports::read_results(&base) {
+                Ok(r) => r,
+                Err(e) => return usage(e),
+            };
+            let mut news = Vec::new();
+            for p in &new {
+                match isobench_reports::read_results(p) {
+                    Ok(r) => news.push(r),
+                    Err(e) => return usage(e),
+                }
+            }
+            let mut c = isobench_reports::compare(&b, &news, &gate, seed, resamples);
+            let label = |p: &std::path::PathBuf| p.display().to_string();
+            let labels: Vec<String> = new.iter().map(label).collect();
+            let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+            c.set_labels(&label(&base), &refs);
+            if format == "json" {
+                println!("{}", c.to_json());
+            } else {
+                print!("{}", c.to_markdown());
+            }
+            if c.regressed() {
+                for line in c.regressions() {
+                    eprintln!("isobench: regression: {line}");
+                }
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Command::List => {
             for name in scenarios::NAMES {
