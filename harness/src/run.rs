@@ -169,6 +169,7 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         req.suite.name,
         t_run.elapsed().as_secs_f64()
     );
+    scenarios.push(harness_row(&req.suite.name, t_run.elapsed()));
     let results = RunResults {
         schema: SCHEMA.into(),
         run_id,
@@ -182,6 +183,35 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         isobench_reports::write_results(o, &results).map_err(|e| EnvError(e.to_string()))?;
     }
     Ok(results)
+}
+
+/// The observer's own cost, so every reader sees it: peak RSS of the
+/// harness and the suite's wall time (CPU cost of the monitor is reported by
+/// the scenarios that sample).
+fn harness_row(suite: &str, wall: std::time::Duration) -> ScenarioResult {
+    // SAFETY: getrusage fills a local struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let rss = ru.ru_maxrss as f64 * 1024.0;
+    let cpu = ru.ru_utime.tv_sec as f64
+        + ru.ru_utime.tv_usec as f64 / 1e6
+        + ru.ru_stime.tv_sec as f64
+        + ru.ru_stime.tv_usec as f64 / 1e6;
+    let mut params = serde_json::Map::new();
+    params.insert("suite".into(), serde_json::json!(suite));
+    ScenarioResult {
+        name: "harness".into(),
+        launcher: "isobench".into(),
+        params,
+        metrics: vec![
+            isobench_reports::Metric::new("suite_wall_time", "s", isobench_reports::Better::Lower, vec![wall.as_secs_f64()]),
+            isobench_reports::Metric::new("peak_rss", "bytes", isobench_reports::Better::Lower, vec![rss]),
+            isobench_reports::Metric::new("harness_cpu_time", "s", isobench_reports::Better::Lower, vec![cpu]),
+        ],
+        checks: Vec::new(),
+        series: Default::default(),
+        error: None,
+    }
 }
 
 /// Launches one trivial workload to see whether the launcher works here at

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
-use crate::cgroup::{Cgroup, CgroupError, Limits, MemoryStats};
+use crate::cgroup::{Cgroup, CgroupError, Controller, Limits, MemoryStats};
 use crate::sandbox::{Exit, LaunchError, SandboxSpec};
 
 pub const ABOUT: &str =
@@ -208,6 +208,13 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Result<Rep, String>, String> {
 
 /// Runs the scenario (or skips it where memory.high does not exist).
 pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    if !ctx.set.on_v2(Controller::Memory) {
+        let why = format!(
+            "memory.high exists only on cgroup v2; the memory controller here is on v1 (mode {})",
+            ctx.set.mode.as_str()
+        );
+        return Ok(vec![skipped(cfg, &why, &ctx.launcher)]);
+    }
     let mut reps = Vec::new();
     for _ in 0..cfg.repetitions {
         if let Some(sig) = crate::interrupt::requested() {
@@ -241,7 +248,7 @@ fn skipped(cfg: &Config, why: &str, launcher: &str) -> ScenarioResult {
             Status::Skip,
             "allocation above memory.high slows down, memory.events high > 0, no kill",
             "not run",
-            format!("needs the memory controller on cgroup v2: {why}"),
+            why,
         )],
         series: BTreeMap::new(),
         error: None,

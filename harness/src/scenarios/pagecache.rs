@@ -218,7 +218,9 @@ struct Rep {
     samples: Vec<Sample>,
 }
 
-fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, String> {
+/// One run; Ok(Err(reason)) when the sandbox cannot reach the directory
+/// (a launcher whose rootfs holds only the workload).
+fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Result<Rep, String>, String> {
     let bytes = cfg.bytes().to_string();
     let chunk = format!("{}K", cfg.chunk_kib);
     let d = dir.to_string_lossy().into_owned();
@@ -252,6 +254,18 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, String> {
     let exit = r.wait_exit().map_err(|e| e.to_string())?;
     let (samples, _) = mon.stop();
     let stats = r.cgroup().memory_stats().map_err(|e| e.to_string())?;
+    let unreachable = r.events.iter().find_map(|e| {
+        let msg = e["msg"].as_str()?;
+        (e["event"] == "error" && msg.starts_with("pagecache: create")).then(|| msg.to_string())
+    });
+    if let Some(msg) = unreachable {
+        r.teardown().map_err(|e| e.to_string())?;
+        return Ok(Err(format!(
+            "the {} sandbox cannot write to {} ({msg}): pagecache needs a disk directory visible inside the sandbox",
+            ctx.launcher,
+            dir.display()
+        )));
+    }
     let done = r.events.iter().find(|e| e["event"] == "pagecache_done");
     let written = done.and_then(|e| e["bytes"].as_u64());
     let write_seconds = done
@@ -265,7 +279,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, String> {
             .max()
             .unwrap_or(0)
     };
-    Ok(Rep {
+    Ok(Ok(Rep {
         exit,
         written,
         write_seconds,
@@ -273,7 +287,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, String> {
         max_sampled: mem(|m| m.current),
         max_file: mem(|m| m.file),
         samples,
-    })
+    }))
 }
 
 /// Runs the scenario.
@@ -288,7 +302,10 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
         if let Some(sig) = crate::interrupt::requested() {
             return Err(format!("interrupted by signal {sig}"));
         }
-        reps.push(run_rep(cfg, ctx, &scratch.0)?);
+        match run_rep(cfg, ctx, &scratch.0)? {
+            Ok(rep) => reps.push(rep),
+            Err(why) => return Ok(vec![skipped(cfg, &why, &ctx.launcher)]),
+        }
     }
     let mut res = result(cfg, &reps, &ctx.launcher);
     res.params.insert(

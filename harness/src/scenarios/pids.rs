@@ -12,6 +12,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::memory_oom::died_of_sigkill;
 use super::{merge_over, Ctx, Level};
 use crate::cgroup::{Cgroup, Limits, PidsStats};
 use crate::sandbox::{Exit, SandboxSpec};
@@ -342,13 +343,15 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
         "the workload counts failed forks; pids.events max ties them to the limit",
     ));
     let bound = cfg.kill_within_seconds;
-    let killed = reps.iter().all(|r| {
-        r.kill_seconds.is_some_and(|s| s <= bound) && r.exit == Exit::Signaled(libc::SIGKILL)
-    });
+    let killed = reps
+        .iter()
+        .all(|r| r.kill_seconds.is_some_and(|s| s <= bound) && died_of_sigkill(r.exit));
     checks.push(Check::new(
         "killed_and_empty",
         if killed { Status::Pass } else { Status::Fail },
-        format!("the whole bomb dies of SIGKILL; cgroup empty and pids.current 0 within {bound} s"),
+        format!(
+            "the whole bomb dies of SIGKILL (exit 137 through a wrapper); cgroup empty and pids.current 0 within {bound} s"
+        ),
         format!(
             "{}; leader {}",
             join(reps, |r| match r.kill_seconds {
