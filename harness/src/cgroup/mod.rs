@@ -43,7 +43,7 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 fn fs_magic(path: &Path) -> Option<i64> {
     nix::sys::statfs::statfs(path)
         .ok()
-        .map(|s| s.filesystem_type().0 as i64)
+        .map(|s| s.filesystem_type().0)
 }
 
 /// Detects the mode from the filesystem at `root` (normally /sys/fs/cgroup):
