@@ -110,7 +110,12 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         if let Some(why) = why_not {
             eprintln!("isobench: launcher {launcher} cannot run here: {why}");
             for spec in &req.suite.scenarios {
-                scenarios.push(skipped(spec.name(), &ctx.launcher, "launcher runs here", &why));
+                scenarios.push(skipped(
+                    spec.name(),
+                    &ctx.launcher,
+                    "launcher runs here",
+                    &why,
+                ));
             }
             unavailable.push(format!("{launcher}: {why}"));
             step += req.suite.scenarios.len();
@@ -131,8 +136,22 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
                 ));
                 continue;
             }
-            if let Some(why) = ctx.namespaces.as_ref().and_then(|ns| launcher.unsupported(ns)) {
-                scenarios.push(skipped(name, &ctx.launcher, "the namespaces asked for", &why));
+            // startup measures several sets and skips unsupported ones itself
+            // (bare still gives its reference row there).
+            let ns_problem = if name == "startup" {
+                None
+            } else {
+                ctx.namespaces
+                    .as_ref()
+                    .and_then(|ns| launcher.unsupported(ns))
+            };
+            if let Some(why) = ns_problem {
+                scenarios.push(skipped(
+                    name,
+                    &ctx.launcher,
+                    "the namespaces asked for",
+                    &why,
+                ));
                 continue;
             }
             eprintln!("isobench: [{step}/{total}] {name} ({launcher}) ...");
@@ -165,7 +184,8 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
             unavailable.join("; ")
         )));
     }
-    eprintln!("isobench: suite {} took {:.1} s",
+    eprintln!(
+        "isobench: suite {} took {:.1} s",
         req.suite.name,
         t_run.elapsed().as_secs_f64()
     );
@@ -204,9 +224,24 @@ fn harness_row(suite: &str, wall: std::time::Duration) -> ScenarioResult {
         launcher: "isobench".into(),
         params,
         metrics: vec![
-            isobench_reports::Metric::new("suite_wall_time", "s", isobench_reports::Better::Lower, vec![wall.as_secs_f64()]),
-            isobench_reports::Metric::new("peak_rss", "bytes", isobench_reports::Better::Lower, vec![rss]),
-            isobench_reports::Metric::new("harness_cpu_time", "s", isobench_reports::Better::Lower, vec![cpu]),
+            isobench_reports::Metric::new(
+                "suite_wall_time",
+                "s",
+                isobench_reports::Better::Lower,
+                vec![wall.as_secs_f64()],
+            ),
+            isobench_reports::Metric::new(
+                "peak_rss",
+                "bytes",
+                isobench_reports::Better::Lower,
+                vec![rss],
+            ),
+            isobench_reports::Metric::new(
+                "harness_cpu_time",
+                "s",
+                isobench_reports::Better::Lower,
+                vec![cpu],
+            ),
         ],
         checks: Vec::new(),
         series: Default::default(),

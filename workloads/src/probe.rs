@@ -85,14 +85,24 @@ pub fn unescape_octal(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn mounts() -> Option<Vec<String>> {
+/// Mount points (unescaped) and mount keys of /proc/self/mountinfo.
+fn mounts() -> Option<(Vec<String>, Vec<String>)> {
     let text = fs::read("/proc/self/mountinfo").ok()?;
     let text = String::from_utf8_lossy(&text);
     Some(
         text.lines()
-            .filter_map(|l| l.split(' ').nth(4).map(unescape_octal))
-            .collect(),
+            .filter_map(|l| Some((unescape_octal(l.split(' ').nth(4)?), mount_key(l)?)))
+            .unzip(),
     )
+}
+
+/// "MAJ:MIN ROOT MOUNTPOINT" (mountinfo fields 3–5, still escaped): the same
+/// key inside and outside a sandbox means the same mount of the same
+/// filesystem, where a fresh mount (proc, tmpfs, a bind of another root)
+/// differs even when its mount point is named alike.
+pub fn mount_key(line: &str) -> Option<String> {
+    let f: Vec<&str> = line.split(' ').skip(2).take(3).collect();
+    (f.len() == 3).then(|| f.join(" "))
 }
 
 /// Ids of the SysV shared memory segments in this IPC namespace (the
@@ -199,6 +209,7 @@ pub fn probe() -> String {
     let affinity: Option<Vec<u64>> =
         sys::affinity().map(|v| v.into_iter().map(u64::from).collect());
     let shm = read_trimmed("/proc/sysvipc/shm").map(|t| parse_shm_ids(&t));
+    let mounts = mounts();
     let obj = Obj::event("probe")
         .i64("pid", ids.pid.into())
         .i64("ppid", ids.ppid.into())
@@ -211,7 +222,8 @@ pub fn probe() -> String {
         )
         .opt_u64s("visible_pids", visible_pids().as_deref())
         .opt_strs("interfaces", interfaces().as_deref())
-        .opt_strs("mounts", mounts().as_deref())
+        .opt_strs("mounts", mounts.as_ref().map(|m| m.0.as_slice()))
+        .opt_strs("mount_keys", mounts.as_ref().map(|m| m.1.as_slice()))
         .opt_str("uid_map", read_trimmed("/proc/self/uid_map").as_deref())
         .opt_str("gid_map", read_trimmed("/proc/self/gid_map").as_deref())
         .opt_strs("cgroup", cgroup.as_deref())
@@ -255,6 +267,13 @@ mod tests {
         assert_eq!(parse_shm_ids(text), vec![17, 32769]);
         assert!(parse_shm_ids("       key      shmid perms\n").is_empty());
         assert!(parse_shm_ids("").is_empty());
+    }
+
+    #[test]
+    fn mount_keys_are_device_root_and_point() {
+        let l = "36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 - ext3 /dev/root rw";
+        assert_eq!(mount_key(l).as_deref(), Some("98:0 /mnt1 /mnt/a\\040b"));
+        assert_eq!(mount_key("36 35 98:0"), None);
     }
 
     #[test]
@@ -304,6 +323,11 @@ mod tests {
         assert!(p.num("nprocs_online") >= 1.0);
         assert!(p.num("uptime_s") > 0.0);
         assert_eq!(p.str("loadavg").split(' ').count(), 3);
+        let keys = p.arr("mount_keys");
+        assert_eq!(keys.len(), p.arr("mounts").len());
+        assert!(keys
+            .iter()
+            .all(|k| matches!(k, Value::Str(s) if s.split(' ').count() >= 3)));
         // An array (possibly empty) where /proc/sysvipc exists.
         assert!(matches!(p.get("sysvipc_shm"), Some(Value::Arr(_))));
     }

@@ -311,11 +311,33 @@ pub fn launch(
             .unwrap_or(false)
     });
     if let Some(pid) = &workload_child {
-        if let Ok(seen) = view_of_pid(set, *pid) {
+        // An exiting task is moved back to the root cgroups: only a live
+        // process placed somewhere else entirely is a mismatch.
+        let bases = set.base_dirs();
+        let roots: Vec<PathBuf> = set
+            .hierarchies
+            .v1
+            .values()
+            .map(|h| h.mount.mount_point.clone())
+            .chain(
+                set.hierarchies
+                    .unified
+                    .iter()
+                    .map(|h| h.mount.mount_point.clone()),
+            )
+            .collect();
+        let exiting = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+            })
+            .unwrap_or(true);
+        if let (false, Ok(seen)) = (exiting, view_of_pid(set, *pid)) {
             let mismatch: Vec<String> = seen
                 .dirs()
                 .into_iter()
-                .filter(|d| !view.dirs().contains(d))
+                .filter(|d| !view.dirs().contains(d) && !bases.contains(d) && !roots.contains(d))
                 .map(|d| d.display().to_string())
                 .collect();
             if !mismatch.is_empty() {

@@ -28,6 +28,9 @@ pub struct ChildPlan {
     pub envp_ptrs: Vec<*const c_char>,
     pub hostname: Option<CString>,
     pub become_root: bool,
+    /// Unshare the cgroup namespace once the parent has placed the child in
+    /// its cgroups, so the namespace is rooted at the sandbox's own cgroup.
+    pub unshare_cgroup: bool,
     pub make_private: bool,
     pub fresh_proc: bool,
     pub minimal: Option<MinimalPlan>,
@@ -56,6 +59,7 @@ pub enum Stage {
     NoNewPrivs = 8,
     ReportFd = 9,
     Exec = 10,
+    CgroupNs = 11,
 }
 
 impl Stage {
@@ -71,6 +75,7 @@ impl Stage {
             8 => "setting no_new_privs",
             9 => "passing the report fd",
             10 => "execve of the workload",
+            11 => "unsharing the cgroup namespace",
             _ => "unknown stage",
         }
     }
@@ -111,6 +116,13 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
             fail(plan, Stage::Sync);
         }
         libc::close(plan.sync_r);
+
+        // Only now is the child in every hierarchy's sandbox cgroup (v1
+        // placement happens after clone), so only now may its cgroup
+        // namespace be rooted there.
+        if plan.unshare_cgroup && libc::unshare(libc::CLONE_NEWCGROUP) != 0 {
+            fail(plan, Stage::CgroupNs);
+        }
 
         if plan.become_root {
             libc::setgroups(0, std::ptr::null());

@@ -175,7 +175,8 @@ fn prepare(
     let stderr_file = match peer {
         Some(_) => {
             // SAFETY: memfd_create with a static name; the fd is owned below.
-            let fd = unsafe { libc::memfd_create(c"isobench-peer-stderr".as_ptr(), libc::MFD_CLOEXEC) };
+            let fd =
+                unsafe { libc::memfd_create(c"isobench-peer-stderr".as_ptr(), libc::MFD_CLOEXEC) };
             if fd < 0 {
                 return Err(LaunchError::Os(std::io::Error::last_os_error()));
             }
@@ -200,6 +201,7 @@ fn prepare(
         envp_ptrs,
         hostname,
         become_root: ns.user,
+        unshare_cgroup: ns.cgroup,
         make_private: ns.mnt,
         fresh_proc: ns.mnt && ns.pid,
         minimal,
@@ -252,15 +254,7 @@ pub fn launch(
     workload: &Path,
     rootfs_dir: Option<&Path>,
 ) -> Result<Running, LaunchError> {
-    launch_with(
-        spec,
-        set,
-        n,
-        workload,
-        rootfs_dir,
-        None,
-        CgroupMode::Create,
-    )
+    launch_with(spec, set, n, workload, rootfs_dir, None, CgroupMode::Create)
 }
 
 /// Launches either the workload itself (native) or a peer launcher command
@@ -296,7 +290,8 @@ pub fn launch_with(
     let ns_flags = if peer.is_some() {
         0
     } else {
-        spec.namespaces.clone_flags()
+        // The child unshares the cgroup namespace after placement.
+        spec.namespaces.clone_flags() & !(libc::CLONE_NEWCGROUP as u64)
     };
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
@@ -464,9 +459,9 @@ impl Running {
     /// A peer launcher's stderr is quoted when it fails.
     pub fn wait_ready(&mut self) -> Result<(), LaunchError> {
         match self.wait_ready_inner() {
-            Err(LaunchError::Setup(m)) if !self.peer_stderr().is_empty() => Err(LaunchError::Setup(
-                format!("{m}; the launcher said: {}", self.peer_stderr()),
-            )),
+            Err(LaunchError::Setup(m)) if !self.peer_stderr().is_empty() => Err(
+                LaunchError::Setup(format!("{m}; the launcher said: {}", self.peer_stderr())),
+            ),
             r => r,
         }
     }

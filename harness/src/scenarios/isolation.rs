@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use super::startup::NsSet;
 use super::{merge_over, Ctx, Level};
 use crate::cgroup::{CpuMax, Limits};
+use crate::launchers::Launcher;
 use crate::sandbox::{Exit, IdMap, Namespaces, Rootfs, SandboxSpec};
 
 pub const ABOUT: &str =
@@ -56,8 +57,6 @@ pub const ABOUT_PARAMS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Mount points the minimal rootfs has of its own.
-const MINIMAL_MOUNTS: [&str; 3] = ["/", "/proc", "/isobench-workload"];
 /// CFS period of the probed sandboxes' quota.
 const PERIOD_US: u64 = 100_000;
 /// Deadline of one probe.
@@ -206,6 +205,9 @@ pub struct Host {
     pub hostname_after: String,
     /// The harness's SysV shm segment, or why it could not make one.
     pub shm_id: Result<u64, String>,
+    /// The harness's mounts as "MAJ:MIN ROOT MOUNTPOINT" keys (the probe's
+    /// `mount_keys`): a sandbox showing one of them sees a host mount.
+    pub mount_keys: Option<Vec<String>>,
 }
 
 /// Host's /proc/uptime and /proc/loadavg just before and after one probe.
@@ -228,6 +230,47 @@ fn read_loadavg() -> Option<String> {
     let t = std::fs::read_to_string("/proc/loadavg").ok()?;
     let f: Vec<&str> = t.split_whitespace().take(3).collect();
     (f.len() == 3).then(|| f.join(" "))
+}
+
+/// The harness's mount keys: fields 3–5 of /proc/self/mountinfo, as the
+/// probe reports them.
+fn host_mount_keys() -> Option<Vec<String>> {
+    let t = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    Some(
+        t.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').skip(2).take(3).collect();
+                (f.len() == 3).then(|| f.join(" "))
+            })
+            .collect(),
+    )
+}
+
+/// Whether the launcher runs a workload in the host's namespaces when asked
+/// for none, so a baseline through it shows the host. OCI runtimes always
+/// make at least a mount namespace; their rows rely on another launcher's
+/// baseline (native's, in a default run).
+fn honours_no_namespace(kind: &Launcher) -> bool {
+    !matches!(kind, Launcher::Runc | Launcher::Crun)
+}
+
+/// The part of `ns` the launcher can create, and each namespace it cannot
+/// with the launcher's reason.
+pub fn supported_part(kind: &Launcher, ns: Namespaces) -> (Namespaces, Vec<(String, String)>) {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for name in Namespaces::NAMES {
+        let one = Namespaces::parse(name).expect("known namespace name");
+        if ns.clone_flags() & one.clone_flags() == 0 {
+            continue;
+        }
+        match kind.unsupported(&one) {
+            Some(why) => dropped.push((name.to_string(), why)),
+            None => kept.push(name),
+        }
+    }
+    let kept = Namespaces::parse(&kept.join(",")).expect("known namespace names");
+    (kept, dropped)
 }
 
 fn hostname() -> String {
@@ -369,29 +412,40 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
         hostname_before: hostname(),
         hostname_after: String::new(),
         shm_id: shm.as_ref().map(|s| s.id as u64).map_err(Clone::clone),
+        mount_keys: host_mount_keys(),
     };
-    let mut sets = vec![Namespaces::default()];
+    let mut sets = Vec::new();
+    if honours_no_namespace(&ctx.kind) {
+        sets.push(Namespaces::default());
+    }
     sets.extend(cfg.effective_sets(ctx.namespaces));
     let mut probed = Vec::new();
     for ns in sets {
         if let Some(sig) = crate::interrupt::requested() {
             return Err(format!("interrupted by signal {sig}"));
         }
-        let spec = probe_spec(cfg, ns);
-        probed.push((spec.clone(), run_probe(ctx, &spec, cfg.quota_cpus())));
+        // A peer that lacks a namespace kind is probed with the rest; the
+        // missing kinds are reported, never silently dropped.
+        let (kept, dropped) = supported_part(&ctx.kind, ns);
+        let spec = probe_spec(cfg, kept);
+        // Nothing left to probe: the skips say why.
+        let p = (kept != Namespaces::default() || ns.is_empty())
+            .then(|| run_probe(ctx, &spec, cfg.quota_cpus()));
+        probed.push((spec, dropped, p));
     }
     host.hostname_after = hostname();
     drop(shm);
     Ok(probed
         .into_iter()
-        .map(|(spec, p)| set_result(cfg, &spec, p, &host, &ctx.launcher))
+        .map(|(spec, dropped, p)| set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher))
         .collect())
 }
 
 fn set_result(
     cfg: &Config,
     spec: &SandboxSpec,
-    probed: Result<Probed, String>,
+    dropped: &[(String, String)],
+    probed: Option<Result<Probed, String>>,
     host: &Host,
     launcher: &str,
 ) -> ScenarioResult {
@@ -417,10 +471,21 @@ fn set_result(
         series: BTreeMap::new(),
         error: None,
     };
+    r.checks.extend(dropped.iter().map(|(kind, why)| {
+        Check::new(
+            kind.as_str(),
+            Status::Skip,
+            format!("a {kind} namespace"),
+            "not created by this launcher",
+            why.as_str(),
+        )
+    }));
     match probed {
-        Err(e) => r.error = Some(format!("probe with namespaces [{ns}]: {e}")),
-        Ok(p) => {
-            r.checks = namespace_checks(&p.probe, &p.expect, host);
+        None => {}
+        Some(Err(e)) => r.error = Some(format!("probe with namespaces [{ns}]: {e}")),
+        Some(Ok(p)) => {
+            r.checks
+                .splice(0..0, namespace_checks(&p.probe, &p.expect, host));
             r.metrics.push(Metric::new(
                 "ready",
                 "s",
@@ -526,38 +591,45 @@ fn map_text(m: &[IdMap]) -> String {
 }
 
 fn see_pid(p: &Value, exp: &Expect, host: &Host) -> Seen {
-    let pid = p["pid"].as_i64();
+    let pid = p["pid"].as_u64();
+    let ppid = p["ppid"].as_u64();
     let vis = u64s(&p["visible_pids"]);
     let harness = u64::from(host.harness_pid);
-    let observed = format!(
-        "pid {}; {}",
-        pid.map_or("?".into(), |x| x.to_string()),
-        match &vis {
-            Some(v) => format!(
-                "{} pid(s) visible{}",
-                v.len(),
-                if v.contains(&harness) {
-                    format!(", the harness's {harness} among them")
-                } else {
-                    String::new()
-                }
-            ),
-            None => "/proc unreadable".into(),
-        }
-    );
-    let own_only = vis.as_ref().is_none_or(|v| v.iter().all(|&x| x == 1));
-    let leaked = !(pid == Some(1) && own_only)
-        || vis.as_ref().is_some_and(|v| v.contains(&harness))
-        || pid == Some(i64::from(exp.host_pid));
+    // Its own pid namespace's processes: init (a launcher may keep one, as
+    // bwrap does), itself and its parent.
+    let own = |x: u64| x == 1 || Some(x) == pid || Some(x) == ppid;
+    let foreign = vis
+        .as_ref()
+        .map_or(0, |v| v.iter().filter(|&&x| !own(x)).count());
+    let sees_harness = vis.as_ref().is_some_and(|v| v.contains(&harness));
+    let leaked = foreign > 0 || sees_harness || pid == u64::try_from(exp.host_pid).ok();
+    let show = |v: Option<u64>| v.map_or("?".into(), |x| x.to_string());
     Seen {
         leaked: Some(leaked),
-        isolated_text: "pid 1, and only its own process visible (1 pid)".into(),
+        isolated_text: "only its own pid namespace's processes visible (init, itself, its parent)"
+            .into(),
         leak_text: format!(
             "host pids visible: its host pid {} or the harness's {harness}",
             exp.host_pid
         ),
-        observed,
-        note: if pid == Some(1) && !own_only {
+        observed: format!(
+            "pid {} (parent {}); {}",
+            show(pid),
+            show(ppid),
+            match &vis {
+                Some(v) => format!(
+                    "{} pid(s) visible, {foreign} of them not its own{}",
+                    v.len(),
+                    if sees_harness {
+                        format!(", the harness's {harness} among them")
+                    } else {
+                        String::new()
+                    }
+                ),
+                None => "/proc unreadable".into(),
+            }
+        ),
+        note: if pid.is_some_and(|x| x <= 2) && foreign > 0 {
             "a pid namespace without its own /proc mount still lists the host's processes".into()
         } else {
             String::new()
@@ -565,45 +637,49 @@ fn see_pid(p: &Value, exp: &Expect, host: &Host) -> Seen {
     }
 }
 
-fn see_mnt(p: &Value, exp: &Expect) -> Seen {
-    let Some(mounts) = strs(&p["mounts"]) else {
+fn see_mnt(p: &Value, host: &Host) -> Seen {
+    let Some(keys) = strs(&p["mount_keys"]) else {
         return Seen::unobservable(
             "mountinfo unreadable",
             "the probe could not read /proc/self/mountinfo",
         );
     };
-    let foreign: Vec<String> = mounts
+    let Some(host_keys) = &host.mount_keys else {
+        return Seen::unobservable(
+            "no host mount table",
+            "the harness could not read its own /proc/self/mountinfo",
+        );
+    };
+    let host_set: std::collections::HashSet<&str> = host_keys.iter().map(String::as_str).collect();
+    let point = |k: &String| k.rsplit(' ').next().unwrap_or("").to_string();
+    let shared: Vec<String> = keys
         .iter()
-        .filter(|m| !MINIMAL_MOUNTS.contains(&m.as_str()))
-        .cloned()
+        .filter(|k| host_set.contains(k.as_str()))
+        .map(point)
         .collect();
-    let host_rootfs = exp.rootfs == Rootfs::Host && exp.namespaces.mnt;
+    let points: Vec<String> = keys.iter().map(point).collect();
     Seen {
-        leaked: if host_rootfs {
-            None
-        } else {
-            Some(!foreign.is_empty())
-        },
+        leaked: Some(!shared.is_empty()),
         isolated_text: format!(
-            "only the minimal rootfs's mounts ({})",
-            MINIMAL_MOUNTS.join(", ")
+            "none of the host's {} mounts (same device, root and mount point)",
+            host_keys.len()
         ),
-        leak_text: "host mount points visible".into(),
-        observed: format!(
-            "{} mount(s), {} not the sandbox's own{}",
-            mounts.len(),
-            foreign.len(),
-            if foreign.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", list(&foreign, 5))
-            }
-        ),
-        note: if host_rootfs {
-            "host rootfs: a mount namespace holds copies of every host mount by design".into()
+        leak_text: "the host's mounts visible".into(),
+        observed: if shared.is_empty() {
+            format!(
+                "{} mount(s): {}; none the host's",
+                keys.len(),
+                list(&points, 6)
+            )
         } else {
-            String::new()
+            format!(
+                "{} mount(s), {} of them the host's: {}",
+                keys.len(),
+                shared.len(),
+                list(&shared, 5)
+            )
         },
+        note: String::new(),
     }
 }
 
@@ -770,7 +846,7 @@ pub fn namespace_checks(p: &Value, exp: &Expect, host: &Host) -> Vec<Check> {
     let ns = exp.namespaces;
     let kinds: [(&str, bool, Seen); 7] = [
         ("pid", ns.pid, see_pid(p, exp, host)),
-        ("mnt", ns.mnt, see_mnt(p, exp)),
+        ("mnt", ns.mnt, see_mnt(p, host)),
         ("net", ns.net, see_net(p, exp)),
         ("uts", ns.uts, see_uts(p, exp, host)),
         ("ipc", ns.ipc, see_ipc(p, host)),
@@ -947,6 +1023,18 @@ mod tests {
             hostname_before: "buildhost".into(),
             hostname_after: "buildhost".into(),
             shm_id: Ok(32769),
+            mount_keys: Some(
+                [
+                    "0:22 / /proc",
+                    "0:21 / /sys",
+                    "0:5 / /dev",
+                    "254:1 / /",
+                    "0:30 / /sys/fs/cgroup/memory",
+                    "254:1 /run/isobench /run/isobench",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
         }
     }
 
@@ -971,6 +1059,8 @@ mod tests {
         json!({"event":"probe","pid":1,"ppid":0,"uid":0,"gid":0,"euid":0,
             "hostname":"isobench-probe","visible_pids":[1],"interfaces":["lo"],
             "mounts":["/","/isobench-workload","/proc"],
+            "mount_keys":["0:61 / /","254:1 /run/isobench/isobench-workload-1 /isobench-workload",
+                "0:62 / /proc"],
             "uid_map":"0      65534          1","gid_map":"0      65534          1",
             "cgroup":["9:name=systemd:/","8:pids:/","4:memory:/","1:cpu:/","0::/"],
             "cap_eff":"000001ffffffffff","no_new_privs":1,"affinity":[0,1],
@@ -984,6 +1074,8 @@ mod tests {
             "hostname":"buildhost","visible_pids":[1,2,3,77,HARNESS,HOST_PID],
             "interfaces":["eth0","lo"],
             "mounts":["/proc","/sys","/dev","/","/sys/fs/cgroup/memory"],
+            "mount_keys":["0:22 / /proc","0:21 / /sys","0:5 / /dev","254:1 / /",
+                "0:30 / /sys/fs/cgroup/memory"],
             "uid_map":"0          0 4294967295","gid_map":"0          0 4294967295",
             "cgroup":["9:name=systemd:/",format!("8:pids:/{CG}"),
                 format!("4:memory:/process_api/x/{CG}"),format!("0::/{CG}")],
@@ -1017,7 +1109,19 @@ mod tests {
             assert_eq!(status(&c, k), Status::Pass, "{k}: {c:#?}");
         }
         let pid = c.iter().find(|c| c.name == "pid").unwrap();
-        assert_eq!(pid.observed, "pid 1; 1 pid(s) visible");
+        assert_eq!(
+            pid.observed,
+            "pid 1 (parent 0); 1 pid(s) visible, 0 of them not its own"
+        );
+        let mnt = c.iter().find(|c| c.name == "mnt").unwrap();
+        assert_eq!(
+            mnt.observed,
+            "3 mount(s): /, /isobench-workload, /proc; none the host's"
+        );
+        assert_eq!(
+            mnt.expected,
+            "none of the host's 6 mounts (same device, root and mount point)"
+        );
         let ipc = c.iter().find(|c| c.name == "ipc").unwrap();
         assert!(ipc.observed.contains("32769 absent"), "{}", ipc.observed);
     }
@@ -1038,8 +1142,64 @@ mod tests {
         let mnt = c.iter().find(|c| c.name == "mnt").unwrap();
         assert_eq!(
             mnt.observed,
-            "5 mount(s), 3 not the sandbox's own: /sys, /dev, /sys/fs/cgroup/memory"
+            "5 mount(s), 5 of them the host's: /proc, /sys, /dev, /, /sys/fs/cgroup/memory"
         );
+    }
+
+    #[test]
+    fn a_launcher_init_as_pid_1_is_its_own_process() {
+        // bwrap keeps an init: the probe is pid 2, child of pid 1.
+        let mut p = isolated();
+        p["pid"] = json!(2);
+        p["ppid"] = json!(1);
+        p["visible_pids"] = json!([1, 2]);
+        let c = namespace_checks(&p, &expect("all"), &host());
+        assert_eq!(status(&c, "pid"), Status::Pass, "{c:#?}");
+        p["visible_pids"] = json!([1, 2, 3]);
+        let c = namespace_checks(&p, &expect("all"), &host());
+        assert_eq!(status(&c, "pid"), Status::Fail, "{c:#?}");
+    }
+
+    #[test]
+    fn a_fresh_mount_named_like_a_host_one_is_not_a_leak() {
+        // A container's own /proc, /sys and /dev: same names, new devices.
+        let mut p = isolated();
+        p["mount_keys"] = json!(["0:70 / /", "0:71 / /proc", "0:72 / /sys", "0:73 / /dev"]);
+        let c = namespace_checks(&p, &expect("all"), &host());
+        assert_eq!(status(&c, "mnt"), Status::Pass, "{c:#?}");
+        // A bind of the host's cgroup hierarchy at the same place is one.
+        p["mount_keys"] = json!(["0:70 / /", "0:30 / /sys/fs/cgroup/memory"]);
+        let c = namespace_checks(&p, &expect("all"), &host());
+        assert_eq!(status(&c, "mnt"), Status::Fail, "{c:#?}");
+        // Without the host's table nothing can be told.
+        let mut h = host();
+        h.mount_keys = None;
+        let c = namespace_checks(&isolated(), &expect("all"), &h);
+        assert_eq!(status(&c, "mnt"), Status::Skip);
+    }
+
+    #[test]
+    fn namespaces_a_launcher_lacks_are_named() {
+        let (kept, dropped) = supported_part(&Launcher::Runc, Namespaces::all());
+        assert_eq!(kept.to_string(), "pid,mnt,net,uts,ipc,user,cgroup");
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].0, "time");
+        assert!(dropped[0].1.contains("runc"), "{dropped:?}");
+        assert!(honours_no_namespace(&Launcher::Native) && honours_no_namespace(&Launcher::Bwrap));
+        assert!(!honours_no_namespace(&Launcher::Runc));
+        let (kept, dropped) = supported_part(&Launcher::Native, Namespaces::all());
+        assert_eq!(kept, Namespaces::all());
+        assert!(dropped.is_empty());
+        let (kept, dropped) =
+            supported_part(&Launcher::Bare, Namespaces::parse("pid,net").unwrap());
+        assert!(kept.is_empty());
+        assert_eq!(dropped.len(), 2);
+        let cfg = Config::level(Level::Quick);
+        let spec = probe_spec(&cfg, kept);
+        let r = set_result(&cfg, &spec, &dropped, None, &host(), "bare");
+        assert_eq!(r.checks.len(), 2);
+        assert!(r.checks.iter().all(|c| c.status == Status::Skip));
+        assert!(r.error.is_none() && r.metrics.is_empty());
     }
 
     #[test]
@@ -1118,7 +1278,7 @@ mod tests {
         assert_eq!(status(&c, "ipc"), Status::Skip);
         // Unreadable views skip rather than pass.
         let mut p = isolated();
-        p["mounts"] = Value::Null;
+        p["mount_keys"] = Value::Null;
         p["cgroup"] = Value::Null;
         let c = namespace_checks(&p, &expect("all"), &host());
         assert_eq!(status(&c, "mnt"), Status::Skip);
@@ -1202,7 +1362,14 @@ mod tests {
     fn a_failed_probe_is_an_error_naming_the_set() {
         let cfg = Config::level(Level::Quick);
         let spec = probe_spec(&cfg, Namespaces::all());
-        let r = set_result(&cfg, &spec, Err("clone3: EPERM".into()), &host(), "native");
+        let r = set_result(
+            &cfg,
+            &spec,
+            &[],
+            Some(Err("clone3: EPERM".into())),
+            &host(),
+            "native",
+        );
         assert_eq!(
             r.error.as_deref(),
             Some("probe with namespaces [pid,mnt,net,uts,ipc,user,cgroup,time]: clone3: EPERM")

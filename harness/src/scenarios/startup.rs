@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
+use crate::launchers::Launcher;
 use crate::sandbox::{Exit, Namespaces, Phases, SandboxSpec};
 
 pub const ABOUT: &str =
@@ -140,13 +141,30 @@ impl Config {
         Ok(())
     }
 
-    /// The sets to launch: `--namespaces` wins over the suite.
-    pub fn effective_sets(&self, ctx_namespaces: Option<Namespaces>) -> Vec<Namespaces> {
+    /// The sets to launch: `--namespaces` wins over the suite. A launcher
+    /// that creates no namespace at all (`bare`) is the reference row: it
+    /// launches the empty set whatever was asked.
+    pub fn effective_sets(
+        &self,
+        ctx_namespaces: Option<Namespaces>,
+        kind: &Launcher,
+    ) -> Vec<Namespaces> {
+        if creates_no_namespace(kind) {
+            return vec![Namespaces::default()];
+        }
         match ctx_namespaces {
             Some(n) => vec![n],
             None => self.sets.iter().map(|s| s.0).collect(),
         }
     }
+}
+
+/// True for a launcher that can create no namespace kind at all.
+fn creates_no_namespace(kind: &Launcher) -> bool {
+    Namespaces::NAMES.iter().all(|n| {
+        kind.unsupported(&Namespaces::parse(n).expect("known namespace name"))
+            .is_some()
+    })
 }
 
 /// The order of the sets in round `round`: all of them, starting one
@@ -176,7 +194,11 @@ fn launch_once(ctx: &Ctx, ns: Namespaces) -> Result<Phases, String> {
 
 /// Runs every set round-robin and summarises each.
 pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    let sets = cfg.effective_sets(ctx.namespaces);
+    // Sets this launcher cannot create are reported, not launched.
+    let (sets, unsupported): (Vec<Namespaces>, Vec<Namespaces>) = cfg
+        .effective_sets(ctx.namespaces, &ctx.kind)
+        .into_iter()
+        .partition(|ns| ctx.kind.unsupported(ns).is_none());
     let mut warm: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
     let mut measured: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
     for round in 0..cfg.warmup + cfg.launches {
@@ -192,11 +214,43 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
             }
         }
     }
-    Ok(sets
+    let mut out: Vec<ScenarioResult> = sets
         .iter()
         .zip(warm.iter().zip(&measured))
         .map(|(ns, (w, m))| set_result(*ns, cfg, w, m, &ctx.launcher))
-        .collect())
+        .collect();
+    for ns in unsupported {
+        let why = ctx.kind.unsupported(&ns).unwrap_or_default();
+        out.push(unsupported_result(ns, cfg, &ctx.launcher, &why));
+    }
+    Ok(out)
+}
+
+fn params(ns: Namespaces, cfg: &Config) -> serde_json::Map<String, serde_json::Value> {
+    let mut params = serde_json::Map::new();
+    params.insert("namespaces".into(), json!(ns.to_string()));
+    params.insert("launches".into(), json!(cfg.launches));
+    params.insert("warmup".into(), json!(cfg.warmup));
+    params
+}
+
+/// A set the launcher cannot create: a skip saying why.
+fn unsupported_result(ns: Namespaces, cfg: &Config, launcher: &str, why: &str) -> ScenarioResult {
+    ScenarioResult {
+        name: "startup".into(),
+        launcher: launcher.to_string(),
+        params: params(ns, cfg),
+        metrics: Vec::new(),
+        checks: vec![Check::new(
+            "launcher",
+            Status::Skip,
+            format!("a launcher that creates namespaces {ns}"),
+            "not run",
+            why,
+        )],
+        series: BTreeMap::new(),
+        error: None,
+    }
 }
 
 /// Launch outcomes of one set, split into timings and failure causes.
@@ -204,8 +258,7 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
 pub struct Tally {
     pub ok: usize,
     pub total: usize,
-    /// Failure cause → how many launches failed that way.
-    pub causes: BTreeMap<String, usize>,
+    pub causes: Causes,
 }
 
 impl Tally {
@@ -217,21 +270,62 @@ impl Tally {
         for r in records {
             match r {
                 Ok(_) => t.ok += 1,
-                Err(e) => *t.causes.entry(e.clone()).or_default() += 1,
+                Err(e) => t.causes.add(e, 1),
             }
         }
         t
     }
 }
 
-/// "3× cause; 1× other cause", most frequent first.
-pub fn causes_text(causes: &BTreeMap<String, usize>) -> String {
-    let mut v: Vec<(&String, &usize)> = causes.iter().collect();
-    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    v.iter()
-        .map(|(c, n)| format!("{n}× {c}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Failure causes grouped by shape — numbers (pids, cgroup numbers) do not
+/// split a cause — each with its count and first example.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Causes(BTreeMap<String, (usize, String)>);
+
+/// Kinds of cause spelled out in a check; the rest are counted.
+const CAUSES_SHOWN: usize = 3;
+/// Longest example quoted per kind of cause.
+const CAUSE_CHARS: usize = 240;
+
+impl Causes {
+    pub fn add(&mut self, cause: &str, n: usize) {
+        let shape: String = cause
+            .split(|c: char| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .join("#");
+        self.0.entry(shape).or_insert((0, cause.to_string())).0 += n;
+    }
+
+    pub fn merge(&mut self, other: &Causes) {
+        for (n, example) in other.0.values() {
+            self.add(example, *n);
+        }
+    }
+
+    /// "22× cause (first example); 1× other cause", most frequent first.
+    pub fn text(&self) -> String {
+        let mut v: Vec<&(usize, String)> = self.0.values().collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(CAUSES_SHOWN)
+            .map(|(n, c)| {
+                let mut c = c.clone();
+                if c.chars().count() > CAUSE_CHARS {
+                    c = c.chars().take(CAUSE_CHARS).collect::<String>() + "…";
+                }
+                format!("{n}× {c}")
+            })
+            .collect();
+        if v.len() > CAUSES_SHOWN {
+            let rest: usize = v[CAUSES_SHOWN..].iter().map(|x| x.0).sum();
+            parts.push(format!(
+                "{rest} more of {} other kinds",
+                v.len() - CAUSES_SHOWN
+            ));
+        }
+        parts.join("; ")
+    }
 }
 
 /// Seconds of one phase over the successful launches.
@@ -277,9 +371,7 @@ pub fn set_result(
     let w = Tally::of(warm);
     let all_ok = m.ok == m.total && w.ok == w.total;
     let mut causes = m.causes.clone();
-    for (c, n) in &w.causes {
-        *causes.entry(c.clone()).or_default() += n;
-    }
+    causes.merge(&w.causes);
     let checks = vec![Check::new(
         "launches succeeded",
         if all_ok { Status::Pass } else { Status::Fail },
@@ -296,21 +388,17 @@ pub fn set_result(
             if all_ok {
                 String::new()
             } else {
-                format!("; failures: {}", causes_text(&causes))
+                format!("; failures: {}", causes.text())
             }
         ),
         format!(
             "namespaces {ns}; each launch: cgroup create + limits, clone3, placement, child setup, exec, ready event, teardown"
         ),
     )];
-    let mut params = serde_json::Map::new();
-    params.insert("namespaces".into(), json!(ns.to_string()));
-    params.insert("launches".into(), json!(cfg.launches));
-    params.insert("warmup".into(), json!(cfg.warmup));
     ScenarioResult {
         name: "startup".into(),
         launcher: launcher.to_string(),
-        params,
+        params: params(ns, cfg),
         metrics,
         checks,
         series: BTreeMap::new(),
@@ -424,6 +512,38 @@ mod tests {
     }
 
     #[test]
+    fn causes_differing_only_in_numbers_are_one_kind() {
+        let mut c = Causes::default();
+        c.add(
+            "runc: container process 4474 is in / instead of isobench-p38-385",
+            1,
+        );
+        c.add(
+            "runc: container process 4646 is in / instead of isobench-p38-393",
+            1,
+        );
+        c.add("deadline: no ready event", 1);
+        assert_eq!(
+            c.text(),
+            "2× runc: container process 4474 is in / instead of isobench-p38-385; 1× deadline: no ready event"
+        );
+        for i in 0..4 {
+            c.add(&format!("kind{} x", "ab".repeat(i + 1)), 1);
+        }
+        assert!(
+            c.text().ends_with("; 3 more of 3 other kinds"),
+            "{}",
+            c.text()
+        );
+        let mut long = Causes::default();
+        long.add(&"x".repeat(1000), 1);
+        assert_eq!(
+            long.text().chars().count(),
+            "1× ".chars().count() + CAUSE_CHARS + 1
+        );
+    }
+
+    #[test]
     fn a_warmup_failure_alone_still_fails() {
         let r = result(&[Err("x".into())], &[Ok(phases(1.0))]);
         assert_eq!(r.checks[0].status, Status::Fail);
@@ -476,7 +596,32 @@ mod tests {
     fn namespaces_flag_picks_one_set() {
         let c = Config::level(Level::Quick);
         let one = Namespaces::parse("pid,net").unwrap();
-        assert_eq!(c.effective_sets(Some(one)), vec![one]);
-        assert_eq!(c.effective_sets(None).len(), 6);
+        assert_eq!(c.effective_sets(Some(one), &Launcher::Native), vec![one]);
+        assert_eq!(c.effective_sets(None, &Launcher::Native).len(), 6);
+        assert_eq!(c.effective_sets(None, &Launcher::Runc).len(), 6);
+    }
+
+    #[test]
+    fn bare_is_the_reference_row_whatever_was_asked() {
+        let c = Config::level(Level::Quick);
+        let one = Namespaces::parse("pid,mnt,uts,ipc").unwrap();
+        let none = vec![Namespaces::default()];
+        assert_eq!(c.effective_sets(Some(one), &Launcher::Bare), none);
+        assert_eq!(c.effective_sets(None, &Launcher::Bare), none);
+    }
+
+    #[test]
+    fn an_unsupported_set_is_a_skip_with_the_reason() {
+        let c = Config::level(Level::Quick);
+        let r = unsupported_result(
+            Namespaces::all(),
+            &c,
+            "runc",
+            "runc cannot create the time namespace",
+        );
+        assert_eq!(r.params["namespaces"], Namespaces::all().to_string());
+        assert_eq!(r.checks[0].status, Status::Skip);
+        assert!(r.checks[0].detail.contains("time"));
+        assert!(r.metrics.is_empty());
     }
 }

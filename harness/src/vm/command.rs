@@ -104,6 +104,7 @@ pub fn describe(o: &VmOutcome, cgroup: CgroupVersion) -> Vec<String> {
 
 /// `isobench vm`.
 pub fn vm(a: &VmArgs) -> Result<u8, VmError> {
+    crate::interrupt::install();
     if let Some(o) = &a.output {
         isobench_reports::load::check_writable(o).map_err(|e| VmError::Input(e.to_string()))?;
     }

@@ -41,15 +41,25 @@ const GUEST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 pub const V1_CONTROLLERS: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer"];
 
 /// What the host asked for on the kernel command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GuestOptions {
     pub cgroup: CgroupVersion,
+    /// Guest uptime (s) by which the run must be done; past it /init
+    /// reports what is stuck instead of letting the host's deadline hit.
+    pub deadline: Option<f64>,
 }
 
 /// Parses `isobench.*` options of /proc/cmdline (cgroup v2 unless told).
 pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
     let mut cgroup = CgroupVersion::V2;
+    let mut deadline = None;
     for tok in text.split_whitespace() {
+        if let Some(v) = tok.strip_prefix("isobench.deadline=") {
+            deadline = Some(
+                v.parse::<f64>()
+                    .map_err(|_| format!("isobench.deadline={v}: not a number of seconds"))?,
+            );
+        }
         if let Some(v) = tok.strip_prefix("isobench.cgroup=") {
             cgroup = match v {
                 "v1" => CgroupVersion::V1,
@@ -58,7 +68,7 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
             };
         }
     }
-    Ok(GuestOptions { cgroup })
+    Ok(GuestOptions { cgroup, deadline })
 }
 
 /// Checks that `args` are a `run` command isobench accepts, and that they
@@ -157,7 +167,7 @@ fn guest_main(port: &mut Option<File>) -> Result<Frame, String> {
         .map_err(|e| format!("{ARGS_PATH}: {e}"))
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{ARGS_PATH}: {e}")))?;
     validate_run_args(&args)?;
-    run_child(&args)
+    run_child(&args, opts.deadline)
 }
 
 fn mnt(src: &str, target: &str, fstype: &str, flags: MsFlags, data: &str) -> Result<(), String> {
@@ -251,20 +261,9 @@ fn mount_basics() -> Result<(), String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         "mode=1777",
     )?;
-    mnt(
-        "tmpfs",
-        "/run",
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        "mode=0755",
-    )?;
-    mnt(
-        "tmpfs",
-        "/tmp",
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        "mode=1777",
-    )?;
+    // / is already a writable tmpfs (see switch_root), so /run and /tmp need
+    // no mounts of their own, and files carried there (a suite file under
+    // /tmp) stay visible.
     Ok(())
 }
 
@@ -312,6 +311,42 @@ fn open_port(wait: Duration) -> Result<File, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn uptime() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// User processes with state and wait channel: what a hung run waits on.
+fn process_table() -> String {
+    let mut rows = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if pid == 1 || cmd.is_empty() {
+            continue; // PID 1 is us; kernel threads have no command line
+        }
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        let wchan = std::fs::read_to_string(e.path().join("wchan")).unwrap_or_default();
+        rows.push(format!(
+            "{pid} {} {} {} {}",
+            fields.get(1).unwrap_or(&"?"),
+            fields.first().unwrap_or(&"?"),
+            if wchan.is_empty() { "-" } else { wchan.as_str() },
+            cmd.trim().chars().take(160).collect::<String>()
+        ));
+    }
+    rows.join("\n")
 }
 
 /// Which v1 controllers /proc/cgroups lists, with their `enabled` column.
@@ -387,7 +422,7 @@ fn mount_cgroups(version: CgroupVersion) -> Result<Vec<String>, String> {
 
 /// Runs `/init run … -o RESULTS_PATH` (our own binary, not as PID 1, so it
 /// takes the host's exact code path), reaping every orphan meanwhile.
-fn run_child(args: &[String]) -> Result<Frame, String> {
+fn run_child(args: &[String], deadline: Option<f64>) -> Result<Frame, String> {
     let mut child = Command::new("/init")
         .args(args)
         .args(["-o", RESULTS_PATH])
@@ -418,9 +453,12 @@ fn run_child(args: &[String]) -> Result<Frame, String> {
     let status = loop {
         let mut st = 0;
         // SAFETY: waitpid(-1) reaps any child: the run and reparented orphans.
-        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+        let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
         if pid == child_pid {
             break st;
+        }
+        if pid > 0 {
+            continue;
         }
         if pid < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return Err(format!(
@@ -428,6 +466,16 @@ fn run_child(args: &[String]) -> Result<Frame, String> {
                 std::io::Error::last_os_error()
             ));
         }
+        if deadline.is_some_and(|d| uptime() >= d) {
+            let stuck = process_table();
+            eprintln!("isobench-guest: the run is past its deadline; processes:\n{stuck}");
+            return Err(format!(
+                "the run did not finish before the deadline (guest uptime {:.0} s); \
+                 processes (pid ppid state wchan command):\n{stuck}",
+                uptime()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     };
     if let Some(r) = reader {
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -472,7 +520,11 @@ mod tests {
         let o = parse_cmdline("console=ttyS0 panic=-1 quiet isobench.cgroup=v1 isobench.virt=tcg")
             .unwrap();
         assert_eq!(o.cgroup, CgroupVersion::V1);
+        assert_eq!(o.deadline, None);
         assert_eq!(parse_cmdline("quiet").unwrap().cgroup, CgroupVersion::V2);
+        let o = parse_cmdline("isobench.deadline=590").unwrap();
+        assert_eq!(o.deadline, Some(590.0));
+        assert!(parse_cmdline("isobench.deadline=soon").is_err());
         assert!(parse_cmdline("isobench.cgroup=v3").is_err());
     }
 

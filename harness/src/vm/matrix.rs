@@ -141,6 +141,7 @@ fn first_line(s: &str) -> String {
 
 /// `isobench matrix`.
 pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
+    crate::interrupt::install();
     let run_args = normalize_run_args(&a.run_args);
     super::guest::validate_run_args(&run_args).map_err(VmError::Input)?;
     let mut kernels = Vec::new();
@@ -165,6 +166,9 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|_| "?".into());
         let e = run_host(&run_args, &out, blank("host".into(), "host".into(), mode));
+        if let Some(sig) = crate::interrupt::requested() {
+            return Err(VmError::Interrupted(sig));
+        }
         if e.status == "ran" {
             if let Ok(r) = isobench_reports::read_results(&out) {
                 results.push((e.label.clone(), r));
@@ -207,11 +211,19 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
                     e.notes = o.notes.clone();
                     results.push((l.clone(), o.results));
                 }
+                Err(VmError::Interrupted(sig)) => return Err(VmError::Interrupted(sig)),
                 Err(err) => {
                     eprintln!("isobench:   {err}");
-                    e.status = match err {
-                        VmError::Guest { .. } | VmError::Input(_) => "skipped",
-                        VmError::Boot { .. } | VmError::Io(_) => "failed",
+                    e.status = match &err {
+                        // The run itself said it cannot run here (exit 2).
+                        VmError::Guest { msg, .. } if msg.starts_with("the run exited 2") => {
+                            "skipped"
+                        }
+                        VmError::Input(_) => "skipped",
+                        VmError::Guest { .. } => "failed",
+                        VmError::Boot { .. } | VmError::Io(_) | VmError::Interrupted(_) => {
+                            "failed"
+                        }
                     };
                     e.reason = Some(first_line(&err.to_string()));
                 }

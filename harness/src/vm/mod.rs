@@ -50,9 +50,22 @@ pub enum VmError {
         console: PathBuf,
         tail: String,
     },
+    /// SIGINT/SIGTERM: qemu was killed; exit 128 + signal.
+    #[error("interrupted by signal {0}; the guest was stopped")]
+    Interrupted(i32),
     /// /init ran but the run could not happen; its own message.
     #[error("in the guest: {msg}; console log: {}", console.display())]
     Guest { msg: String, console: PathBuf },
+}
+
+impl VmError {
+    /// The process exit code: 128 + signal when interrupted, else 2.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            VmError::Interrupted(sig) => crate::interrupt::exit_code(*sig),
+            _ => 2,
+        }
+    }
 }
 
 fn indent(tail: &str) -> String {

@@ -85,6 +85,30 @@ impl Drop for WorkDir {
     }
 }
 
+/// Removes scratch directories of VM runs whose isobench process is gone
+/// (SIGKILLed); returns what it removed.
+pub fn cleanup_stale_workdirs() -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return removed;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix("isobench-vm-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.path().is_dir() && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
 /// qemu option values separate on commas; a literal comma is doubled.
 pub fn escape(p: &Path) -> String {
     p.to_string_lossy().replace(',', ",,")
@@ -129,12 +153,15 @@ pub fn tail_lines(text: &str, n: usize) -> String {
     clean[clean.len().saturating_sub(n)..].join("\n")
 }
 
-/// The kernel command line of a guest.
-pub fn kernel_cmdline(cgroup: CgroupVersion, accel: Accel) -> String {
+/// The kernel command line of a guest. The guest's own deadline comes a
+/// little before the host's, so a hung run is reported with what hangs.
+pub fn kernel_cmdline(cgroup: CgroupVersion, accel: Accel, timeout: Duration) -> String {
+    let margin = (timeout.as_secs_f64() * 0.1).clamp(2.0, 15.0);
     format!(
-        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={}",
+        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={} isobench.deadline={:.0}",
         cgroup.as_str(),
-        accel.as_str()
+        accel.as_str(),
+        (timeout.as_secs_f64() - margin).max(1.0)
     )
 }
 
@@ -178,6 +205,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     guest::validate_run_args(&run_args).map_err(VmError::Input)?;
     let qemu = qemu_binary()?;
     let kernel = KernelImage::inspect(&req.kernel)?;
+    cleanup_stale_workdirs();
     let modules = kernel.port_modules()?;
     let work = WorkDir::create().map_err(|e| VmError::Io(format!("scratch dir: {e}")))?;
     let initrd = work.path().join("initrd.cpio");
@@ -215,7 +243,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(kernel_cmdline(req.cgroup, accel))
+        .arg(kernel_cmdline(req.cgroup, accel, req.timeout))
         .args(["-device", "virtio-serial-pci", "-chardev"])
         .arg(format!("file,id=res,path={}", escape(&port_file)))
         .args([
@@ -230,6 +258,9 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let mut child = spawn_guarded(&mut cmd)
         .map_err(|e| VmError::Input(format!("starting {}: {e}", qemu.display())))?;
     let watch = watch(&mut child, &port_file, start, req.timeout);
+    if let End::Interrupted(sig) = watch.end {
+        return Err(VmError::Interrupted(sig));
+    }
 
     // Keep the console where the user can read it.
     let keep = |failed: bool| -> Option<PathBuf> {
@@ -304,6 +335,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
                 .map(|l| format!(" ({})", l.trim()))
                 .unwrap_or_default();
             let what = match (&watch.end, &watch.tail) {
+                (End::Interrupted(sig), _) => return Err(VmError::Interrupted(*sig)),
                 (End::TimedOut, _) => format!(
                     "kernel {} gave no results within {} s; qemu was killed (raise --timeout \
                      if the suite is long)",
@@ -339,6 +371,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
 enum End {
     Exited(std::process::ExitStatus),
     TimedOut,
+    Interrupted(i32),
 }
 
 #[derive(Debug)]
@@ -396,6 +429,11 @@ fn watch(child: &mut Child, port_file: &Path, start: Instant, timeout: Duration)
             w.end = End::Exited(status);
             return w;
         }
+        if let Some(sig) = crate::interrupt::requested() {
+            kill_group(child);
+            w.end = End::Interrupted(sig);
+            return w;
+        }
         let limit = match w.results_at {
             Some(t) => (t + POWEROFF_GRACE).min(timeout.max(t)),
             None => timeout,
@@ -435,12 +473,14 @@ mod tests {
 
     #[test]
     fn cmdline_carries_mode_and_accel() {
-        let c = kernel_cmdline(CgroupVersion::V1, Accel::Tcg);
+        let c = kernel_cmdline(CgroupVersion::V1, Accel::Tcg, Duration::from_secs(600));
         assert!(c.contains("isobench.cgroup=v1"));
+        assert!(c.contains("isobench.deadline=585"), "{c}");
         assert!(c.contains("isobench.virt=tcg"));
         assert!(c.contains("panic=-1"));
         let o = guest::parse_cmdline(&c).unwrap();
         assert_eq!(o.cgroup, CgroupVersion::V1);
+        assert_eq!(o.deadline, Some(585.0));
     }
 
     #[test]
@@ -448,6 +488,17 @@ mod tests {
         let t = tail_lines("a\n\x1b[2Jb\n\nc\nd\n", 2);
         assert_eq!(t, "c\nd");
         assert_eq!(tail_lines("x\x1bc\n", 5), "xc");
+    }
+
+    #[test]
+    fn stale_workdirs_of_dead_runs_are_removed() {
+        let dead = std::env::temp_dir().join(format!("isobench-vm-{}-7", i32::MAX));
+        std::fs::create_dir_all(dead.join("sub")).unwrap();
+        let live = WorkDir::create().unwrap();
+        let removed = cleanup_stale_workdirs();
+        assert!(removed.contains(&dead), "{removed:?}");
+        assert!(!dead.exists());
+        assert!(live.path().is_dir(), "a live run's directory was removed");
     }
 
     #[test]
