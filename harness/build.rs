@@ -27,6 +27,9 @@ fn main() {
         "opt-level=3",
         "-C",
         "debuginfo=0",
+        // Non-PIE: a static-pie binary relocates itself at every start.
+        "-C",
+        "relocation-model=static",
         "--cap-lints",
         "allow",
     ];

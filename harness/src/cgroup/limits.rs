@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::Controller;
+
 /// CFS bandwidth: `quota_us` of CPU time per `period_us` (None = unlimited),
 /// with an optional burst allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,25 @@ impl Limits {
 
     pub fn needs_cpuset(&self) -> bool {
         self.cpuset_cpus.is_some() || self.cpuset_mems.is_some()
+    }
+
+    /// Controllers these limits need, plus CPU accounting wherever CPU
+    /// placement is limited (scenarios read usage there).
+    pub fn controllers(&self) -> Vec<Controller> {
+        let mut v = Vec::new();
+        if self.needs_cpu() || self.needs_cpuset() {
+            v.extend([Controller::Cpu, Controller::Cpuacct]);
+        }
+        if self.needs_cpuset() {
+            v.push(Controller::Cpuset);
+        }
+        if self.needs_memory() {
+            v.push(Controller::Memory);
+        }
+        if self.pids_max.is_some() {
+            v.push(Controller::Pids);
+        }
+        v
     }
 }
 

@@ -29,6 +29,8 @@ pub struct CgroupSet {
     /// Controllers driven through v2.
     pub v2_controllers: Vec<Controller>,
     pub run_id: String,
+    /// Set once v2 controllers are delegated (checked once per run).
+    v2_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A unique run id that carries the owner pid, so stale cgroups can be told
@@ -104,6 +106,7 @@ impl CgroupSet {
             v2_base,
             v2_controllers,
             run_id,
+            v2_ready: Default::default(),
         })
     }
 
@@ -193,8 +196,29 @@ impl CgroupSet {
     /// Creates sandbox cgroup number `n` in every hierarchy. On error nothing
     /// is left behind.
     pub fn create(&self, n: u32) -> Result<SandboxCgroup> {
-        self.prepare_v2()?;
+        self.create_for(n, None)
+    }
+
+    /// Creates sandbox cgroup `n` in the v1 hierarchies of `only` (all when
+    /// None) plus what tracking needs: the v2 hierarchy when mounted (one
+    /// clone3 CLONE_INTO_CGROUP, cgroup.kill), else the v1 freezer. Fewer
+    /// hierarchies mean fewer mkdirs and fewer cgroup.procs writes per launch.
+    pub fn create_for(&self, n: u32, only: Option<&[Controller]>) -> Result<SandboxCgroup> {
+        if !self.v2_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            self.prepare_v2()?;
+            self.v2_ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let name = self.sandbox_name(n);
+        let tracking = if self.v2_base.is_some() {
+            None
+        } else {
+            Some(Controller::Freezer)
+        };
+        let wanted = |c: &Controller| match only {
+            None => true,
+            Some(o) => o.contains(c) || tracking == Some(*c),
+        };
         let mut cg = CgroupView {
             name: name.clone(),
             v1: V1Cgroup::default(),
@@ -209,7 +233,7 @@ impl CgroupSet {
             Ok(d)
         };
         let result = (|| -> Result<()> {
-            for (c, base) in &self.v1_base {
+            for (c, base) in self.v1_base.iter().filter(|(c, _)| wanted(c)) {
                 let d = mk(base.join(&name))?;
                 cg.v1.dirs.insert(*c, d);
             }

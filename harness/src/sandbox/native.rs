@@ -274,7 +274,11 @@ pub fn launch_with(
     let deadline = t0 + spec.deadline;
     let cg = match cgroup {
         CgroupMode::Create => {
-            let cg = set.create(n).map_err(LaunchError::Cgroup)?;
+            let mut only = spec.limits.controllers();
+            only.extend(spec.accounting.iter().copied());
+            let cg = set
+                .create_for(n, Some(&only))
+                .map_err(LaunchError::Cgroup)?;
             cg.apply(&spec.limits).map_err(LaunchError::Cgroup)?;
             Some(cg)
         }

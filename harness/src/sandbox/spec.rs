@@ -159,6 +159,8 @@ pub struct SandboxSpec {
     pub args: Vec<String>,
     /// Hard deadline from launch to exit; the sandbox is killed past it.
     pub deadline: Duration,
+    /// Controllers to create for counters beyond those the limits need.
+    pub accounting: Vec<crate::cgroup::Controller>,
 }
 
 impl SandboxSpec {
@@ -181,6 +183,7 @@ impl SandboxSpec {
             }],
             args: args.iter().map(|s| s.to_string()).collect(),
             deadline: Duration::from_secs(30),
+            accounting: Vec::new(),
         }
     }
 

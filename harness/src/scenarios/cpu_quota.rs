@@ -49,7 +49,7 @@ impl Config {
                 periods_ms: vec![100.0],
                 threads: vec![1],
                 seconds: 2.0,
-                repetitions: 2,
+                repetitions: 1,
                 tolerance_pct: 5.0,
                 monitor_hz: 100,
             },
