@@ -126,8 +126,14 @@ fn cpu_quota_end_to_end() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let r = isobench_reports::read_results(&out_path).unwrap();
-    assert_eq!(r.scenarios.len(), 2, "{stdout}");
-    for sc in &r.scenarios {
+    let points: Vec<_> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.name == "cpu-quota")
+        .collect();
+    assert_eq!(points.len(), 2, "{stdout}");
+    assert!(r.scenarios.iter().any(|s| s.name == "harness"));
+    for sc in points {
         assert!(sc.error.is_none(), "{:?}", sc.error);
         let acc = sc.metrics.iter().find(|m| m.name == "accuracy").unwrap();
         let load = sc
