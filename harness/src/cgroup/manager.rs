@@ -599,7 +599,13 @@ impl Cgroup for CgroupView {
         let cpu_v1 = self.v1.dirs.get(&Controller::Cpu).map(PathBuf::as_path);
         let acct_v1 = self.v1.dirs.get(&Controller::Cpuacct).map(PathBuf::as_path);
         let mut s = super::v1::read_cpu_stats(cpu_v1, acct_v1)?;
-        if let Some(v2) = &self.v2 {
+        // Read v2's cpu.stat only for what v1 does not provide (the monitor
+        // calls this at 100 Hz: every file read counts).
+        if let Some(v2) = self
+            .v2
+            .as_ref()
+            .filter(|_| acct_v1.is_none() || cpu_v1.is_none())
+        {
             let t = v2.cpu_stats()?;
             if acct_v1.is_none() {
                 s.usage_ns = t.usage_ns;
