@@ -44,8 +44,10 @@ fn processes_mentioning(needle: &Path) -> Vec<String> {
     found
 }
 
+/// The v2 code paths, on every CI run: cpu-quota (emulated timing, so its
+/// checks may fail under TCG), memory-oom and pids (behaviour: must pass).
 #[test]
-fn v2_guest_runs_cpu_quota() {
+fn v2_guest_runs_cpu_quota_memory_oom_pids() {
     let Some(kernel) = kernel_and_qemu() else {
         return;
     };
@@ -59,9 +61,11 @@ fn v2_guest_runs_cpu_quota() {
         .args(["--cgroup", "v2", "--timeout", "300", "-o"])
         .arg(&out)
         .args(["--", "run", "--suite", "quick", "--scenario", "cpu-quota"])
+        .args(["--scenario", "memory-oom", "--scenario", "pids"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
+    println!("{stderr}{}", String::from_utf8_lossy(&res.stdout));
     let code = res.status.code();
     assert!(
         matches!(code, Some(0 | 1)),
@@ -80,7 +84,25 @@ fn v2_guest_runs_cpu_quota() {
         "{}",
         r.environment.virtualization
     );
-    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    for name in ["cpu-quota", "memory-oom", "pids"] {
+        assert!(r.scenarios.iter().any(|s| s.name == name), "{name} missing");
+    }
+    for s in &r.scenarios {
+        assert!(s.error.is_none(), "{} errored: {:?}", s.name, s.error);
+        if s.name == "memory-oom" || s.name == "pids" {
+            for c in &s.checks {
+                assert_ne!(
+                    c.status,
+                    isobench_reports::Status::Fail,
+                    "{} {}: expected {}, observed {}",
+                    s.name,
+                    c.name,
+                    c.expected,
+                    c.observed
+                );
+            }
+        }
+    }
     assert!(dir.path().join("v.console.log").is_file());
     assert!(processes_mentioning(dir.path()).is_empty());
 }

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 /// The workload binary, built static by build.rs.
 pub static EMBEDDED: &[u8] = include_bytes!(env!("ISOBENCH_WORKLOAD_BIN"));
 
-fn fnv64(b: &[u8]) -> u64 {
+/// FNV-1a 64: a content tag, not a cryptographic hash.
+pub(crate) fn fnv64(b: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for x in b {
         h ^= u64::from(*x);

@@ -14,7 +14,9 @@ pub enum AccelChoice {
     /// KVM if a probe boot works, else TCG.
     #[default]
     Auto,
+    /// KVM without probing (qemu fails if the host cannot do it)
     Kvm,
+    /// Emulation: works everywhere; times are not comparable with a host's
     Tcg,
 }
 

@@ -66,14 +66,18 @@ pub fn request(
     })
 }
 
+/// Why the guest runs emulated, when `--accel auto` could not use KVM.
+pub fn accel_line(o: &VmOutcome) -> Option<String> {
+    o.accel_note.as_ref().map(|why| {
+        format!(
+            "KVM not used ({why}); TCG emulation: times are emulated, not comparable with a host's"
+        )
+    })
+}
+
 /// Lines the user should see about how a guest ran.
 pub fn describe(o: &VmOutcome, cgroup: CgroupVersion) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(why) = &o.accel_note {
-        lines.push(format!(
-            "KVM not used ({why}); TCG emulation: times are emulated, not comparable with a host's"
-        ));
-    }
     for n in &o.notes {
         lines.push(format!("guest: {n}"));
     }
@@ -117,7 +121,7 @@ pub fn vm(a: &VmArgs) -> Result<u8, VmError> {
         a.output.as_deref().map(console_beside),
     )?;
     let o = qemu::boot(&req)?;
-    for l in describe(&o, a.cgroup) {
+    for l in accel_line(&o).into_iter().chain(describe(&o, a.cgroup)) {
         eprintln!("isobench: {l}");
     }
     print!("{}", crate::run::summary(&o.results));

@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use crate::sandbox::workload::fnv64;
+
 const TAG: &str = "ISOBENCH/1";
 
 /// One message from the guest.
@@ -52,15 +54,6 @@ impl fmt::Display for Tail {
             Tail::Garbage { offset } => write!(f, "unframed bytes at offset {offset}"),
         }
     }
-}
-
-fn fnv64(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for x in b {
-        h ^= u64::from(*x);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 impl Frame {

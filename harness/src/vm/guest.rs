@@ -342,7 +342,11 @@ fn process_table() -> String {
             "{pid} {} {} {} {}",
             fields.get(1).unwrap_or(&"?"),
             fields.first().unwrap_or(&"?"),
-            if wchan.is_empty() { "-" } else { wchan.as_str() },
+            if wchan.is_empty() {
+                "-"
+            } else {
+                wchan.as_str()
+            },
             cmd.trim().chars().take(160).collect::<String>()
         ));
     }

@@ -61,13 +61,18 @@ pub struct KernelImage {
     pub modules_dir: Option<PathBuf>,
 }
 
-/// The release string in an x86 bzImage header (`kernel_version` field at
-/// 0x20e points, minus 0x200, at "6.1.0-56-cloud-amd64 (…) #1 SMP …").
-pub fn bzimage_release(head: &[u8]) -> Option<String> {
+/// The boot protocol version of an x86 bzImage ("HdrS" setup header).
+pub fn setup_protocol(head: &[u8]) -> Option<u16> {
     if head.get(0x202..0x206)? != b"HdrS" {
         return None;
     }
-    let protocol = u16::from_le_bytes(head.get(0x206..0x208)?.try_into().ok()?);
+    Some(u16::from_le_bytes(head.get(0x206..0x208)?.try_into().ok()?))
+}
+
+/// The release string in an x86 bzImage header (`kernel_version` field at
+/// 0x20e points, minus 0x200, at "6.1.0-56-cloud-amd64 (…) #1 SMP …").
+pub fn bzimage_release(head: &[u8]) -> Option<String> {
+    let protocol = setup_protocol(head)?;
     let ptr = u16::from_le_bytes(head.get(0x20e..0x210)?.try_into().ok()?);
     if protocol < 0x200 || ptr == 0 {
         return None;

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::elf::Elf;
+
 /// One module to put into the initramfs, in load order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleFile {
@@ -25,57 +27,16 @@ pub fn normalize(name: &str) -> String {
 
 /// The `.modinfo` key=value strings of an ELF64 little-endian module.
 pub fn modinfo(elf: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let u16_at = |o: usize| -> Option<u64> {
-        elf.get(o..o + 2)
-            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        elf.get(o..o + 4)
-            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        elf.get(o..o + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
-    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
-        return Err("not an ELF64 little-endian object".into());
-    }
-    let bad = || "truncated ELF section table".to_string();
-    let shoff = u64_at(0x28).ok_or_else(bad)? as usize;
-    let shentsize = u16_at(0x3a).ok_or_else(bad)? as usize;
-    let shnum = u16_at(0x3c).ok_or_else(bad)? as usize;
-    let shstrndx = u16_at(0x3e).ok_or_else(bad)? as usize;
-    let section = |i: usize| -> Option<(u64, usize, usize)> {
-        let h = shoff + i * shentsize;
-        Some((
-            u32_at(h)?,
-            u64_at(h + 24)? as usize,
-            u64_at(h + 32)? as usize,
-        ))
-    };
-    let (_, str_off, str_size) = section(shstrndx).ok_or_else(bad)?;
-    let strtab = elf.get(str_off..str_off + str_size).ok_or_else(bad)?;
-    for i in 0..shnum {
-        let (name_off, off, size) = section(i).ok_or_else(bad)?;
-        let name = strtab
-            .get(name_off as usize..)
-            .and_then(|s| s.split(|b| *b == 0).next())
-            .unwrap_or_default();
-        if name != b".modinfo" {
-            continue;
-        }
-        let data = elf.get(off..off + size).ok_or_else(bad)?;
-        return Ok(data
-            .split(|b| *b == 0)
-            .filter_map(|kv| {
-                let kv = String::from_utf8_lossy(kv);
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect());
-    }
-    Err("no .modinfo section".into())
+    let elf = Elf::parse(elf).ok_or("not an ELF64 little-endian object")?;
+    let data = elf.section(b".modinfo").ok_or("no .modinfo section")?;
+    Ok(data
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect())
 }
 
 /// The modules of one kernel release: what is built in, and where each
@@ -237,34 +198,9 @@ fn read_module(file: &Path) -> Result<Vec<u8>, String> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A minimal ELF64 LE relocatable with a .shstrtab and a .modinfo.
+    /// A module: an ELF64 LE object with a .modinfo section.
     pub(crate) fn fake_module(modinfo: &str) -> Vec<u8> {
-        let shstrtab = b"\0.shstrtab\0.modinfo\0";
-        let mut elf = vec![0u8; 64];
-        elf[..4].copy_from_slice(b"\x7fELF");
-        elf[4] = 2; // ELFCLASS64
-        elf[5] = 1; // little endian
-        let str_off = elf.len();
-        elf.extend_from_slice(shstrtab);
-        let info_off = elf.len();
-        elf.extend_from_slice(modinfo.as_bytes());
-        elf.resize(elf.len().next_multiple_of(8), 0);
-        let shoff = elf.len();
-        let mut sh = |name: u32, off: usize, size: usize| {
-            let mut h = [0u8; 64];
-            h[..4].copy_from_slice(&name.to_le_bytes());
-            h[24..32].copy_from_slice(&(off as u64).to_le_bytes());
-            h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
-            elf.extend_from_slice(&h);
-        };
-        sh(0, 0, 0);
-        sh(1, str_off, shstrtab.len());
-        sh(11, info_off, modinfo.len());
-        elf[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
-        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
-        elf[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
-        elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
-        elf
+        crate::vm::elf::tests::with_sections(&[(".modinfo", modinfo.as_bytes())])
     }
 
     #[test]

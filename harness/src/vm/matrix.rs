@@ -12,7 +12,7 @@ use isobench_reports::{RunResults, Status};
 use serde::Serialize;
 
 use super::args::{normalize_run_args, MatrixArgs};
-use super::command::{describe, request, resolve_kernel};
+use super::command::{accel_line, describe, request, resolve_kernel};
 use super::kernel::KernelImage;
 use super::{qemu, CgroupVersion, VmError};
 
@@ -158,6 +158,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
     let mut envs: Vec<EnvOutcome> = Vec::new();
     let mut results: Vec<(String, RunResults)> = Vec::new();
     let started = Instant::now();
+    let mut accel_said = false;
 
     if a.host {
         eprintln!("isobench: [1/{total}] host");
@@ -201,7 +202,9 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
             )?;
             match qemu::boot(&req) {
                 Ok(o) => {
-                    for line in describe(&o, mode) {
+                    let accel = accel_line(&o).filter(|_| !accel_said);
+                    accel_said |= accel.is_some();
+                    for line in accel.into_iter().chain(describe(&o, mode)) {
                         eprintln!("isobench:   {line}");
                     }
                     isobench_reports::write_results(&out, &o.results)
@@ -221,9 +224,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
                         }
                         VmError::Input(_) => "skipped",
                         VmError::Guest { .. } => "failed",
-                        VmError::Boot { .. } | VmError::Io(_) | VmError::Interrupted(_) => {
-                            "failed"
-                        }
+                        VmError::Boot { .. } | VmError::Io(_) | VmError::Interrupted(_) => "failed",
                     };
                     e.reason = Some(first_line(&err.to_string()));
                 }
@@ -239,32 +240,15 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
         .map_err(|e| VmError::Io(e.to_string()))?;
     let report = write_comparison(&a.output, &results)?;
 
-    println!(
-        "{:<24} {:<7} {:<8} {:>5} {:>5} {:>5} {:>7} {:>7}  results / reason",
-        "environment", "cgroup", "status", "pass", "fail", "skip", "boot s", "wall s"
+    let table = table(&envs);
+    let md = format!(
+        "# isobench matrix\n\nOne row per environment; `compare.md` compares them \
+         metric by metric (first row is the baseline). Guest times are TCG-emulated \
+         unless the virtualization says kvm.\n\n```\n{table}```\n"
     );
-    for e in &envs {
-        let secs = |s: Option<f64>| s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-        println!(
-            "{:<24} {:<7} {:<8} {:>5} {:>5} {:>5} {:>7} {:>7}  {}",
-            e.label,
-            e.cgroup,
-            e.status,
-            e.checks_passed,
-            e.checks_failed,
-            e.checks_skipped,
-            secs(e.boot_seconds),
-            secs(Some(e.wall_seconds)),
-            e.results
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .or_else(|| e.reason.clone())
-                .unwrap_or_default()
-        );
-        for n in &e.notes {
-            println!("{:<24} note: {n}", "");
-        }
-    }
+    isobench_reports::load::write_atomic(&a.output.join("matrix.md"), md.as_bytes())
+        .map_err(|e| VmError::Io(e.to_string()))?;
+    print!("{table}");
     println!("summary: {}", summary_path.display());
     match &report {
         Some(p) => println!("comparison: {}", p.display()),
@@ -286,6 +270,37 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
     } else {
         0
     })
+}
+
+/// The per-environment table printed and written to matrix.md.
+fn table(envs: &[EnvOutcome]) -> String {
+    let mut t = format!(
+        "{:<24} {:<7} {:<8} {:>5} {:>5} {:>5} {:>7} {:>7}  results / reason\n",
+        "environment", "cgroup", "status", "pass", "fail", "skip", "boot s", "wall s"
+    );
+    let secs = |s: Option<f64>| s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    for e in envs {
+        t += &format!(
+            "{:<24} {:<7} {:<8} {:>5} {:>5} {:>5} {:>7} {:>7}  {}\n",
+            e.label,
+            e.cgroup,
+            e.status,
+            e.checks_passed,
+            e.checks_failed,
+            e.checks_skipped,
+            secs(e.boot_seconds),
+            secs(Some(e.wall_seconds)),
+            e.results
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or_else(|| e.reason.clone())
+                .unwrap_or_default()
+        );
+        for n in &e.notes {
+            t += &format!("{:<24} note: {n}\n", "");
+        }
+    }
+    t
 }
 
 /// The comparison across environments (the first is the baseline: the host

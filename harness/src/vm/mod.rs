@@ -7,6 +7,7 @@ pub mod accel;
 pub mod args;
 pub mod command;
 pub mod cpio;
+pub mod elf;
 pub mod frame;
 pub mod guest;
 pub mod initramfs;

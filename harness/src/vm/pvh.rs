@@ -8,14 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::elf::Elf;
+use super::kernel::setup_protocol;
+
 /// The compressed kernel inside a bzImage (protocol ≥ 2.08 header fields
 /// `payload_offset`/`payload_length`, relative to the protected-mode code).
 pub fn payload(bz: &[u8]) -> Option<&[u8]> {
-    if bz.get(0x202..0x206)? != b"HdrS" {
-        return None;
-    }
-    let protocol = u16::from_le_bytes(bz.get(0x206..0x208)?.try_into().ok()?);
-    if protocol < 0x208 {
+    if setup_protocol(bz)? < 0x208 {
         return None;
     }
     let setup_sects = match *bz.get(0x1f1)? {
@@ -46,49 +45,7 @@ pub fn decompressor(payload: &[u8]) -> Option<&'static str> {
 /// Whether an ELF64 image carries the Xen PVH entry note qemu needs
 /// (`XEN_ELFNOTE_PHYS32_ENTRY`, type 18, name "Xen").
 pub fn has_pvh_note(elf: &[u8]) -> bool {
-    let u16_at = |o: usize| {
-        elf.get(o..o + 2)
-            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let u32_at = |o: usize| {
-        elf.get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(|b| u64::from_le_bytes(b) as usize)
-    };
-    if !elf.starts_with(b"\x7fELF\x02\x01") {
-        return false;
-    }
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
-    else {
-        return false;
-    };
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        if u32_at(ph) != Some(4) {
-            continue; // not PT_NOTE
-        }
-        let (Some(off), Some(size)) = (u64_at(ph + 8), u64_at(ph + 32)) else {
-            continue;
-        };
-        let mut p = off;
-        while p + 12 <= off + size {
-            let (Some(namesz), Some(descsz), Some(kind)) =
-                (u32_at(p), u32_at(p + 4), u32_at(p + 8))
-            else {
-                break;
-            };
-            let name = elf.get(p + 12..p + 12 + namesz).unwrap_or_default();
-            if kind == 18 && name == b"Xen\0" {
-                return true;
-            }
-            p += 12 + namesz.next_multiple_of(4) + descsz.next_multiple_of(4);
-        }
-    }
-    false
+    Elf::parse(elf).is_some_and(|e| e.notes().iter().any(|n| n.kind == 18 && n.name == b"Xen\0"))
 }
 
 fn decompress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
@@ -148,28 +105,10 @@ pub fn vmlinux_for(bzimage: &Path, release: &str, cache: &Path) -> Option<PathBu
 mod tests {
     use super::*;
 
+    use crate::vm::elf::tests::with_notes;
+
     fn elf_with_note(name: &[u8], kind: u32) -> Vec<u8> {
-        let mut e = vec![0u8; 64];
-        e[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        let phoff = 64usize;
-        e[0x20..0x28].copy_from_slice(&(phoff as u64).to_le_bytes());
-        e[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
-        e[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
-        let note_off = phoff + 56;
-        let mut note = Vec::new();
-        note.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        note.extend_from_slice(&4u32.to_le_bytes());
-        note.extend_from_slice(&kind.to_le_bytes());
-        note.extend_from_slice(name);
-        note.resize(note.len().next_multiple_of(4), 0);
-        note.extend_from_slice(&0x100_0000u32.to_le_bytes());
-        let mut ph = [0u8; 56];
-        ph[..4].copy_from_slice(&4u32.to_le_bytes());
-        ph[8..16].copy_from_slice(&(note_off as u64).to_le_bytes());
-        ph[32..40].copy_from_slice(&(note.len() as u64).to_le_bytes());
-        e.extend_from_slice(&ph);
-        e.extend_from_slice(&note);
-        e
+        with_notes(&[(b"Linux\0", 1, b"6.1"), (name, kind, &[0, 0, 0, 1])])
     }
 
     #[test]

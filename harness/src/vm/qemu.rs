@@ -109,6 +109,26 @@ pub fn cleanup_stale_workdirs() -> Vec<PathBuf> {
     removed
 }
 
+/// A copy of `exe` without debug sections when `objcopy` is at hand: a
+/// debug build of isobench is ~80 MB, which the guest would unpack and copy
+/// under emulation on every boot. Falls back to `exe` itself.
+fn without_debug_info(exe: &Path, dir: &Path) -> PathBuf {
+    let out = dir.join("init");
+    let ok = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(exe)
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        out
+    } else {
+        exe.to_path_buf()
+    }
+}
+
 /// qemu option values separate on commas; a literal comma is doubled.
 pub fn escape(p: &Path) -> String {
     p.to_string_lossy().replace(',', ",,")
@@ -210,7 +230,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let work = WorkDir::create().map_err(|e| VmError::Io(format!("scratch dir: {e}")))?;
     let initrd = work.path().join("initrd.cpio");
     Initramfs::build(&InitramfsSpec {
-        init: req.init.clone(),
+        init: without_debug_info(&req.init, work.path()),
         includes: req.includes.clone(),
         modules,
         run_args,
