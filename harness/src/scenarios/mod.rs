@@ -98,6 +98,20 @@ scenarios! {
     Isolation => "isolation", isolation;
 }
 
+/// Controllers a scenario cannot run without; a machine lacking one gets a
+/// skip row with the reason instead of an error.
+pub fn needs(name: &str) -> &'static [crate::cgroup::Controller] {
+    use crate::cgroup::Controller::*;
+    match name {
+        "cpu-quota" | "cpu-latency" | "cpu-weight" => &[Cpu],
+        "cpuset" => &[Cpuset],
+        "memory-oom" | "memory-high" | "pagecache" => &[Memory],
+        "pids" => &[Pids],
+        "isolation" => &[Cpu, Memory],
+        _ => &[],
+    }
+}
+
 /// Documents a config's parameters from its quick and default values.
 pub fn params_of<T: serde::Serialize>(
     quick: &T,

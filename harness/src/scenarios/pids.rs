@@ -177,7 +177,12 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
     spec.limits = Limits {
         pids_max: Some(cfg.pids_max),
-        memory_max: Some(BOMB_MEMORY),
+        // Belt and braces where the machine has a memory controller; the
+        // pids limit alone is what the safety rule requires.
+        memory_max: ctx
+            .set
+            .has(crate::cgroup::Controller::Memory)
+            .then_some(BOMB_MEMORY),
         ..Default::default()
     };
     spec.deadline = Duration::from_secs_f64(cfg.saturate_seconds + cfg.kill_within_seconds + 60.0);
