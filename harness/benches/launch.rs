@@ -38,8 +38,7 @@ fn launch_to_ready(c: &mut Criterion) {
         g.bench_function(ns, |b| {
             b.iter(|| {
                 n += 1;
-                let mut r =
-                    sandbox::launch(&spec, &s, n, &wl, Some(root.path())).expect("launch");
+                let mut r = sandbox::launch(&spec, &s, n, &wl, Some(root.path())).expect("launch");
                 r.wait_ready().expect("ready");
                 r.wait_exit().expect("exit");
                 r.teardown().expect("teardown");

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use isobench::cgroup::{manager, CgroupSet};
+use isobench::cgroup::CgroupSet;
 use isobench::cli::{Cli, Command};
 use isobench::run::{self, RunRequest};
 use isobench::sandbox::Namespaces;
@@ -272,11 +272,11 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return usage(e),
             };
-            let removed = manager::cleanup_stale(&set);
-            for d in &removed {
+            let stale = run::cleanup_stale(&set);
+            for d in stale.cgroups.iter().chain(&stale.staging) {
                 println!("removed {}", d.display());
             }
-            println!("{} stale cgroup(s) removed", removed.len());
+            println!("removed {} of dead isobench runs", stale.summary());
             ExitCode::SUCCESS
         }
     }

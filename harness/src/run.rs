@@ -74,15 +74,11 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     require_root("isobench run")?;
     let set =
         CgroupSet::discover(req.cgroup_parent.as_deref()).map_err(|e| EnvError(e.to_string()))?;
-    let stale = manager::cleanup_stale(&set);
-    let stale_containers = crate::launchers::oci::cleanup_stale();
-    if stale_containers > 0 {
-        eprintln!("isobench: removed {stale_containers} stale container(s) of dead isobench runs");
-    }
+    let stale = cleanup_stale(&set);
     if !stale.is_empty() {
         eprintln!(
-            "isobench: removed {} stale cgroup(s) of dead isobench runs",
-            stale.len()
+            "isobench: removed {} of dead isobench runs",
+            stale.summary()
         );
     }
     let wl = workload::path()
@@ -151,6 +147,23 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
                     &ctx.launcher,
                     "the namespaces asked for",
                     &why,
+                ));
+                continue;
+            }
+            let missing: Vec<&str> = crate::scenarios::needs(name)
+                .iter()
+                .filter(|c| !ctx.set.has(**c))
+                .map(|c| c.name())
+                .collect();
+            if !missing.is_empty() {
+                scenarios.push(skipped(
+                    name,
+                    &ctx.launcher,
+                    &format!("the {} controller(s)", missing.join(", ")),
+                    &format!(
+                        "not available in this kernel's cgroup {} setup (e.g. 6.12 builds without CONFIG_MEMCG_V1 have no v1 memory controller)",
+                        ctx.set.mode.as_str()
+                    ),
                 ));
                 continue;
             }
@@ -304,16 +317,76 @@ fn errored(name: &str, launcher: &str, e: String) -> ScenarioResult {
     }
 }
 
+/// What dead isobench runs left behind and was removed.
+#[derive(Debug, Default)]
+pub struct Stale {
+    pub cgroups: Vec<PathBuf>,
+    /// OCI containers (and their bundles).
+    pub containers: usize,
+    /// Rootfs staging directories.
+    pub staging: Vec<PathBuf>,
+}
+
+impl Stale {
+    pub fn is_empty(&self) -> bool {
+        self.cgroups.is_empty() && self.containers == 0 && self.staging.is_empty()
+    }
+
+    /// "2 cgroup(s), 1 container(s), 1 staging dir(s)".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} cgroup(s), {} container(s), {} staging dir(s)",
+            self.cgroups.len(),
+            self.containers,
+            self.staging.len()
+        )
+    }
+}
+
+/// Removes what SIGKILLed isobench runs left (`isobench cleanup` and the
+/// start of every run): their cgroups, containers and bundles, and rootfs
+/// staging directories. A live run's are never touched.
+pub fn cleanup_stale(set: &CgroupSet) -> Stale {
+    Stale {
+        cgroups: manager::cleanup_stale(set),
+        containers: crate::launchers::oci::cleanup_stale(),
+        staging: cleanup_stale_staging(&staging_base()),
+    }
+}
+
+/// Where rootfs staging directories live.
+fn staging_base() -> PathBuf {
+    if Path::new("/run").is_dir() {
+        PathBuf::from("/run/isobench")
+    } else {
+        std::env::temp_dir().join("isobench")
+    }
+}
+
+/// Removes `root-<run id>` directories in `base` whose run is dead. They
+/// are only ever mount points inside sandboxes, so empty on the host: a
+/// non-empty one is left alone.
+pub fn cleanup_stale_staging(base: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let run_id = name.strip_prefix("root-")?;
+            let pid = manager::owner_pid(&format!("{}{run_id}", manager::NAME_PREFIX))?;
+            let dir = e.path();
+            (!manager::owner_alive(pid, &dir) && std::fs::remove_dir(&dir).is_ok()).then_some(dir)
+        })
+        .collect()
+}
+
 /// The empty staging directory for minimal rootfs mounts; removed on drop.
 struct RootfsDir(PathBuf);
 
 impl RootfsDir {
     fn create(run_id: &str) -> std::io::Result<Self> {
-        let base = if Path::new("/run").is_dir() {
-            PathBuf::from("/run/isobench")
-        } else {
-            std::env::temp_dir().join("isobench")
-        };
+        let base = staging_base();
         std::fs::create_dir_all(&base)?;
         let d = base.join(format!("root-{run_id}"));
         std::fs::create_dir(&d)?;

@@ -70,7 +70,7 @@ impl Suite {
 
     /// Parses a suite file's text.
     pub fn from_toml(text: &str, only: &[String]) -> Result<Self, String> {
-        let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         let header: Header = match doc.remove("suite") {
             Some(v) => Header::deserialize(v).map_err(|e| format!("[suite]: {}", e.message()))?,
             None => Header {
@@ -124,6 +124,29 @@ impl Suite {
     }
 }
 
+/// A TOML syntax error on one line, with where it is: "line 3
+/// ([cpu-quota]): invalid table header: duplicate key `cpu-quota` …".
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let Some(start) = e.span().map(|s| s.start) else {
+        return msg;
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+    let mut shown: String = line.chars().filter(|c| !c.is_control()).take(40).collect();
+    if line.chars().count() > 40 {
+        shown.push('…');
+    }
+    format!("line {line_no} ({shown}): {msg}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +174,9 @@ mod tests {
         assert!(Suite::from_toml("[suite]\nlevel = \"huge\"\n", &[]).is_err());
         assert!(Suite::from_toml("[suite]\nfoo = 1\n", &[]).is_err());
         assert!(Suite::from_toml("not toml [", &[]).is_err());
+        let e = Suite::from_toml("[cpu-quota]\nseconds = 1\n[cpu-quota]\n", &[]).unwrap_err();
+        assert!(e.starts_with("line 3 ([cpu-quota]): "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
         assert!(Suite::from_toml("[cpu-quota]\nperiods-ms = [0]\n", &[])
             .unwrap_err()
             .contains("period"));

@@ -28,17 +28,51 @@ fn run(
     (results, check_set)
 }
 
-fn shm_segments() -> usize {
+/// Ids of the SysV shm segments on this host (other tests running in
+/// parallel make their own, so only a given id is looked for).
+fn shm_ids() -> Vec<String> {
     std::fs::read_to_string("/proc/sysvipc/shm")
         .unwrap_or_default()
         .lines()
-        .count()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
+        .collect()
 }
 
+fn is_escape(s: &ScenarioResult) -> bool {
+    s.params.get("probe").and_then(|p| p.as_str()) == Some("escape")
+}
+
+/// The visibility probe's row of a namespace set.
 fn by_ns<'a>(r: &'a [ScenarioResult], ns: &str) -> &'a ScenarioResult {
     r.iter()
-        .find(|s| s.params["namespaces"] == ns)
+        .find(|s| !is_escape(s) && s.params["namespaces"] == ns)
         .unwrap_or_else(|| panic!("no result for {ns}: {r:#?}"))
+}
+
+/// The escape probe's row of a namespace set.
+fn escape_row<'a>(r: &'a [ScenarioResult], ns: &str) -> &'a ScenarioResult {
+    r.iter()
+        .find(|s| is_escape(s) && s.params["namespaces"] == ns)
+        .unwrap_or_else(|| panic!("no escape result for {ns}: {r:#?}"))
+}
+
+/// Whether the escape probe's target (named in a check's detail as
+/// "kill(PID, 0)") is gone: no process of that pid is a `sleep` child of
+/// this test anymore.
+fn target_gone(detail: &str) -> bool {
+    let pid = detail
+        .split("kill(")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("no target pid in {detail:?}"));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let me = std::process::id().to_string();
+    let child_sleep = stat.contains("(sleep)")
+        && stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.split_whitespace().nth(1) == Some(me.as_str()));
+    !child_sleep
 }
 
 fn status(s: &ScenarioResult, name: &str) -> Status {
@@ -51,9 +85,12 @@ fn status(s: &ScenarioResult, name: &str) -> Status {
 
 #[test]
 fn baseline_leaks_and_the_full_set_isolates() {
-    let shm_before = shm_segments();
     let (r, set) = run("iso", None);
-    assert_eq!(r.len(), 3, "baseline + two sets: {r:#?}");
+    assert_eq!(
+        r.len(),
+        5,
+        "baseline + two sets + two escape probes: {r:#?}"
+    );
     for s in &r {
         assert_eq!(s.name, "isolation");
         assert!(s.error.is_none(), "{s:#?}");
@@ -108,8 +145,23 @@ fn baseline_leaks_and_the_full_set_isolates() {
         .any(|c| ["net", "user", "cgroup"].contains(&c.name.as_str())));
 
     common::assert_clean(&set);
-    // The harness's shm segment is gone.
-    assert_eq!(shm_segments(), shm_before);
+    // The harness's shm segment (named in the baseline's ipc check) is gone.
+    let ipc = base.checks.iter().find(|c| c.name == "ipc").unwrap();
+    let id = ipc
+        .expected
+        .split_whitespace()
+        .find(|w| w.parse::<u64>().is_ok())
+        .unwrap_or_else(|| panic!("no segment id in {ipc:?}"));
+    // Sandboxes of tests running in parallel are forked from this process
+    // and hold its attachments until they exec: wait for them to let go.
+    let t = std::time::Instant::now();
+    while shm_ids().iter().any(|x| x == id) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "segment {id} left"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -117,6 +169,7 @@ fn namespaces_flag_probes_one_set_after_the_baseline() {
     let (r, set) = run("iso1", Some(Namespaces::parse("pid,mnt,net").unwrap()));
     let names: Vec<String> = r
         .iter()
+        .filter(|s| !is_escape(s))
         .map(|s| s.params["namespaces"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["none", "pid,mnt,net"]);
@@ -124,5 +177,72 @@ fn namespaces_flag_probes_one_set_after_the_baseline() {
     for k in ["pid", "mnt", "net"] {
         assert_eq!(status(s, k), Status::Pass, "{k}: {:#?}", s.checks);
     }
+    common::assert_clean(&set);
+}
+
+/// Every escape attempt is refused under the full set with the minimal
+/// rootfs, and the baseline shows the probe can see each escape this host
+/// allows at all. The target process and the socket are gone afterwards.
+#[test]
+fn escape_attempts_fail_under_the_full_set() {
+    let (r, set) = run("esc", Some(Namespaces::parse("pid").unwrap()));
+    let all = escape_row(&r, &Namespaces::all().to_string());
+    assert!(all.error.is_none(), "{all:#?}");
+    assert_eq!(all.params["rootfs"], "minimal");
+    let names: Vec<String> = isolation::ESCAPE_ATTEMPTS
+        .iter()
+        .map(|(n, _)| format!("escape.{n}"))
+        .collect();
+    for n in &names {
+        let c = all
+            .checks
+            .iter()
+            .find(|c| &c.name == n)
+            .unwrap_or_else(|| panic!("no {n}: {:#?}", all.checks));
+        assert_eq!(c.status, Status::Pass, "{c:#?}");
+        assert!(c.observed.starts_with("refused"), "{c:#?}");
+    }
+    let escapes = all.metrics.iter().find(|m| m.name == "escapes").unwrap();
+    assert_eq!(escapes.samples, [0.0]);
+
+    let base = escape_row(&r, "none");
+    assert!(base.error.is_none(), "{base:#?}");
+    // As root without namespaces these get through on any Linux host; a
+    // probe that saw them refused here would be blind.
+    for n in [
+        "signal",
+        "ptrace",
+        "cgroup-write",
+        "cgroup-parent-write",
+        "mount-tmpfs",
+        "remount-root",
+        "sysctl-hostname",
+        "sysctl-drop-caches",
+        "abstract-socket",
+    ] {
+        assert_eq!(
+            status(base, &format!("escape.{n}")),
+            Status::Pass,
+            "{:#?}",
+            base.checks
+        );
+    }
+    // Module loading: through (permission passed) or skipped where the
+    // kernel has no module support; never a failure.
+    for n in ["escape.init-module", "escape.finit-module"] {
+        assert_ne!(status(base, n), Status::Fail, "{:#?}", base.checks);
+    }
+    let sock = base
+        .checks
+        .iter()
+        .find(|c| c.name == "escape.abstract-socket")
+        .unwrap();
+    assert!(sock.observed.contains("accepted 1"), "{sock:#?}");
+    let signal = base
+        .checks
+        .iter()
+        .find(|c| c.name == "escape.signal")
+        .unwrap();
+    assert!(target_gone(&signal.detail), "{signal:#?}");
     common::assert_clean(&set);
 }

@@ -108,6 +108,19 @@ impl Obj {
         self
     }
 
+    pub fn bool(mut self, k: &str, v: bool) -> Obj {
+        self.key(k);
+        self.buf.push_str(if v { "true" } else { "false" });
+        self
+    }
+
+    pub fn opt_bool(self, k: &str, v: Option<bool>) -> Obj {
+        match v {
+            Some(v) => self.bool(k, v),
+            None => self.null(k),
+        }
+    }
+
     pub fn null(mut self, k: &str) -> Obj {
         self.key(k);
         self.buf.push_str("null");

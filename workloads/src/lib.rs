@@ -11,6 +11,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod args;
+mod escape;
 mod forkbomb;
 mod hog;
 mod json;
@@ -60,6 +61,11 @@ subcommands:
   tick --period-ms P --work-ms W [--count N]
                                           periodic task latency (default N 100)
   probe                                   what the sandbox can see
+  escape [--host-pid PID] [--abstract-socket NAME]
+                                          try to get out: signal/ptrace PID, write
+                                          cgroup limits and /proc/sys, mount, load
+                                          a module, connect to \0NAME (harmless:
+                                          current values are written back)
 
 BYTES take suffixes K, M, G, T (powers of 1024), e.g. 4M or 1G.
 ";
@@ -99,6 +105,7 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
         "forkbomb" => forkbomb::main(rep, rest),
         "tick" => tick::main(rep, rest),
         "probe" => probe::main(rep, rest),
+        "escape" => escape::main(rep, rest),
         other => Err(Failure::Usage(format!(
             "unknown subcommand {other:?} (see --help)"
         ))),

@@ -7,13 +7,14 @@
 //!
 //! Every `unsafe` block is confined to this file and commented.
 
-use std::ffi::{c_int, c_long, c_void};
+use std::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 use std::io;
 
 pub const CLOCK_MONOTONIC: c_int = 1;
 pub const CLOCK_PROCESS_CPUTIME_ID: c_int = 2;
 pub const CLOCK_THREAD_CPUTIME_ID: c_int = 3;
 pub const SIGKILL: c_int = 9;
+pub const SIGCONT: c_int = 18;
 
 const TIMER_ABSTIME: c_int = 1;
 const F_GETFD: c_int = 1;
@@ -220,6 +221,16 @@ pub fn kill_pid(pid: i32, sig: c_int) {
     unsafe { kill(pid, sig) };
 }
 
+/// kill(2), reporting failure (the `escape` probe wants the errno).
+pub fn send_signal(pid: i32, sig: c_int) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 pub struct Ids {
     pub pid: i32,
     pub ppid: i32,
@@ -334,4 +345,143 @@ pub fn make_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
         )
     })
+}
+
+// --- Privileged operations tried by the `escape` probe ---------------------
+
+extern "C" {
+    fn mount(
+        source: *const c_char,
+        target: *const c_char,
+        fstype: *const c_char,
+        flags: c_ulong,
+        data: *const c_void,
+    ) -> c_int;
+    fn umount2(target: *const c_char, flags: c_int) -> c_int;
+    fn ptrace(request: c_int, ...) -> c_long;
+    fn syscall(number: c_long, ...) -> c_long;
+}
+
+pub const MS_RDONLY: c_ulong = 1;
+pub const MS_NOSUID: c_ulong = 2;
+pub const MS_NODEV: c_ulong = 4;
+pub const MS_NOEXEC: c_ulong = 8;
+pub const MS_REMOUNT: c_ulong = 32;
+pub const MS_NOSYMFOLLOW: c_ulong = 256;
+pub const MS_BIND: c_ulong = 4096;
+const MNT_DETACH: c_int = 2;
+const PTRACE_DETACH: c_int = 17;
+const PTRACE_SEIZE: c_int = 0x4206;
+const PTRACE_INTERRUPT: c_int = 0x4207;
+const WALL: c_int = 0x4000_0000;
+
+/// init_module / finit_module syscall numbers (no libc wrapper exists).
+#[cfg(target_arch = "x86_64")]
+const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((175, 313));
+#[cfg(any(
+    target_arch = "aarch64",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+))]
+const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((105, 273));
+#[cfg(target_arch = "x86")]
+const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((128, 350));
+#[cfg(target_arch = "arm")]
+const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((128, 379));
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "x86",
+    target_arch = "arm"
+)))]
+const MODULE_SYSCALLS: Option<(c_long, c_long)> = None;
+
+fn cstring(s: &str) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(s).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+fn check(rc: c_long) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// mount(2) of a filesystem `fstype` (source = fstype) on `target`.
+pub fn mount_fs(fstype: &str, target: &str, flags: c_ulong, data: &str) -> io::Result<()> {
+    let (fs, t, d) = (cstring(fstype)?, cstring(target)?, cstring(data)?);
+    // SAFETY: all pointers are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        mount(
+            fs.as_ptr(),
+            t.as_ptr(),
+            fs.as_ptr(),
+            flags,
+            d.as_ptr().cast(),
+        )
+    };
+    check(rc.into())
+}
+
+/// mount(2) with only flags (remounts): no source, type or data.
+pub fn mount_flags(target: &str, flags: c_ulong) -> io::Result<()> {
+    let t = cstring(target)?;
+    let null = std::ptr::null();
+    // SAFETY: `t` is NUL-terminated; null source/type/data are allowed for
+    // MS_REMOUNT | MS_BIND.
+    let rc = unsafe { mount(null, t.as_ptr(), null, flags, null.cast()) };
+    check(rc.into())
+}
+
+/// umount2(target, MNT_DETACH).
+pub fn umount_detach(target: &str) -> io::Result<()> {
+    let t = cstring(target)?;
+    // SAFETY: `t` is a NUL-terminated string.
+    check(unsafe { umount2(t.as_ptr(), MNT_DETACH) }.into())
+}
+
+/// PTRACE_SEIZE `pid` (does not stop it); on success stop it with
+/// PTRACE_INTERRUPT, wait for that stop and detach, so the tracee runs on
+/// as before.
+pub fn ptrace_seize_and_release(pid: i32) -> io::Result<()> {
+    let null = std::ptr::null_mut::<c_void>();
+    // SAFETY: PTRACE_SEIZE takes (pid, addr=0, data=options) and touches no
+    // memory of ours.
+    check(unsafe { ptrace(PTRACE_SEIZE, pid, null, null) })?;
+    // SAFETY: as above; the tracee is ours now.
+    if unsafe { ptrace(PTRACE_INTERRUPT, pid, null, null) } == 0 {
+        let mut status: c_int = 0;
+        loop {
+            // SAFETY: `status` is a valid, writable int.
+            let rc = unsafe { waitpid(pid, &mut status, WALL) };
+            if rc == pid || io::Error::last_os_error().raw_os_error() != Some(EINTR) {
+                break;
+            }
+        }
+    }
+    // SAFETY: PTRACE_DETACH with signal 0 resumes the tracee unchanged.
+    unsafe { ptrace(PTRACE_DETACH, pid, null, null) };
+    Ok(())
+}
+
+/// init_module(empty image, 0, "") and finit_module(fd, "", 0): None when
+/// the syscall numbers of this architecture are unknown here.
+pub fn init_module_empty() -> Option<io::Result<()>> {
+    let (nr, _) = MODULE_SYSCALLS?;
+    let empty: [u8; 1] = [0];
+    // SAFETY: a valid 1-byte buffer with length 0 and an empty parameter
+    // string; the kernel copies at most `len` (0) bytes.
+    let rc = unsafe { syscall(nr, empty.as_ptr(), 0usize, c"".as_ptr()) };
+    Some(check(rc))
+}
+
+/// finit_module(fd, "", 0).
+pub fn finit_module(fd: c_int) -> Option<io::Result<()>> {
+    let (_, nr) = MODULE_SYSCALLS?;
+    // SAFETY: an integer fd, an empty NUL-terminated string and flags 0.
+    let rc = unsafe { syscall(nr, fd, c"".as_ptr(), 0 as c_int) };
+    Some(check(rc))
 }

@@ -60,6 +60,7 @@ pub enum Stage {
     ReportFd = 9,
     Exec = 10,
     CgroupNs = 11,
+    Caps = 12,
 }
 
 impl Stage {
@@ -76,6 +77,7 @@ impl Stage {
             9 => "passing the report fd",
             10 => "execve of the workload",
             11 => "unsharing the cgroup namespace",
+            12 => "dropping capabilities",
             _ => "unknown stage",
         }
     }
@@ -164,6 +166,12 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(plan, Stage::NoNewPrivs);
         }
+        // Root of a user namespace holds every capability over what that
+        // namespace owns (its mounts, hostname, cgroup namespace); the
+        // workload needs none of them, so it keeps none.
+        if plan.become_root && drop_capabilities() != 0 {
+            fail(plan, Stage::Caps);
+        }
         if plan.report_w == REPORT_FD {
             if libc::fcntl(REPORT_FD, libc::F_SETFD, 0) != 0 {
                 fail(plan, Stage::ReportFd);
@@ -184,6 +192,57 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
             plan.envp_ptrs.as_ptr(),
         );
         fail(plan, Stage::Exec);
+    }
+}
+
+/// Empties the bounding set (so execve cannot hand uid 0 its capabilities
+/// back), the ambient set, then the effective, permitted and inheritable
+/// sets. Returns 0, or -1 with errno set.
+///
+/// # Safety
+/// Child-only, like [`run_child`].
+unsafe fn drop_capabilities() -> libc::c_int {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    // SAFETY: prctl and capset on this process, with local structs.
+    unsafe {
+        // PR_CAPBSET_READ fails (EINVAL) past the kernel's last capability.
+        let mut cap: libc::c_ulong = 0;
+        while libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) >= 0 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                return -1;
+            }
+            cap += 1;
+        }
+        // Kernels before 4.3 have no ambient set (EINVAL): nothing to clear.
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        let header = Header {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let none = || Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        };
+        let data = [none(), none()];
+        libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) as libc::c_int
     }
 }
 

@@ -9,9 +9,17 @@
 //! must be visible (pass / fail, or skip when this host cannot show it).
 //! Visibility leaks are warnings.
 //!
+//! Then `isobench-workload escape` runs twice more: with no namespace (the
+//! baseline, where most attempts get through, which proves the probe can
+//! see an escape) and with the full set and the minimal rootfs, where every
+//! attempt must be refused: signal and ptrace a host process (a `sleep` the
+//! harness starts for it), write its own or its parent's cgroup limits,
+//! mount and remount, load a kernel module, write /proc/sys, connect to an
+//! abstract unix socket the harness listens on. Each attempt is a check
+//! `escape.<attempt>` in a row with `probe = "escape"`.
+//!
 //! The verdicts are pure functions of the probe's JSON, the spec and a few
-//! host facts, so they are tested on recorded data. Further probes (e.g.
-//! escape attempts) add their own check functions over their own events.
+//! host facts, so they are tested on recorded data.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,7 +35,7 @@ use crate::launchers::Launcher;
 use crate::sandbox::{Exit, IdMap, Namespaces, Rootfs, SandboxSpec};
 
 pub const ABOUT: &str =
-    "Isolation: `probe` per namespace set (and a no-namespace baseline that must leak); per-namespace checks and /proc leaks of memory, CPUs, uptime, load";
+    "Isolation: `probe` per namespace set (and a no-namespace baseline that must leak); per-namespace checks and /proc leaks of memory, CPUs, uptime, load; `escape` attempts under the full set (each must be refused) and the baseline";
 
 /// Meaning of each parameter, for `isobench list`.
 pub const ABOUT_PARAMS: &[(&str, &str)] = &[
@@ -61,6 +69,8 @@ pub const ABOUT_PARAMS: &[(&str, &str)] = &[
 const PERIOD_US: u64 = 100_000;
 /// Deadline of one probe.
 const PROBE_DEADLINE: Duration = Duration::from_secs(5);
+/// Deadline of one escape probe (a dozen syscalls, a few mounts).
+const ESCAPE_DEADLINE: Duration = Duration::from_secs(10);
 /// /proc/uptime has two decimals.
 const UPTIME_RESOLUTION_S: f64 = 0.01;
 
@@ -433,12 +443,308 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
             .then(|| run_probe(ctx, &spec, cfg.quota_cpus()));
         probed.push((spec, dropped, p));
     }
+    let escapes = run_escapes(cfg, ctx)?;
     host.hostname_after = hostname();
     drop(shm);
-    Ok(probed
+    let mut out: Vec<ScenarioResult> = probed
         .into_iter()
         .map(|(spec, dropped, p)| set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher))
-        .collect())
+        .collect();
+    out.extend(escapes);
+    Ok(out)
+}
+
+/// What the harness sets up for the escape probe to aim at: a harmless
+/// `sleep` (the host process to signal and ptrace) and a listening abstract
+/// unix socket with a unique name. Both go away on drop, on every path.
+struct EscapeTargets {
+    sleeper: std::process::Child,
+    listener: std::os::unix::net::UnixListener,
+    socket: String,
+}
+
+impl EscapeTargets {
+    fn start(tag: &str) -> Result<Self, String> {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixListener};
+        let socket = format!("isobench-escape-{tag}");
+        let listener = SocketAddr::from_abstract_name(socket.as_bytes())
+            .and_then(|a| UnixListener::bind_addr(&a))
+            .map_err(|e| format!("abstract socket \\0{socket}: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("abstract socket \\0{socket}: {e}"))?;
+        let sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting the target process `sleep 30`: {e}"))?;
+        Ok(EscapeTargets {
+            sleeper,
+            listener,
+            socket,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.sleeper.id()
+    }
+
+    /// Connections queued since the last call (the probe's, if it got in).
+    fn accepted(&self) -> usize {
+        std::iter::from_fn(|| self.listener.accept().ok()).count()
+    }
+}
+
+impl Drop for EscapeTargets {
+    fn drop(&mut self) {
+        let _ = self.sleeper.kill();
+        let _ = self.sleeper.wait();
+    }
+}
+
+/// The escape probe's spec: the probe spec of the set, aimed at `targets`.
+fn escape_spec(cfg: &Config, ns: Namespaces, host_pid: u32, socket: &str) -> SandboxSpec {
+    let mut s = probe_spec(cfg, ns);
+    s.args = vec![
+        "escape".into(),
+        "--host-pid".into(),
+        host_pid.to_string(),
+        "--abstract-socket".into(),
+        socket.into(),
+    ];
+    s.deadline = ESCAPE_DEADLINE;
+    s
+}
+
+/// One escape probe's reports and the harness's own view of it.
+struct Escaped {
+    attempts: Vec<Value>,
+    /// Connections the harness's socket accepted during the probe.
+    accepted: usize,
+}
+
+fn run_escape(ctx: &Ctx, spec: &SandboxSpec, targets: &EscapeTargets) -> Result<Escaped, String> {
+    targets.accepted();
+    let mut r = ctx.launch(spec).map_err(|e| e.to_string())?;
+    r.wait_ready().map_err(|e| e.to_string())?;
+    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let attempts: Vec<Value> = r
+        .events
+        .iter()
+        .filter(|e| e["event"] == "escape")
+        .cloned()
+        .collect();
+    let done = r.events.iter().any(|e| e["event"] == "escape_done");
+    r.teardown().map_err(|e| format!("teardown: {e}"))?;
+    if exit != Exit::Code(0) {
+        return Err(format!(
+            "escape probe ended with {exit} after {} attempt(s)",
+            attempts.len()
+        ));
+    }
+    if !done {
+        return Err(format!(
+            "escape probe ended without escape_done after {} attempt(s)",
+            attempts.len()
+        ));
+    }
+    Ok(Escaped {
+        attempts,
+        accepted: targets.accepted(),
+    })
+}
+
+/// The escape probe with no namespace (where the launcher honours that)
+/// and with the full set the launcher supports, each a result row.
+fn run_escapes(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+    let mut sets = Vec::new();
+    if honours_no_namespace(&ctx.kind) {
+        sets.push(Namespaces::default());
+    }
+    sets.push(Namespaces::all());
+    let mut out = Vec::new();
+    for (i, ns) in sets.into_iter().enumerate() {
+        if let Some(sig) = crate::interrupt::requested() {
+            return Err(format!("interrupted by signal {sig}"));
+        }
+        let (kept, dropped) = supported_part(&ctx.kind, ns);
+        let tag = format!("{}-{}-{i}", ctx.set.run_id, ctx.launcher);
+        let outcome = EscapeTargets::start(&tag).and_then(|t| {
+            let spec = escape_spec(cfg, kept, t.pid(), &t.socket);
+            run_escape(ctx, &spec, &t)
+        });
+        let spec = escape_spec(cfg, kept, 0, "");
+        out.push(escape_result(&spec, &dropped, outcome, &ctx.launcher));
+    }
+    Ok(out)
+}
+
+/// Every attempt the escape probe makes, with what it tries.
+pub const ESCAPE_ATTEMPTS: [(&str, &str); 11] = [
+    ("signal", "kill(0) and SIGCONT to a host process"),
+    ("ptrace", "PTRACE_SEIZE of a host process"),
+    (
+        "cgroup-write",
+        "writing its own cgroup's limits (the current values back)",
+    ),
+    (
+        "cgroup-parent-write",
+        "opening its parent cgroup's limits for writing",
+    ),
+    ("mount-tmpfs", "mounting a tmpfs"),
+    ("remount-root", "remounting / (with its current flags)"),
+    ("init-module", "init_module (an empty image)"),
+    ("finit-module", "finit_module (a bogus fd)"),
+    (
+        "sysctl-hostname",
+        "writing /proc/sys/kernel/hostname (its current value back)",
+    ),
+    (
+        "sysctl-drop-caches",
+        "opening /proc/sys/vm/drop_caches for writing",
+    ),
+    (
+        "abstract-socket",
+        "connecting to the harness's abstract unix socket",
+    ),
+];
+
+/// "EPERM (1)".
+fn errno_name(n: i64) -> String {
+    let name = i32::try_from(n)
+        .map(|n| format!("{:?}", nix::errno::Errno::from_raw(n)))
+        .unwrap_or_else(|_| "?".into());
+    format!("{name} ({n})")
+}
+
+/// One check per attempt. Under a set (`baseline` false) an attempt must
+/// be refused: pass when blocked, fail when it got through. In the
+/// baseline the attempt should get through, which shows the probe can see
+/// that escape: pass when it did, skip (with the reason) when even the host
+/// refused it. `accepted` is what the harness's socket saw, which overrides
+/// the probe's own word for the socket attempt.
+pub fn escape_checks(attempts: &[Value], baseline: bool, accepted: usize) -> Vec<Check> {
+    ESCAPE_ATTEMPTS
+        .iter()
+        .map(|(name, what)| {
+            let a = attempts.iter().find(|a| a["attempt"] == *name);
+            let detail = a
+                .and_then(|a| a["detail"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let errno = a.and_then(|a| a["errno"].as_i64()).unwrap_or(0);
+            let mut blocked = a.map(|a| a["blocked"].as_bool());
+            let mut observed = match blocked {
+                None => "no report for this attempt".to_string(),
+                Some(None) => "not tried".to_string(),
+                Some(Some(true)) => format!("refused: {}", errno_name(errno)),
+                Some(Some(false)) if errno != 0 => {
+                    format!("got through (later error {})", errno_name(errno))
+                }
+                Some(Some(false)) => "got through".to_string(),
+            };
+            if *name == "abstract-socket" && accepted > 0 {
+                blocked = Some(Some(false));
+                observed = format!("{observed}; the harness accepted {accepted} connection(s)");
+            }
+            let check = |status, expected: String, detail: String| {
+                Check::new(format!("escape.{name}"), status, expected, &observed, detail)
+            };
+            if baseline {
+                let expected = format!("{what} gets through without namespaces (proves the check can fail)");
+                match blocked {
+                    Some(Some(false)) => check(Status::Pass, expected, detail),
+                    Some(Some(true)) => check(
+                        Status::Skip,
+                        expected,
+                        format!("refused even without namespaces, so this host cannot show that the probe would see it: {detail}"),
+                    ),
+                    Some(None) => check(Status::Skip, expected, detail),
+                    None => check(Status::Skip, expected, "the probe did not report it".into()),
+                }
+            } else {
+                let expected = format!("{what} refused");
+                match blocked {
+                    Some(Some(true)) => check(Status::Pass, expected, detail),
+                    Some(Some(false)) => check(
+                        Status::Fail,
+                        expected,
+                        format!("the sandbox let it through: {detail}"),
+                    ),
+                    Some(None) => check(Status::Skip, expected, detail),
+                    None => check(
+                        Status::Fail,
+                        expected,
+                        "the probe did not report it, so it cannot be shown refused".into(),
+                    ),
+                }
+            }
+        })
+        .collect()
+}
+
+fn escape_result(
+    spec: &SandboxSpec,
+    dropped: &[(String, String)],
+    outcome: Result<Escaped, String>,
+    launcher: &str,
+) -> ScenarioResult {
+    let ns = spec.namespaces;
+    let baseline = ns.is_empty();
+    let mut params = serde_json::Map::new();
+    params.insert("probe".into(), json!("escape"));
+    params.insert("namespaces".into(), json!(ns.to_string()));
+    params.insert("baseline".into(), json!(baseline));
+    params.insert("rootfs".into(), json!(rootfs_name(spec.rootfs)));
+    let mut r = ScenarioResult {
+        name: "isolation".into(),
+        launcher: launcher.to_string(),
+        params,
+        metrics: Vec::new(),
+        checks: Vec::new(),
+        series: BTreeMap::new(),
+        error: None,
+    };
+    match outcome {
+        Err(e) => r.error = Some(format!("escape probe with namespaces [{ns}]: {e}")),
+        Ok(e) => {
+            r.checks = escape_checks(&e.attempts, baseline, e.accepted);
+            if !baseline {
+                let escaped = r.checks.iter().filter(|c| c.status == Status::Fail).count();
+                r.metrics.push(Metric::new(
+                    "escapes",
+                    "count",
+                    Better::Lower,
+                    vec![escaped as f64],
+                ));
+            }
+        }
+    }
+    r.checks.extend(dropped_checks(dropped));
+    r
+}
+
+/// A skip per namespace kind the launcher could not create, with its reason.
+fn dropped_checks(dropped: &[(String, String)]) -> impl Iterator<Item = Check> + '_ {
+    dropped.iter().map(|(kind, why)| {
+        Check::new(
+            kind.as_str(),
+            Status::Skip,
+            format!("a {kind} namespace"),
+            "not created by this launcher",
+            why.as_str(),
+        )
+    })
+}
+
+fn rootfs_name(r: Rootfs) -> &'static str {
+    match r {
+        Rootfs::Host => "host",
+        Rootfs::Minimal => "minimal",
+    }
 }
 
 fn set_result(
@@ -453,13 +759,7 @@ fn set_result(
     let mut params = serde_json::Map::new();
     params.insert("namespaces".into(), json!(ns.to_string()));
     params.insert("baseline".into(), json!(ns.is_empty()));
-    params.insert(
-        "rootfs".into(),
-        json!(match spec.rootfs {
-            Rootfs::Host => "host",
-            Rootfs::Minimal => "minimal",
-        }),
-    );
+    params.insert("rootfs".into(), json!(rootfs_name(spec.rootfs)));
     params.insert("memory_max_mib".into(), json!(cfg.memory_max_mib));
     params.insert("cpu_quota_pct".into(), json!(cfg.cpu_quota_pct));
     let mut r = ScenarioResult {
@@ -471,15 +771,7 @@ fn set_result(
         series: BTreeMap::new(),
         error: None,
     };
-    r.checks.extend(dropped.iter().map(|(kind, why)| {
-        Check::new(
-            kind.as_str(),
-            Status::Skip,
-            format!("a {kind} namespace"),
-            "not created by this launcher",
-            why.as_str(),
-        )
-    }));
+    r.checks.extend(dropped_checks(dropped));
     match probed {
         None => {}
         Some(Err(e)) => r.error = Some(format!("probe with namespaces [{ns}]: {e}")),
@@ -1418,6 +1710,131 @@ mod tests {
         let t: toml::Table = toml::from_str("memory = 5").unwrap();
         let e = Config::parse(Level::Quick, Some(&t)).unwrap_err();
         assert!(e.contains("memory") && e.contains("accepted"), "{e}");
+    }
+
+    /// Recorded on this machine: `escape` under the full set, minimal rootfs.
+    fn escape_isolated() -> Vec<Value> {
+        [
+            ("signal", true, 3, "kill(6141, 0) then kill(6141, SIGCONT): No such process (os error 3)"),
+            ("ptrace", true, 3, "PTRACE_SEIZE 6141 (released at once): No such process (os error 3)"),
+            ("cgroup-write", true, 1, "no cgroup filesystem in view, and mounting cgroup pids failed: Operation not permitted (os error 1)"),
+            ("cgroup-parent-write", true, 2, "its cgroup is the root of every hierarchy it can see: no parent in reach"),
+            ("mount-tmpfs", true, 1, "mount tmpfs on /tmp/isobench-escape-mnt-1: Operation not permitted (os error 1)"),
+            ("remount-root", true, 1, "remount / (tmpfs) with its current flags rw,nosuid,nodev,relatime: Operation not permitted (os error 1)"),
+            ("init-module", true, 38, "init_module(empty image): Function not implemented (os error 38): this kernel has no module loading at all"),
+            ("finit-module", true, 38, "finit_module(fd -1): Function not implemented (os error 38): this kernel has no module loading at all"),
+            ("sysctl-hostname", true, 13, "/proc/sys/kernel/hostname: Permission denied (os error 13)"),
+            ("sysctl-drop-caches", true, 13, "open /proc/sys/vm/drop_caches for writing (nothing written): Permission denied (os error 13)"),
+            ("abstract-socket", true, 111, "connect to \"\\0isobench-escape-x\": Connection refused (os error 111)"),
+        ]
+        .map(|(a, b, e, d)| json!({"event":"escape","attempt":a,"blocked":b,"errno":e,"detail":d}))
+        .to_vec()
+    }
+
+    fn escape_status(c: &[Check], attempt: &str) -> Status {
+        status(c, &format!("escape.{attempt}"))
+    }
+
+    #[test]
+    fn refused_escapes_pass_and_one_that_gets_through_fails() {
+        let c = escape_checks(&escape_isolated(), false, 0);
+        assert_eq!(c.len(), ESCAPE_ATTEMPTS.len());
+        assert!(c.iter().all(|c| c.status == Status::Pass), "{c:#?}");
+        let m = c.iter().find(|c| c.name == "escape.mount-tmpfs").unwrap();
+        assert_eq!(m.expected, "mounting a tmpfs refused");
+        assert_eq!(m.observed, "refused: EPERM (1)");
+        // A sandbox that keeps CAP_SYS_ADMIN in its user namespace.
+        let mut e = escape_isolated();
+        e[4]["blocked"] = json!(false);
+        e[4]["errno"] = json!(0);
+        let c = escape_checks(&e, false, 0);
+        let m = c.iter().find(|c| c.name == "escape.mount-tmpfs").unwrap();
+        assert_eq!(m.status, Status::Fail);
+        assert_eq!(m.observed, "got through");
+        assert!(m.detail.starts_with("the sandbox let it through"), "{m:?}");
+        // A module check that passed the permission test: EINVAL after it.
+        e[6]["blocked"] = json!(false);
+        e[6]["errno"] = json!(22);
+        let c = escape_checks(&e, false, 0);
+        let m = c.iter().find(|c| c.name == "escape.init-module").unwrap();
+        assert_eq!(m.status, Status::Fail);
+        assert_eq!(m.observed, "got through (later error EINVAL (22))");
+    }
+
+    #[test]
+    fn the_harness_socket_has_the_last_word() {
+        // The probe says refused, but the harness accepted its connection.
+        let c = escape_checks(&escape_isolated(), false, 1);
+        assert_eq!(escape_status(&c, "abstract-socket"), Status::Fail);
+    }
+
+    #[test]
+    fn missing_or_untried_attempts() {
+        let mut e = escape_isolated();
+        e.retain(|a| a["attempt"] != "ptrace");
+        e[0]["blocked"] = Value::Null;
+        let c = escape_checks(&e, false, 0);
+        assert_eq!(escape_status(&c, "ptrace"), Status::Fail);
+        assert_eq!(escape_status(&c, "signal"), Status::Skip);
+        let c = escape_checks(&e, true, 0);
+        assert_eq!(escape_status(&c, "ptrace"), Status::Skip);
+    }
+
+    #[test]
+    fn the_baseline_passes_what_gets_through_and_skips_the_rest() {
+        let mut e = escape_isolated();
+        for a in e
+            .iter_mut()
+            .filter(|a| !a["attempt"].as_str().unwrap().contains("module"))
+        {
+            a["blocked"] = json!(false);
+            a["errno"] = json!(0);
+        }
+        let c = escape_checks(&e, true, 1);
+        for (name, _) in ESCAPE_ATTEMPTS {
+            let want = if name.contains("module") {
+                Status::Skip
+            } else {
+                Status::Pass
+            };
+            assert_eq!(escape_status(&c, name), want, "{name}: {c:#?}");
+        }
+        let m = c.iter().find(|c| c.name == "escape.init-module").unwrap();
+        assert!(
+            m.detail.starts_with("refused even without namespaces"),
+            "{m:?}"
+        );
+        let s = c
+            .iter()
+            .find(|c| c.name == "escape.abstract-socket")
+            .unwrap();
+        assert!(s.observed.contains("accepted 1"), "{s:?}");
+    }
+
+    #[test]
+    fn escape_rows_name_their_probe_and_errors() {
+        let cfg = Config::level(Level::Quick);
+        let spec = escape_spec(&cfg, Namespaces::all(), 42, "x");
+        assert_eq!(
+            spec.args,
+            ["escape", "--host-pid", "42", "--abstract-socket", "x"]
+        );
+        assert_eq!(spec.rootfs, Rootfs::Minimal);
+        assert!(spec.validate().is_ok());
+        let r = escape_result(&spec, &[], Err("clone3: EPERM".into()), "native");
+        assert_eq!(r.params["probe"], "escape");
+        assert_eq!(r.params["baseline"], false);
+        assert_eq!(
+            r.error.as_deref(),
+            Some("escape probe with namespaces [pid,mnt,net,uts,ipc,user,cgroup,time]: clone3: EPERM")
+        );
+        let ok = Escaped {
+            attempts: escape_isolated(),
+            accepted: 0,
+        };
+        let r = escape_result(&spec, &[], Ok(ok), "native");
+        assert_eq!(r.metrics[0].name, "escapes");
+        assert_eq!(r.metrics[0].samples, [0.0]);
     }
 
     #[test]
