@@ -17,6 +17,7 @@ mod hog;
 mod json;
 mod pagecache;
 mod probe;
+mod oci_shim;
 mod report;
 mod spin;
 mod sys;
@@ -94,6 +95,9 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
     if is_help(cmd) || cmd == "help" || rest.iter().any(|a| is_help(a)) {
         let _ = std::io::stdout().write_all(USAGE.as_bytes());
         return 0;
+    }
+    if cmd == "oci-shim" {
+        return oci_shim::main(rep, rest);
     }
     let outcome = match cmd.as_str() {
         "ready" => args::Flags::parse("ready", rest, &[])

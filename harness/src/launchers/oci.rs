@@ -256,22 +256,37 @@ pub fn launch(
     let bundle = bundles_root().join(&id);
     write_bundle(&bundle, spec, &id, workload)
         .map_err(|e| LaunchError::Setup(format!("bundle {}: {e}", bundle.display())))?;
-    let mut argv = vec![name.to_string(), "run".into()];
-    if launcher == &Launcher::Runc {
-        // Keep the container (and its cgroup) after the workload exits, so
-        // counters can be read; teardown deletes it.
-        argv.push("--keep".into());
-    }
-    argv.extend([
-        "--bundle".into(),
-        bundle.to_string_lossy().into_owned(),
-        "--preserve-fds".into(),
-        "1".into(),
-        id.clone(),
-    ]);
-    let exec = Exec {
-        program: runtime.clone(),
-        argv,
+    let bundle_s = bundle.to_string_lossy().into_owned();
+    let exec = if launcher == &Launcher::Runc {
+        // `run --keep` keeps the container (and its cgroup) after the
+        // workload exits, so counters can be read; teardown deletes it.
+        Exec {
+            program: runtime.clone(),
+            argv: vec![
+                name.to_string(),
+                "run".into(),
+                "--keep".into(),
+                "--bundle".into(),
+                bundle_s,
+                "--preserve-fds".into(),
+                "1".into(),
+                id.clone(),
+            ],
+        }
+    } else {
+        // crun has no `run --keep`: create + start through the workload's
+        // oci-shim, which adopts the container as its child subreaper and
+        // exits with its status; the container stays until `delete`.
+        Exec {
+            program: workload.to_path_buf(),
+            argv: vec![
+                "isobench-workload".into(),
+                "oci-shim".into(),
+                runtime.to_string_lossy().into_owned(),
+                bundle_s,
+                id.clone(),
+            ],
+        }
     };
     let cleanup_bundle = bundle.clone();
     let cleanup_id = id.clone();
