@@ -264,8 +264,21 @@ fn under_mount(m: &Mount, path: &str) -> Option<PathBuf> {
     Some(Path::new(&m.point).join(rel))
 }
 
-/// The sandbox's own cgroup directory in every mounted hierarchy it is in.
-pub fn own_cgroup_dirs(cgroups: &[Membership], mounts: &[Mount]) -> Vec<PathBuf> {
+/// A cgroup directory to try, and whether its files may be written (the
+/// current value back) or only opened for writing.
+pub type CgroupDir = (PathBuf, bool);
+
+/// Whether a cgroup path names a cgroup isobench made (`…/isobench-…`): only
+/// those get a value written back; any other is only opened.
+fn isobench_made(path: &str) -> bool {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("isobench-"))
+}
+
+/// The process's own cgroup directory in every mounted hierarchy it is in.
+pub fn own_cgroup_dirs(cgroups: &[Membership], mounts: &[Mount]) -> Vec<CgroupDir> {
     cgroups
         .iter()
         .filter_map(|c| {
@@ -273,6 +286,7 @@ pub fn own_cgroup_dirs(cgroups: &[Membership], mounts: &[Mount]) -> Vec<PathBuf>
                 .iter()
                 .filter(|m| mounts_hierarchy(m, c))
                 .find_map(|m| under_mount(m, &c.path))
+                .map(|d| (d, isobench_made(&c.path)))
         })
         .collect()
 }
@@ -294,32 +308,30 @@ fn write_back(file: &Path) -> io::Result<String> {
 
 /// What trying the limit files of some directories gave.
 struct FileTries {
-    /// The first file written (or opened), with what was written.
-    got_through: Option<(PathBuf, String)>,
+    /// The first file written (with the value written back) or opened.
+    got_through: Option<(PathBuf, Option<String>)>,
     /// The first refusal.
     refused: Option<(PathBuf, io::Error)>,
 }
 
-/// Tries each limit file present in `dirs` until one gets through.
-/// `write` writes the current value back; otherwise the file is only opened.
-fn try_limit_files(dirs: &[PathBuf], write: bool) -> FileTries {
+/// Tries each limit file present in `dirs` until one gets through: writes
+/// the current value back where the directory may be written, else only
+/// opens the file for writing.
+fn try_limit_files(dirs: &[CgroupDir]) -> FileTries {
     let mut out = FileTries {
         got_through: None,
         refused: None,
     };
-    for d in dirs {
+    for (d, write) in dirs {
         for name in LIMIT_FILES {
             let f = d.join(name);
             if !f.exists() {
                 continue;
             }
-            let r = if write {
-                write_back(&f)
+            let r = if *write {
+                write_back(&f).map(Some)
             } else {
-                fs::OpenOptions::new()
-                    .write(true)
-                    .open(&f)
-                    .map(|_| String::new())
+                fs::OpenOptions::new().write(true).open(&f).map(|_| None)
             };
             match r {
                 Ok(v) => {
@@ -337,15 +349,17 @@ fn try_limit_files(dirs: &[PathBuf], write: bool) -> FileTries {
     out
 }
 
-fn judge_files(name: &'static str, t: FileTries, write: bool, dirs: &[PathBuf]) -> Attempt {
+fn judge_files(name: &'static str, t: FileTries, dirs: &[CgroupDir]) -> Attempt {
     match (t.got_through, t.refused) {
         (Some((f, v)), _) => Attempt::new(
             name,
             Tried::Escaped(0),
-            if write {
-                format!("wrote its current value {v:?} back to {}", f.display())
-            } else {
-                format!("opened {} for writing (nothing written)", f.display())
+            match v {
+                Some(v) => format!("wrote its current value {v:?} back to {}", f.display()),
+                None => format!(
+                    "opened {} for writing (not a cgroup isobench made: nothing written)",
+                    f.display()
+                ),
             },
         ),
         (None, Some((f, e))) => Attempt::new(
@@ -360,7 +374,7 @@ fn judge_files(name: &'static str, t: FileTries, write: bool, dirs: &[PathBuf]) 
                 "no limit file ({}) in {}",
                 LIMIT_FILES.join(", "),
                 dirs.iter()
-                    .map(|d| d.display().to_string())
+                    .map(|(d, _)| d.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -389,7 +403,7 @@ impl Drop for ScratchDir {
     }
 }
 
-/// With no cgroup filesystem in view, mounting one is the way to its files:
+/// With no limit file in view, mounting a cgroup filesystem is the way to them:
 /// mounts each hierarchy the process is in on a scratch directory, tries
 /// the limit files there and unmounts.
 fn cgroup_write_via_mount(cgroups: &[Membership]) -> Attempt {
@@ -409,7 +423,7 @@ fn cgroup_write_via_mount(cgroups: &[Membership]) -> Attempt {
                 return Attempt::new(
                     NAME,
                     Tried::Untried,
-                    format!("no cgroup filesystem in view and no scratch dir in /tmp: {e}"),
+                    format!("no limit file in view and no scratch dir in /tmp: {e}"),
                 )
             }
         };
@@ -425,13 +439,16 @@ fn cgroup_write_via_mount(cgroups: &[Membership]) -> Attempt {
             fstype: fstype.into(),
             super_opts: Vec::new(),
         };
-        let dirs: Vec<PathBuf> = under_mount(&m, &c.path).into_iter().collect();
-        let t = try_limit_files(&dirs, true);
+        let dirs: Vec<CgroupDir> = under_mount(&m, &c.path)
+            .map(|d| (d, isobench_made(&c.path)))
+            .into_iter()
+            .collect();
+        let t = try_limit_files(&dirs);
         let _ = sys::umount_detach(dir.path());
         if t.got_through.is_some() || t.refused.is_some() {
-            let mut a = judge_files(NAME, t, true, &dirs);
+            let mut a = judge_files(NAME, t, &dirs);
             a.detail = format!(
-                "mounted {what} itself (no cgroup filesystem in view); {}",
+                "mounted {what} itself (no limit file in view); {}",
                 a.detail
             );
             return a;
@@ -441,12 +458,12 @@ fn cgroup_write_via_mount(cgroups: &[Membership]) -> Attempt {
         Some((what, e)) => Attempt::new(
             NAME,
             Tried::Blocked(errno(&e)),
-            format!("no cgroup filesystem in view, and mounting {what} failed: {e}"),
+            format!("no limit file in view, and mounting {what} failed: {e}"),
         ),
         None => Attempt::new(
             NAME,
             Tried::Untried,
-            "no cgroup filesystem in view and no hierarchy to mount",
+            "no limit file in view and no hierarchy to mount",
         ),
     }
 }
@@ -461,10 +478,13 @@ fn cgroup_write(_: &Targets) -> Attempt {
         &cgroups,
         &parse_mountinfo(&read_lines("/proc/self/mountinfo")),
     );
-    if dirs.is_empty() {
+    let t = try_limit_files(&dirs);
+    if t.got_through.is_none() && t.refused.is_none() {
+        // No limit file in view (none mounted, or only hierarchies it is
+        // not limited in): mounting one is the way to them.
         return cgroup_write_via_mount(&cgroups);
     }
-    judge_files(NAME, try_limit_files(&dirs, true), true, &dirs)
+    judge_files(NAME, t, &dirs)
 }
 
 fn cgroup_parent_write(_: &Targets) -> Attempt {
@@ -478,7 +498,7 @@ fn cgroup_parent_write(_: &Targets) -> Attempt {
             "its cgroup is the root of every hierarchy it can see: no parent in reach",
         );
     }
-    let parents: Vec<PathBuf> = cgroups
+    let parents: Vec<CgroupDir> = cgroups
         .iter()
         .filter(|c| c.path != "/")
         .filter_map(|c| {
@@ -487,6 +507,7 @@ fn cgroup_parent_write(_: &Targets) -> Attempt {
                 .iter()
                 .filter(|m| mounts_hierarchy(m, c))
                 .find_map(|m| under_mount(m, &parent))
+                .map(|d| (d, false))
         })
         .collect();
     if parents.is_empty() {
@@ -498,7 +519,7 @@ fn cgroup_parent_write(_: &Targets) -> Attempt {
     }
     // Only opened: the parent is not the sandbox's to change, not even to
     // the same value.
-    judge_files(NAME, try_limit_files(&parents, false), false, &parents)
+    judge_files(NAME, try_limit_files(&parents), &parents)
 }
 
 fn mount_tmpfs(_: &Targets) -> Attempt {
@@ -662,7 +683,9 @@ mod tests {
         let c = parse_proc_cgroup(CGROUP);
         assert_eq!(c[1].controllers, ["cpu", "cpuacct"]);
         let dirs = own_cgroup_dirs(&c, &m);
-        let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        // Written back only where the cgroup is one isobench made.
+        assert_eq!(dirs.iter().filter(|(_, w)| *w).count(), 4);
+        let dirs: Vec<String> = dirs.iter().map(|(d, _)| d.display().to_string()).collect();
         assert_eq!(
             dirs,
             [
@@ -675,6 +698,10 @@ mod tests {
         // A path outside a bind mount's root is not in view.
         let c = parse_proc_cgroup("9:pids:/other\n");
         assert!(own_cgroup_dirs(&c, &m).is_empty());
+        // The root of a cgroup namespace: in view, but only to open.
+        let c = parse_proc_cgroup("4:memory:/\n");
+        let dirs = own_cgroup_dirs(&c, &m);
+        assert_eq!(dirs, [(PathBuf::from("/sys/fs/cgroup/memory/"), false)]);
         // Nothing mounted (a minimal rootfs): nothing in view.
         assert!(own_cgroup_dirs(&parse_proc_cgroup(CGROUP), &[]).is_empty());
     }
@@ -748,12 +775,12 @@ mod tests {
         let d = std::env::temp_dir().join(format!("isobench-escape-test-{}", std::process::id()));
         fs::create_dir_all(&d).unwrap();
         fs::write(d.join("pids.max"), "max\n").unwrap();
-        let t = try_limit_files(std::slice::from_ref(&d), false);
+        let t = try_limit_files(&[(d.clone(), false)]);
         assert_eq!(fs::read_to_string(d.join("pids.max")).unwrap(), "max\n");
-        assert!(t.got_through.is_some());
+        assert_eq!(t.got_through.unwrap().1, None);
         // Written back: the same value, the file unchanged.
-        let t = try_limit_files(std::slice::from_ref(&d), true);
-        assert_eq!(t.got_through.unwrap().1, "max");
+        let t = try_limit_files(&[(d.clone(), true)]);
+        assert_eq!(t.got_through.unwrap().1.as_deref(), Some("max"));
         assert_eq!(fs::read_to_string(d.join("pids.max")).unwrap(), "max\n");
         fs::remove_dir_all(&d).unwrap();
     }

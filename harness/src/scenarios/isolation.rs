@@ -1717,7 +1717,7 @@ mod tests {
         [
             ("signal", true, 3, "kill(6141, 0) then kill(6141, SIGCONT): No such process (os error 3)"),
             ("ptrace", true, 3, "PTRACE_SEIZE 6141 (released at once): No such process (os error 3)"),
-            ("cgroup-write", true, 1, "no cgroup filesystem in view, and mounting cgroup pids failed: Operation not permitted (os error 1)"),
+            ("cgroup-write", true, 1, "no limit file in view, and mounting cgroup pids failed: Operation not permitted (os error 1)"),
             ("cgroup-parent-write", true, 2, "its cgroup is the root of every hierarchy it can see: no parent in reach"),
             ("mount-tmpfs", true, 1, "mount tmpfs on /tmp/isobench-escape-mnt-1: Operation not permitted (os error 1)"),
             ("remount-root", true, 1, "remount / (tmpfs) with its current flags rw,nosuid,nodev,relatime: Operation not permitted (os error 1)"),

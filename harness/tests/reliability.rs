@@ -1,0 +1,564 @@
+//! Faults, for real (needs root): SIGKILL and `isobench cleanup` next to a
+//! live run, two runs at once, SIGTERM mid-run, results written atomically
+//! or not at all, and hung sandboxes (frozen cgroup, stopped process) that
+//! the deadline catches.
+//!
+//! Every process a test starts is killed by a guard when the test ends,
+//! passes or fails, and every test ends with `isobench cleanup`, which only
+//! removes what dead runs left. Waits are event-driven (a cgroup appears, a
+//! line is printed, a process exits) under generous deadlines; nothing
+//! asserts how fast the machine is.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use isobench::cgroup::{manager, Cgroup, CgroupSet, Controller};
+use isobench::sandbox::{self, workload, Exit, SandboxSpec};
+use isobench_reports::RunResults;
+
+/// How long any awaited event may take before the test gives up.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn isobench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_isobench"))
+}
+
+/// Polls `ready` every 20 ms until it returns Some, or panics after
+/// [`PATIENCE`] naming `what`.
+fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = ready() {
+            return v;
+        }
+        assert!(t.elapsed() < PATIENCE, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An `isobench run` in the background: killed and reaped on drop, its
+/// stdout and stderr in files.
+struct Run {
+    child: Option<Child>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Run {
+    fn start(dir: &Path, tag: &str, args: &[&str]) -> Run {
+        let stdout = dir.join(format!("{tag}.out"));
+        let stderr = dir.join(format!("{tag}.err"));
+        let child = isobench()
+            .arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start isobench run");
+        Run {
+            child: Some(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// `isobench run --suite SUITE -o OUT`.
+    fn suite(dir: &Path, tag: &str, suite: &str, out: &Path) -> Run {
+        Run::start(dir, tag, &["--suite", suite, "-o", out.to_str().unwrap()])
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0);
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("running");
+        wait_for("isobench run to exit", || c.try_wait().ok().flatten())
+    }
+
+    /// Waits until the run has a sandbox cgroup with a process in it;
+    /// returns its cgroup directories.
+    fn sandbox(&self) -> Vec<PathBuf> {
+        let pid = self.pid();
+        wait_for(&format!("a sandbox of run {pid}"), || {
+            let d = cgroups_of(pid);
+            (!procs_in(&d).is_empty()).then_some(d)
+        })
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `isobench cleanup` on drop: whatever a failed test left of runs it
+/// killed goes away (live runs are never touched by it).
+struct CleanupOnDrop;
+
+impl Drop for CleanupOnDrop {
+    fn drop(&mut self) {
+        let _ = isobench().arg("cleanup").output();
+    }
+}
+
+fn host_set() -> CgroupSet {
+    CgroupSet::discover(None).expect("cgroup discovery")
+}
+
+/// Every isobench cgroup directory owned by `pid`, in every hierarchy.
+fn cgroups_of(pid: i32) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for base in host_set().base_dirs() {
+        for e in std::fs::read_dir(&base).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if manager::owner_pid(&name) == Some(pid) {
+                v.push(e.path());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// The processes in some cgroup directories.
+fn procs_in(dirs: &[PathBuf]) -> Vec<i32> {
+    let mut v: Vec<i32> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|t| {
+            t.lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Whether `pid` is gone (or a zombie waiting for its new parent).
+fn dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// The run id in a sandbox cgroup's name (`isobench-<run id>-<n>`).
+fn run_id_of(dir: &Path) -> String {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let rest = name.strip_prefix(manager::NAME_PREFIX).unwrap();
+    rest.rsplit_once('-').unwrap().0.to_string()
+}
+
+/// Where the native launcher stages minimal rootfs mounts of a run.
+fn staging_dir(run_id: &str) -> PathBuf {
+    let base = if Path::new("/run").is_dir() {
+        PathBuf::from("/run/isobench")
+    } else {
+        std::env::temp_dir().join("isobench")
+    };
+    base.join(format!("root-{run_id}"))
+}
+
+/// A suite file in `dir`.
+fn suite(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn long_cpu_quota(seconds: u32) -> String {
+    format!(
+        "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20]\nseconds = {seconds}.0\nrepetitions = 1\n"
+    )
+}
+
+/// A results file that parses and holds no scenario error.
+fn valid_results(path: &Path) -> RunResults {
+    let r =
+        isobench_reports::read_results(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for s in &r.scenarios {
+        assert!(
+            s.error.is_none(),
+            "{} [{}]: {:?}",
+            s.name,
+            s.launcher,
+            s.error
+        );
+    }
+    r
+}
+
+/// Nothing but `keep` in `dir` (no `.r.json.tmp-*` beside the output).
+fn only(dir: &Path, keep: &[&str]) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".out") && !n.ends_with(".err") && !n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert_eq!(names, keep, "in {}", dir.display());
+}
+
+/// A process that exited right away: its pid is the owner of nothing alive.
+fn dead_pid() -> i32 {
+    let mut c = Command::new("true").spawn().unwrap();
+    let pid = c.id() as i32;
+    c.wait().unwrap();
+    pid
+}
+
+#[test]
+fn sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run() {
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let long = suite(dir.path(), "long.toml", &long_cpu_quota(60));
+    let a_out = dir.path().join("a.json");
+    let b_out = dir.path().join("b.json");
+    let mut a = Run::suite(dir.path(), "a", &long, &a_out);
+    let a_pid = a.pid();
+    let a_dirs = a.sandbox();
+    let a_procs = procs_in(&a_dirs);
+    let a_run = run_id_of(&a_dirs[0]);
+
+    // A second run, alive while cleanup runs (started before A dies, so its
+    // own start-of-run cleanup finds nothing of A's to remove).
+    let b_suite = suite(dir.path(), "b.toml", &long_cpu_quota(15));
+    let mut b = Run::suite(dir.path(), "b", &b_suite, &b_out);
+    let b_pid = b.pid();
+    let b_dirs = b.sandbox();
+
+    // A stale bundle of a dead run, as a SIGKILLed runc run leaves it.
+    let bundle = Path::new("/run/isobench/bundles").join(format!(
+        "{}p{}-{:08x}-0",
+        manager::NAME_PREFIX,
+        dead_pid(),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+
+    a.signal(libc::SIGKILL);
+    let status = a.wait();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    // What SIGKILL leaves: the cgroups, the workload in them, the staging
+    // dir; and no results file.
+    assert!(a_dirs.iter().all(|d| d.is_dir()), "{a_dirs:?}");
+    assert!(a_procs.iter().all(|p| !dead(*p)), "{a_procs:?}");
+    assert!(staging_dir(&a_run).is_dir());
+    assert!(!a_out.exists());
+
+    let out = isobench().arg("cleanup").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(cgroups_of(a_pid).is_empty(), "{text}");
+    for d in &a_dirs {
+        assert!(text.contains(&d.display().to_string()), "{d:?} in {text}");
+    }
+    wait_for("run A's workload to die", || {
+        a_procs.iter().all(|p| dead(*p)).then_some(())
+    });
+    assert!(!staging_dir(&a_run).exists(), "{text}");
+    assert!(!bundle.exists(), "{text}");
+
+    // B was not touched: still running, its cgroups and workload in place
+    // (it spins for 15 s), then it ends normally with its results.
+    if b.running() {
+        assert!(b_dirs.iter().all(|d| d.is_dir()), "{b_dirs:?}");
+    }
+    let status = b.wait();
+    assert!(
+        matches!(status.code(), Some(0) | Some(1)),
+        "B: {status:?}\n{}\n{}",
+        b.stdout(),
+        b.stderr()
+    );
+    let r = valid_results(&b_out);
+    assert!(!r.interrupted);
+    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    assert!(cgroups_of(b_pid).is_empty());
+    only(dir.path(), &["b.json"]);
+}
+
+#[test]
+fn two_runs_at_once_both_succeed() {
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let s = suite(
+        dir.path(),
+        "s.toml",
+        "[suite]\nlevel = \"quick\"\nscenarios = [\"pids\", \"memory-oom\"]\n[pids]\nrepetitions = 1\n[memory-oom]\nrepetitions = 1\n",
+    );
+    let outs = [dir.path().join("one.json"), dir.path().join("two.json")];
+    let mut runs: Vec<Run> = outs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Run::suite(dir.path(), &format!("run{i}"), &s, o))
+        .collect();
+    let pids: Vec<i32> = runs.iter().map(Run::pid).collect();
+    let mut ids = Vec::new();
+    for (run, out) in runs.iter_mut().zip(&outs) {
+        let status = run.wait();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{status:?}\n{}\n{}",
+            run.stdout(),
+            run.stderr()
+        );
+        let r = valid_results(out);
+        assert!(!r.interrupted);
+        for name in ["pids", "memory-oom"] {
+            assert!(r.scenarios.iter().any(|s| s.name == name), "{name}");
+        }
+        ids.push(r.run_id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    for p in pids {
+        assert!(cgroups_of(p).is_empty());
+    }
+    only(dir.path(), &["one.json", "two.json"]);
+}
+
+#[test]
+fn sigterm_mid_run_saves_what_completed_and_leaves_nothing() {
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let s = suite(
+        dir.path(),
+        "s.toml",
+        "[suite]\nlevel = \"quick\"\nscenarios = [\"isolation\", \"cpu-quota\"]\n[cpu-quota]\nquotas-pct = [20]\nseconds = 60.0\nrepetitions = 1\n",
+    );
+    let out = dir.path().join("r.json");
+    let mut run = Run::suite(dir.path(), "run", &s, &out);
+    let pid = run.pid();
+    // isolation is done once cpu-quota has started and its spinner runs.
+    wait_for("cpu-quota to start", || {
+        run.stderr()
+            .contains("cpu-quota (native) ...")
+            .then_some(())
+    });
+    let dirs = run.sandbox();
+    let procs = procs_in(&dirs);
+    let run_id = run_id_of(&dirs[0]);
+
+    run.signal(libc::SIGTERM);
+    let status = run.wait();
+    assert_eq!(status.code(), Some(143), "{}", run.stderr());
+    let r = valid_results(&out);
+    assert!(r.interrupted);
+    assert!(r.scenarios.iter().any(|s| s.name == "isolation"));
+    assert!(!r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    // Nothing of the run left: cgroups, workload, staging dir, temp file.
+    assert!(cgroups_of(pid).is_empty());
+    assert!(procs.iter().all(|p| dead(*p)), "{procs:?}");
+    assert!(!staging_dir(&run_id).exists());
+    only(dir.path(), &["r.json"]);
+}
+
+/// A tmpfs mounted on a fresh temp dir, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn new() -> Tmpfs {
+        let d = tempfile::tempdir().unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            d.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .unwrap();
+        Tmpfs(d)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn read_only(&self) {
+        nix::mount::mount(
+            None::<&str>,
+            self.path(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn assert_one_line_exit_2(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("isobench: ["))
+        .filter(|l| !l.contains("took") && !l.starts_with("isobench: removed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(needle), "{:?} lacks {needle:?}", lines[0]);
+}
+
+#[test]
+fn unwritable_outputs_give_exit_2_and_no_file() {
+    let _cleanup = CleanupOnDrop;
+    // Read-only from the start: refused before anything runs.
+    let ro = Tmpfs::new();
+    ro.read_only();
+    let target = ro.path().join("r.json");
+    let out = isobench()
+        .args([
+            "run",
+            "--scenario",
+            "isolation",
+            "-o",
+            target.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &target.display().to_string());
+    only(ro.path(), &[]);
+    // A directory as the output path.
+    let d = tempfile::tempdir().unwrap();
+    let out = isobench()
+        .args([
+            "run",
+            "--scenario",
+            "isolation",
+            "-o",
+            d.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &d.path().display().to_string());
+
+    // Writable at the start, read-only by the end: no file, no temp file.
+    let fs = Tmpfs::new();
+    let target = fs.path().join("r.json");
+    let dir = tempfile::tempdir().unwrap();
+    let s = suite(dir.path(), "s.toml", &long_cpu_quota(3));
+    let mut run = Run::suite(dir.path(), "run", &s, &target);
+    let pid = run.pid();
+    wait_for("the run's sandbox", || {
+        (!cgroups_of(pid).is_empty()).then_some(())
+    });
+    fs.read_only();
+    let status = run.wait();
+    assert_eq!(status.code(), Some(2), "{}", run.stderr());
+    let err = run.stderr();
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.contains("cannot write") && last.contains(&target.display().to_string()),
+        "{err}"
+    );
+    only(fs.path(), &[]);
+    assert!(cgroups_of(pid).is_empty());
+}
+
+/// A sandbox that hangs (`hang` makes it so once it is ready) is killed at
+/// its deadline: `wait_exit` says TimedOut, not before the deadline, and
+/// teardown removes every cgroup.
+fn hung_sandbox_times_out(test: &str, hang: impl FnOnce(&sandbox::Running)) {
+    let set = common::set(test);
+    let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", "600"]);
+    spec.deadline = Duration::from_secs(3);
+    let wl = workload::path().unwrap();
+    let mut r = sandbox::launch(&spec, &set, 0, &wl, None).unwrap();
+    r.wait_ready().unwrap();
+    hang(&r);
+    let dirs = r.cgroup_dirs();
+    assert_eq!(r.wait_exit().unwrap(), Exit::TimedOut);
+    assert!(r.elapsed() >= spec.deadline);
+    assert!(r.cgroup().pids().unwrap().is_empty());
+    r.teardown().unwrap();
+    for d in dirs {
+        assert!(!d.exists(), "{} left", d.display());
+    }
+    common::assert_clean(&set);
+}
+
+#[test]
+fn a_frozen_sandbox_is_killed_at_its_deadline() {
+    hung_sandbox_times_out("frozen", |r| {
+        let v = r.cgroup();
+        let (file, value) = match (v.v1.dirs.get(&Controller::Freezer), &v.v2) {
+            (Some(d), _) => (d.join("freezer.state"), "FROZEN"),
+            (None, Some(v2)) => (v2.dir.join("cgroup.freeze"), "1"),
+            (None, None) => panic!("no freezer: {v:?}"),
+        };
+        std::fs::write(&file, value).unwrap();
+        // Frozen for real: the state file says so once every task stopped.
+        if value == "FROZEN" {
+            wait_for("the freezer to settle", || {
+                let s = std::fs::read_to_string(&file).unwrap();
+                (s.trim() == "FROZEN").then_some(())
+            });
+        }
+    });
+}
+
+#[test]
+fn a_stopped_workload_is_killed_at_its_deadline() {
+    hung_sandbox_times_out("stopped", |r| {
+        // SAFETY: kill(2) on the sandbox's own process.
+        assert_eq!(unsafe { libc::kill(r.pid, libc::SIGSTOP) }, 0);
+    });
+}
+
+#[test]
+fn stale_staging_dirs_of_dead_runs_only_are_removed() {
+    let base = tempfile::tempdir().unwrap();
+    let dead = base.path().join(format!("root-p{}-0badf00d", dead_pid()));
+    let live = base
+        .path()
+        .join(format!("root-p{}-0badf00d", std::process::id()));
+    let other = base.path().join("root-not-a-run");
+    let full = base.path().join(format!("root-p{}-feedf00d", dead_pid()));
+    for d in [&dead, &live, &other, &full] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(full.join("x"), "").unwrap();
+    let removed = isobench::run::cleanup_stale_staging(base.path());
+    assert_eq!(removed, std::slice::from_ref(&dead));
+    assert!(!dead.exists() && live.exists() && other.exists() && full.exists());
+}
