@@ -168,6 +168,8 @@ struct Rep {
     left_after_kill: (usize, u64),
     before: Vec<f64>,
     during: Vec<f64>,
+    /// [[seconds since ready, pids.current]].
+    timeline: Vec<[f64; 2]>,
 }
 
 fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
@@ -194,12 +196,15 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     let t0 = Instant::now();
     let bound = Duration::from_secs_f64(cfg.saturate_seconds);
     let mut max_sampled = 0;
+    // pids.current over time, for the report's timeline.
+    let mut timeline: Vec<[f64; 2]> = Vec::new();
     let saturate_seconds = loop {
         if let Some(sig) = crate::interrupt::requested() {
             return Err(format!("interrupted by signal {sig}"));
         }
         let p = pids()?;
         let cur = p.current.unwrap_or(0);
+        timeline.push([t0.elapsed().as_secs_f64(), cur as f64]);
         max_sampled = max_sampled.max(cur);
         if p.events_max.unwrap_or(0) > 0 || cur >= cfg.pids_max {
             break Some(t0.elapsed().as_secs_f64());
@@ -212,7 +217,9 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     let mut during = Vec::with_capacity(cfg.spawns as usize);
     for _ in 0..cfg.spawns {
         during.extend(spawn_latencies(&prog, 1)?);
-        max_sampled = max_sampled.max(pids()?.current.unwrap_or(0));
+        let cur = pids()?.current.unwrap_or(0);
+        timeline.push([t0.elapsed().as_secs_f64(), cur as f64]);
+        max_sampled = max_sampled.max(cur);
     }
     let stats = pids()?;
     max_sampled = max_sampled.max(stats.current.unwrap_or(0));
@@ -223,6 +230,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     let (kill_seconds, left_after_kill) = loop {
         let procs = r.cgroup().pids().map_err(|e| e.to_string())?.len();
         let cur = pids()?.current.unwrap_or(0);
+        timeline.push([t0.elapsed().as_secs_f64(), cur as f64]);
         if procs == 0 && cur == 0 {
             break (Some(t_kill.elapsed().as_secs_f64()), (0, 0));
         }
@@ -249,6 +257,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
         left_after_kill,
         before,
         during,
+        timeline,
     })
 }
 
@@ -441,7 +450,10 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
         params,
         metrics,
         checks,
-        series: BTreeMap::new(),
+        series: reps
+            .first()
+            .map(|r| BTreeMap::from([("pids_current".to_string(), r.timeline.clone())]))
+            .unwrap_or_default(),
         error: None,
     }
 }
@@ -466,6 +478,7 @@ mod tests {
             left_after_kill: (0, 0),
             before: vec![0.001, 0.0011, 0.0009],
             during: vec![0.0012, 0.0011, 0.0013],
+            timeline: vec![[0.0, 1.0], [0.02, 64.0]],
         }
     }
 
