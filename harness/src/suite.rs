@@ -183,6 +183,19 @@ mod tests {
     }
 
     #[test]
+    fn shipped_suite_files_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/suites");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let s = Suite::load(p.to_str().unwrap(), &[]).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!s.scenarios.is_empty(), "{}", p.display());
+            n += 1;
+        }
+        assert!(n >= 3);
+    }
+
+    #[test]
     fn missing_file_is_a_clear_error() {
         let e = Suite::load("/nonexistent/suite.toml", &[]).unwrap_err();
         assert!(e.contains("/nonexistent/suite.toml"), "{e}");

@@ -53,12 +53,17 @@ impl Config {
                 tolerance_pct: 5.0,
                 monitor_hz: 100,
             },
+            // The sweep: 10% … nproc × 100% of a CPU, 10 ms and 100 ms
+            // periods, one thread and one per CPU.
             Level::Default => Config {
-                quotas_pct: vec![20.0, 50.0, 100.0],
-                periods_ms: vec![100.0],
-                threads: vec![1],
-                seconds: 3.0,
-                repetitions: 3,
+                quotas_pct: [10.0, 25.0, 50.0, 100.0, 150.0, 200.0]
+                    .into_iter()
+                    .filter(|q| *q <= 100.0 * f64::from(crate::env::cpus()))
+                    .collect(),
+                periods_ms: vec![10.0, 100.0],
+                threads: vec![1, 0],
+                seconds: 2.5,
+                repetitions: 1,
                 tolerance_pct: 5.0,
                 monitor_hz: 100,
             },
