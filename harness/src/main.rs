@@ -210,7 +210,7 @@ fn main() -> ExitCode {
                     Ok(g) => g,
                     Err(e) => return usage(e),
                 },
-                None => isobench_reports::Gate::default(),
+                None => isobench_reports::Gate::shipped(),
             };
             let b = match isobench_reports::read_results(&base) {
                 Ok(r) => r,

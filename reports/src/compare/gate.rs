@@ -105,7 +105,16 @@ pub struct Applied {
     pub rule: Option<String>,
 }
 
+/// The gate shipped in `ci/gate.toml`: what `compare` uses without `--gate`.
+pub const SHIPPED_GATE: &str = include_str!("../../../ci/gate.toml");
+
 impl Gate {
+    /// The shipped gate (`ci/gate.toml`), tuned against the noise of real
+    /// runs; falls back to the bare defaults if it ever failed to parse.
+    pub fn shipped() -> Gate {
+        Gate::parse(SHIPPED_GATE, Path::new("ci/gate.toml")).unwrap_or_default()
+    }
+
     /// Parses gate TOML; errors are reported against the name `<gate>`.
     pub fn from_toml_str(text: &str) -> Result<Gate, GateError> {
         Gate::parse(text, Path::new("<gate>"))

@@ -447,3 +447,11 @@ fn power_survey() {
         }
     }
 }
+
+#[test]
+fn the_shipped_gate_parses() {
+    let g = Gate::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/gate.toml"))
+        .unwrap();
+    assert!(!g.rules.is_empty());
+    assert_eq!(Gate::shipped(), g);
+}
