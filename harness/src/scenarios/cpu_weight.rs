@@ -39,7 +39,8 @@ impl Config {
     /// Built-in defaults of a suite level.
     pub fn level(level: Level) -> Self {
         Config {
-            weights: vec![100, 200, 400],
+            // 1:2:4; on v1 the kernel scale gives shares 256:512:1024.
+            weights: vec![25, 50, 100],
             seconds: match level {
                 Level::Quick => 1.5,
                 Level::Default => 3.0,
