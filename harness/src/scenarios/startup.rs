@@ -102,9 +102,14 @@ impl Config {
     /// Built-in defaults of a suite level.
     pub fn level(level: Level) -> Self {
         Config {
-            launches: match level {
-                Level::Quick => 50,
-                Level::Default => 200,
+            // Under TCG every launch is emulated (crun: ~0.5 s each): fewer
+            // launches keep a VM run within its deadline; times from TCG are
+            // not comparable with real hardware anyway.
+            launches: match (level, crate::env::virtualization() == "tcg") {
+                (Level::Quick, false) => 50,
+                (Level::Default, false) => 200,
+                (Level::Quick, true) => 10,
+                (Level::Default, true) => 20,
             },
             warmup: 3,
             sets: default_sets(),

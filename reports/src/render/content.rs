@@ -45,7 +45,7 @@ impl Cell {
 /// A table: headers, rows, and which columns hold numbers (right-aligned).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
-    pub headers: Vec<&'static str>,
+    pub headers: Vec<String>,
     pub numeric: Vec<bool>,
     pub rows: Vec<Vec<Cell>>,
 }
@@ -110,7 +110,7 @@ pub fn environment_table(r: &RunResults) -> Table {
         Cell::text(format!("{} / {}", r.started_at, r.finished_at)),
     ]);
     Table {
-        headers: vec!["field", "value"],
+        headers: ["field", "value"].map(String::from).to_vec(),
         numeric: vec![false, false],
         rows,
     }
@@ -155,12 +155,74 @@ pub fn checks_table(r: &RunResults) -> Table {
     // Stable sort: fail, skip, warn, pass; run order within each.
     rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Table {
-        headers: vec![
+        headers: [
             "scenario", "launcher", "params", "check", "status", "expected", "observed", "detail",
-        ],
+        ]
+        .map(String::from)
+        .to_vec(),
         numeric: vec![false; 8],
         rows: rows.into_iter().map(|r| r.1).collect(),
     }
+}
+
+/// The correctness matrix of a run with several launchers: one row per
+/// scenario check, one column per launcher, the worst status over that
+/// check's points (None with a single launcher).
+pub fn launcher_matrix(r: &RunResults) -> Option<Table> {
+    let mut launchers: Vec<String> = Vec::new();
+    for s in r.scenarios.iter().filter(|s| s.name != "harness") {
+        if !launchers.contains(&s.launcher) {
+            launchers.push(s.launcher.clone());
+        }
+    }
+    if launchers.len() < 2 {
+        return None;
+    }
+    // (scenario, check) in run order → status per launcher.
+    let mut rows: Vec<((String, String), Vec<Option<Status>>)> = Vec::new();
+    for s in &r.scenarios {
+        let Some(col) = launchers.iter().position(|l| *l == s.launcher) else {
+            continue;
+        };
+        let mut checks: Vec<(String, Status)> = s
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), c.status))
+            .collect();
+        if s.error.is_some() {
+            checks.push(("(scenario completed)".into(), Status::Fail));
+        }
+        for (name, status) in checks {
+            let key = (s.name.clone(), name);
+            let i = match rows.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    rows.push((key, vec![None; launchers.len()]));
+                    rows.len() - 1
+                }
+            };
+            let cell = &mut rows[i].1[col];
+            *cell = Some(cell.map_or(status, |old| old.max(status)));
+        }
+    }
+    let mut headers = vec!["scenario".to_string(), "check".to_string()];
+    headers.extend(launchers.iter().cloned());
+    let n = headers.len();
+    Some(Table {
+        headers,
+        numeric: vec![false; n],
+        rows: rows
+            .into_iter()
+            .map(|((scenario, check), cells)| {
+                let mut row = vec![Cell::text(scenario), Cell::text(check)];
+                row.extend(cells.into_iter().map(|c| match c {
+                    Some(s) => Cell::status(s),
+                    None => Cell::text("–"),
+                }));
+                row
+            })
+            .collect(),
+    })
 }
 
 /// Summary statistics of each metric of one scenario result.
@@ -195,9 +257,11 @@ pub fn metrics_table(s: &ScenarioResult) -> Table {
         })
         .collect();
     Table {
-        headers: vec![
+        headers: [
             "metric", "unit", "better", "n", "min", "p50", "p90", "p99", "max", "mean",
-        ],
+        ]
+        .map(String::from)
+        .to_vec(),
         numeric: vec![
             false, false, false, true, true, true, true, true, true, true,
         ],
@@ -243,7 +307,9 @@ pub fn series_table(s: &ScenarioResult) -> Table {
         })
         .collect();
     Table {
-        headers: vec!["series", "points", "time span", "value range"],
+        headers: ["series", "points", "time span", "value range"]
+            .map(String::from)
+            .to_vec(),
         numeric: vec![false, true, false, false],
         rows,
     }

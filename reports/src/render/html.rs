@@ -157,6 +157,11 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
 
     out.push_str("<h2 id=\"environment\">Environment</h2>\n");
     table(&mut out, &content::environment_table(r));
+    if let Some(m) = content::launcher_matrix(r) {
+        out.push_str("<h2 id=\"launchers\">Correctness by launcher</h2>\n");
+        out.push_str("<p>Worst status of each check over its points, per launcher.</p>\n");
+        table(&mut out, &m);
+    }
     out.push_str("<h2 id=\"checks\">Checks</h2>\n");
     let checks = content::checks_table(r);
     if checks.rows.is_empty() {

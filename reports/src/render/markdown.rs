@@ -64,6 +64,10 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
     }
     out.push_str("## Environment\n\n");
     table(&mut out, &content::environment_table(r));
+    if let Some(m) = content::launcher_matrix(r) {
+        out.push_str("## Correctness by launcher\n\n");
+        table(&mut out, &m);
+    }
     out.push_str("## Checks\n\n");
     let checks = content::checks_table(r);
     if checks.rows.is_empty() {
