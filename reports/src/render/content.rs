@@ -179,7 +179,8 @@ pub fn launcher_matrix(r: &RunResults) -> Option<Table> {
         return None;
     }
     // (scenario, check) in run order → status per launcher.
-    let mut rows: Vec<((String, String), Vec<Option<Status>>)> = Vec::new();
+    type Row = ((String, String), Vec<Option<Status>>);
+    let mut rows: Vec<Row> = Vec::new();
     for s in &r.scenarios {
         let Some(col) = launchers.iter().position(|l| *l == s.launcher) else {
             continue;
