@@ -1,15 +1,12 @@
 //! The CLI as a user runs it: exit codes, one-line errors, no half-written
 //! results, and the cpu-quota scenario end to end (needs root).
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn isobench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isobench"))
-        .args(args)
-        .output()
-        .expect("run isobench")
-}
+use std::path::Path;
+use std::process::Output;
+
+use common::isobench;
 
 fn assert_usage_error(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -109,21 +106,10 @@ fn list_names_every_scenario() {
 /// valid, nothing left behind.
 #[test]
 fn cpu_quota_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
+    let (out, out_path, _dir) = common::run_suite(
         "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20, 50]\nseconds = 3.0\nrepetitions = 1\n",
-    )
-    .unwrap();
-    let out_path = dir.path().join("r.json");
-    let out = isobench(&[
-        "run",
-        "--suite",
-        suite.to_str().unwrap(),
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let r = isobench_reports::read_results(&out_path).unwrap();
     let points: Vec<_> = r

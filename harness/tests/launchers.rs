@@ -4,36 +4,18 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::isobench;
 
 use isobench_reports::{RunResults, Status};
 
-fn isobench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isobench"))
-        .args(args)
-        .output()
-        .expect("run isobench")
-}
-
 /// Runs a one-point cpu-quota (20% of a CPU) through `launcher`.
 fn quota_run(launcher: &str) -> (Output, RunResults) {
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
+    let (out, out_path, _dir) = common::run_suite(
         "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20]\nseconds = 2.0\nrepetitions = 1\n",
-    )
-    .unwrap();
-    let out_path = dir.path().join("r.json");
-    let out = isobench(&[
-        "run",
-        "--suite",
-        suite.to_str().unwrap(),
-        "--launcher",
-        launcher,
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+        &["--launcher", launcher],
+    );
     let r = isobench_reports::read_results(&out_path)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out, r)
