@@ -77,12 +77,18 @@ impl Config {
         if !(16..=4096).contains(&self.high_mib) {
             return e(format!("high-mib {} is outside 16 – 4096", self.high_mib));
         }
-        if self.max_mib < self.high_mib + 2 * self.over_mib + 16 {
+        let need = self
+            .high_mib
+            .saturating_add(self.over_mib.saturating_mul(2))
+            .saturating_add(16);
+        if self.max_mib < need {
             return e(format!(
-                "max-mib {} must exceed high-mib + 2 × over-mib + 16 ({}) so the hog is never OOM-killed",
-                self.max_mib,
-                self.high_mib + 2 * self.over_mib + 16
+                "max-mib {} must exceed high-mib + 2 × over-mib + 16 ({need}) so the hog is never OOM-killed",
+                self.max_mib
             ));
+        }
+        if self.max_mib > 65536 {
+            return e(format!("max-mib {} is above 65536", self.max_mib));
         }
         if self.over_mib == 0 {
             return e("over-mib must be at least 1".into());
@@ -94,7 +100,7 @@ impl Config {
                 self.over_mib, self.high_mib
             ));
         }
-        if !(4..=4096).contains(&self.step_kib) || self.step_kib * 1024 > self.over_mib * MIB {
+        if !(4..=4096).contains(&self.step_kib) || self.step_kib.saturating_mul(1024) > self.over_mib.saturating_mul(MIB) {
             return e(format!(
                 "step-kib {} must be 4 – 4096 and at most over-mib, so several steps land above high",
                 self.step_kib

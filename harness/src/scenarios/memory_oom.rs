@@ -119,11 +119,11 @@ impl Config {
                 self.limit_mib
             ));
         }
-        if self.step_kib < 4 || self.step_kib * 1024 > self.limit_mib * MIB / 4 {
+        if self.step_kib < 4 || self.step_kib.saturating_mul(1024) > self.limit_mib.saturating_mul(MIB) / 4 {
             return e(format!(
                 "step-kib {} must be at least 4 and at most a quarter of limit-mib ({} KiB)",
                 self.step_kib,
-                self.limit_mib * 256
+                self.limit_mib.saturating_mul(256)
             ));
         }
         if !(1.5..=16.0).contains(&self.overshoot) {
