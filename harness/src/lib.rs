@@ -6,6 +6,7 @@ pub mod env;
 pub mod interrupt;
 pub mod launchers;
 pub mod monitor;
+pub mod procfs;
 pub mod run;
 pub mod sandbox;
 pub mod scenarios;

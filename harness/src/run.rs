@@ -424,7 +424,13 @@ pub fn summary(r: &RunResults) -> String {
         let key = sc
             .metrics
             .first()
-            .map(|m| format!("{} {}", m.name, fmt_value(m.summary.p50, &m.unit)))
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m.name,
+                    isobench_reports::units::format_value(m.summary.p50, &m.unit)
+                )
+            })
             .unwrap_or_else(|| "-".into());
         s += &format!(
             "{:<12} {:<8} {:<44} {:<34} {}\n",
@@ -510,21 +516,4 @@ pub fn point_label(sc: &ScenarioResult) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A value with its unit, times scaled to a readable prefix.
-fn fmt_value(v: f64, unit: &str) -> String {
-    if unit == "s" {
-        let a = v.abs();
-        if a < 1e-3 {
-            return format!("{:.1} µs", v * 1e6);
-        } else if a < 1.0 {
-            return format!("{:.2} ms", v * 1e3);
-        }
-        return format!("{v:.3} s");
-    }
-    if unit == "bytes" {
-        return format!("{:.1} MiB", v / 1048576.0);
-    }
-    format!("{v:.4} {unit}")
 }

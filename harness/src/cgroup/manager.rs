@@ -326,12 +326,11 @@ pub fn cleanup_stale(set: &CgroupSet) -> Vec<PathBuf> {
 /// made (a later start means the pid was reused). Conservative: when in
 /// doubt the owner counts as alive, so a live run is never disturbed.
 pub fn owner_alive(pid: i32, created: &Path) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(stat) = crate::procfs::read_stat(pid) else {
         return false;
     };
-    let Some(start_ticks) = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+    let Some(start_ticks) = crate::procfs::stat_fields(&stat)
+        .get(19)
         .and_then(|v| v.parse::<u64>().ok())
     else {
         return true;

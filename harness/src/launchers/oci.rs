@@ -208,13 +208,11 @@ fn children_of(pid: i32) -> Vec<i32> {
         let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{n}/stat")) else {
+        let Some(stat) = crate::procfs::read_stat(n) else {
             continue;
         };
-        // "pid (comm) state ppid ...": comm may hold spaces; split after ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        let ppid = crate::procfs::stat_fields(&stat)
+            .get(1)
             .and_then(|p| p.parse::<i32>().ok());
         if ppid == Some(pid) {
             out.push(n);
@@ -341,11 +339,11 @@ pub fn launch(
                     .map(|h| h.mount.mount_point.clone()),
             )
             .collect();
-        let exiting = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|st| {
-                st.rsplit_once(')')
-                    .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+        let exiting = crate::procfs::read_stat(*pid)
+            .map(|st| {
+                crate::procfs::stat_fields(&st)
+                    .first()
+                    .is_some_and(|s| s.starts_with(['Z', 'X']))
             })
             .unwrap_or(true);
         if let (false, Ok(seen)) = (exiting, view_of_pid(set, *pid)) {

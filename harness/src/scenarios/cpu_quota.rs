@@ -516,6 +516,18 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
 mod tests {
     use super::*;
 
+    /// A sweep point with one thread.
+    fn point(quota_pct: f64, period_ms: f64, demand: f64, limited: bool, emulated: bool) -> Point {
+        Point {
+            quota_pct,
+            period_ms,
+            threads: 1,
+            demand,
+            limited,
+            emulated,
+        }
+    }
+
     #[test]
     fn expected_follows_selftest_formula() {
         // 2.05 s at 20 ms / 100 ms: 20 full periods + min(50 ms, 20 ms).
@@ -548,14 +560,7 @@ mod tests {
 
     fn accuracy_status(reps: &[Rep]) -> Status {
         let cfg = Config::level(Level::Quick);
-        let p = Point {
-            quota_pct: 20.0,
-            period_ms: 100.0,
-            threads: 1,
-            demand: 1.0,
-            limited: true,
-            emulated: false,
-        };
+        let p = point(20.0, 100.0, 1.0, true, false);
         let r = point_result(&cfg, &p, reps, "native");
         r.checks
             .iter()
@@ -581,14 +586,7 @@ mod tests {
         r.spin_cpu_ns = 3e9;
         r.cgroup_total_ns = 1e6;
         let cfg = Config::level(Level::Quick);
-        let p = Point {
-            quota_pct: 20.0,
-            period_ms: 100.0,
-            threads: 1,
-            demand: 1.0,
-            limited: true,
-            emulated: false,
-        };
+        let p = point(20.0, 100.0, 1.0, true, false);
         let res = point_result(&cfg, &p, &[r], "custom");
         let st = |n: &str| res.checks.iter().find(|c| c.name == n).unwrap().status;
         assert_eq!(st("accuracy"), Status::Fail);
@@ -598,14 +596,7 @@ mod tests {
     #[test]
     fn emulated_timing_misses_warn_within_three_tolerances() {
         let cfg = Config::level(Level::Quick);
-        let mut p = Point {
-            quota_pct: 20.0,
-            period_ms: 100.0,
-            threads: 1,
-            demand: 1.0,
-            limited: true,
-            emulated: true,
-        };
+        let mut p = point(20.0, 100.0, 1.0, true, true);
         let st = |p: &Point, measured: f64| {
             let mut r = rep(measured, 6e8, 0.0);
             r.workload_cpu_ns = 6e8;
@@ -622,14 +613,7 @@ mod tests {
     #[test]
     fn quota_equal_to_demand_is_reported_apart() {
         let cfg = Config::level(Level::Quick);
-        let p = Point {
-            quota_pct: 100.0,
-            period_ms: 10.0,
-            threads: 1,
-            demand: 1.0,
-            limited: false,
-            emulated: false,
-        };
+        let p = point(100.0, 10.0, 1.0, false, false);
         let res = point_result(&cfg, &p, &[rep(0.91e9, 1e9, 0.0)], "native");
         assert!(res.checks.iter().all(|c| c.name != "accuracy"));
         let c = res.checks.iter().find(|c| c.name == "at-limit").unwrap();

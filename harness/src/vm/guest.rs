@@ -333,10 +333,7 @@ fn process_table() -> String {
         }
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
+        let fields = crate::procfs::stat_fields(&stat);
         let wchan = std::fs::read_to_string(e.path().join("wchan")).unwrap_or_default();
         rows.push(format!(
             "{pid} {} {} {} {}",
