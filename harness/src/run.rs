@@ -235,6 +235,7 @@ fn harness_row(suite: &str, wall: std::time::Duration) -> ScenarioResult {
     ScenarioResult {
         name: "harness".into(),
         launcher: "isobench".into(),
+        launcher_spec: None,
         params,
         metrics: vec![
             isobench_reports::Metric::new(
@@ -291,6 +292,7 @@ fn skipped(name: &str, launcher: &str, expected: &str, why: &str) -> ScenarioRes
     ScenarioResult {
         name: name.into(),
         launcher: launcher.into(),
+        launcher_spec: None,
         params: Default::default(),
         metrics: Vec::new(),
         checks: vec![isobench_reports::Check::new(
@@ -309,6 +311,7 @@ fn errored(name: &str, launcher: &str, e: String) -> ScenarioResult {
     ScenarioResult {
         name: name.into(),
         launcher: launcher.into(),
+        launcher_spec: None,
         params: Default::default(),
         metrics: Vec::new(),
         checks: Vec::new(),

@@ -27,6 +27,7 @@ pub fn scenario(name: &str, launcher: &str, params: serde_json::Value) -> Scenar
     ScenarioResult {
         name: name.into(),
         launcher: launcher.into(),
+        launcher_spec: None,
         params: params.as_object().cloned().unwrap_or_default(),
         metrics: vec![],
         checks: vec![],

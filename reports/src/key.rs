@@ -90,6 +90,7 @@ mod tests {
         ScenarioResult {
             name: name.into(),
             launcher: "native".into(),
+            launcher_spec: None,
             params: params.as_object().cloned().unwrap_or_default(),
             metrics: vec![],
             checks: vec![],

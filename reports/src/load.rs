@@ -45,10 +45,27 @@ pub fn parse_results(text: &str, path: &Path) -> Result<RunResults, ResultsError
             found,
         });
     }
-    serde_json::from_value(value).map_err(|e| ResultsError::Parse {
+    let mut r: RunResults = serde_json::from_value(value).map_err(|e| ResultsError::Parse {
         path: path.to_path_buf(),
         msg: e.to_string(),
-    })
+    })?;
+    for m in r.scenarios.iter_mut().flat_map(|s| s.metrics.iter_mut()) {
+        if m.summary.n != m.samples.len() {
+            m.summary = crate::stats::Summary::of(&m.samples);
+        }
+        if !m.rounds.is_empty() && m.rounds.len() != m.samples.len() {
+            return Err(ResultsError::Parse {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "metric {:?}: {} rounds for {} samples (rounds must be parallel to samples)",
+                    m.name,
+                    m.rounds.len(),
+                    m.samples.len()
+                ),
+            });
+        }
+    }
+    Ok(r)
 }
 
 /// Reads and parses a results file.
@@ -139,6 +156,7 @@ mod tests {
             scenarios: vec![ScenarioResult {
                 name: "cpu-quota".into(),
                 launcher: "native".into(),
+                launcher_spec: None,
                 params: Default::default(),
                 metrics: vec![Metric::with_target(
                     "accuracy",

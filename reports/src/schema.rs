@@ -47,7 +47,11 @@ pub struct Environment {
 #[serde(deny_unknown_fields)]
 pub struct ScenarioResult {
     pub name: String,
+    /// The arm's label (`--launcher LABEL=SPEC`); a bare SPEC is its own label.
     pub launcher: String,
+    /// The launcher spec behind the label, when it differs from the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher_spec: Option<String>,
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
@@ -80,6 +84,12 @@ pub struct Metric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<f64>,
     pub samples: Vec<f64>,
+    /// With `run --rounds N`: the round (1-based) each sample came from,
+    /// parallel to `samples`. Missing means one round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<u32>,
+    /// Derivable from `samples`; recomputed on load when absent.
+    #[serde(default)]
     pub summary: Summary,
 }
 
@@ -93,6 +103,7 @@ impl Metric {
             better,
             target: None,
             samples,
+            rounds: Vec::new(),
             summary,
         }
     }
@@ -155,6 +166,13 @@ impl Check {
             observed: observed.into(),
             detail: detail.into(),
         }
+    }
+}
+
+impl Metric {
+    /// The round of sample `i` (1 when the run had no rounds).
+    pub fn round_of(&self, i: usize) -> u32 {
+        self.rounds.get(i).copied().unwrap_or(1)
     }
 }
 

@@ -318,6 +318,7 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
         out.push(ScenarioResult {
             name: "cpu-latency".into(),
             launcher: ctx.launcher.clone(),
+            launcher_spec: None,
             params,
             metrics,
             // The cross-variant checks are reported once, with the quota variant.

@@ -570,6 +570,7 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
     ScenarioResult {
         name: "cpu-quota".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params,
         metrics,
         checks,

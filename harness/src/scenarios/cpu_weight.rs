@@ -263,6 +263,7 @@ fn result(
     ScenarioResult {
         name: "cpu-weight".into(),
         launcher: ctx.launcher.clone(),
+        launcher_spec: None,
         params,
         metrics,
         checks,

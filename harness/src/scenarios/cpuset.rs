@@ -121,6 +121,7 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
         Ok(vec![ScenarioResult {
             name: "cpuset".into(),
             launcher: ctx.launcher.clone(),
+            launcher_spec: None,
             params,
             metrics: Vec::new(),
             checks: vec![Check::new(
@@ -177,6 +178,7 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
     Ok(vec![ScenarioResult {
         name: "cpuset".into(),
         launcher: ctx.launcher.clone(),
+        launcher_spec: None,
         params,
         metrics: vec![Metric::new(
             "usage_cpus",

@@ -702,6 +702,7 @@ fn escape_result(
     let mut r = ScenarioResult {
         name: "isolation".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params,
         metrics: Vec::new(),
         checks: Vec::new(),
@@ -765,6 +766,7 @@ fn set_result(
     let mut r = ScenarioResult {
         name: "isolation".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params,
         metrics: Vec::new(),
         checks: Vec::new(),

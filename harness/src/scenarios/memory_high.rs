@@ -247,6 +247,7 @@ fn skipped(cfg: &Config, why: &str, launcher: &str) -> ScenarioResult {
     ScenarioResult {
         name: "memory-high".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg),
         metrics: Vec::new(),
         checks: vec![Check::new(
@@ -370,6 +371,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     ScenarioResult {
         name: "memory-high".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg),
         metrics,
         checks,

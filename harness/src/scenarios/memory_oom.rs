@@ -635,6 +635,7 @@ fn skipped(cfg: &Config, variant: Variant, why: &str, launcher: &str) -> Scenari
     ScenarioResult {
         name: "memory-oom".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg, variant),
         metrics: Vec::new(),
         checks: vec![Check::new(
@@ -992,6 +993,7 @@ fn variant_result(cfg: &Config, variant: Variant, reps: &[Rep], launcher: &str) 
     ScenarioResult {
         name: "memory-oom".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg, variant),
         metrics,
         checks,

@@ -326,6 +326,7 @@ fn skipped(cfg: &Config, why: &str, launcher: &str) -> ScenarioResult {
     ScenarioResult {
         name: "pagecache".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg),
         metrics: Vec::new(),
         checks: vec![Check::new(
@@ -472,6 +473,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     ScenarioResult {
         name: "pagecache".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(cfg),
         metrics,
         checks,

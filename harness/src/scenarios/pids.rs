@@ -447,6 +447,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     ScenarioResult {
         name: "pids".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params,
         metrics,
         checks,

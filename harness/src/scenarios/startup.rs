@@ -244,6 +244,7 @@ fn unsupported_result(ns: Namespaces, cfg: &Config, launcher: &str, why: &str) -
     ScenarioResult {
         name: "startup".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(ns, cfg),
         metrics: Vec::new(),
         checks: vec![Check::new(
@@ -403,6 +404,7 @@ pub fn set_result(
     ScenarioResult {
         name: "startup".into(),
         launcher: launcher.to_string(),
+        launcher_spec: None,
         params: params(ns, cfg),
         metrics,
         checks,

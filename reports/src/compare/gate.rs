@@ -34,6 +34,10 @@ pub struct Limits {
     /// (defaults only; rules cannot override it).
     #[serde(default)]
     pub correction: Correction,
+    /// Gate absolute times when there is one run per side (default false:
+    /// most of their noise is between runs, which one run cannot show).
+    #[serde(default)]
+    pub single_run_times: bool,
 }
 
 /// How p-values are adjusted for comparing many metrics at once.
@@ -62,6 +66,7 @@ impl Default for Limits {
             alpha: default_alpha(),
             min_abs: 0.0,
             correction: Correction::Holm,
+            single_run_times: false,
         }
     }
 }
@@ -84,7 +89,27 @@ pub struct Rule {
     pub ignore: bool,
 }
 
-/// The whole gate: defaults plus rules, first matching rule wins.
+/// One `[[band]]`: the same-build run-to-run spread of the metrics its
+/// pattern matches, as measured by `isobench calibrate`. With one run per
+/// side a metric regresses only beyond it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub pattern: String,
+    /// Largest same-build change of the median (%), times the margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_to_run_pct: Option<f64>,
+    /// Largest same-build absolute change of the compared median (for
+    /// `better = target` metrics: of the distance), times the margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_to_run_abs: Option<f64>,
+    /// How many same-build pairs (and runs) it was measured on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<usize>,
+}
+
+/// The whole gate: defaults plus rules, first matching rule wins; bands
+/// (first match) are looked up independently of the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
@@ -92,6 +117,8 @@ pub struct Gate {
     pub defaults: Limits,
     #[serde(default, rename = "metric")]
     pub rules: Vec<Rule>,
+    #[serde(default, rename = "band", skip_serializing_if = "Vec::is_empty")]
+    pub bands: Vec<Band>,
 }
 
 /// The limits that apply to one metric, and which rule chose them.
@@ -103,6 +130,11 @@ pub struct Applied {
     pub ignore: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The calibrated run-to-run band, when a `[[band]]` matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band_abs: Option<f64>,
 }
 
 /// The gate shipped in `ci/gate.toml`: what `compare` uses without `--gate`.
@@ -181,12 +213,24 @@ impl Gate {
             let what = format!("[[metric]] pattern {:?}", r.pattern);
             check(&what, r.threshold_pct, r.alpha, r.min_abs)?;
         }
+        for b in &self.bands {
+            if b.pattern.is_empty() {
+                return Err("[[band]] with an empty pattern".into());
+            }
+            let what = format!("[[band]] pattern {:?}", b.pattern);
+            check(&what, b.run_to_run_pct, None, b.run_to_run_abs)?;
+        }
         Ok(())
     }
 
     /// The limits for the metric with this key and bare name.
     pub fn limits_for(&self, key: &str, metric_name: &str) -> Applied {
         let d = &self.defaults;
+        let band = self
+            .bands
+            .iter()
+            .find(|b| glob_match(&b.pattern, key) || glob_match(&b.pattern, metric_name));
+        let (band_pct, band_abs) = band.map_or((None, None), |b| (b.run_to_run_pct, b.run_to_run_abs));
         match self
             .rules
             .iter()
@@ -198,6 +242,8 @@ impl Gate {
                 min_abs: r.min_abs.unwrap_or(d.min_abs),
                 ignore: r.ignore,
                 rule: Some(r.pattern.clone()),
+                band_pct,
+                band_abs,
             },
             None => Applied {
                 threshold_pct: d.threshold_pct,
@@ -205,6 +251,8 @@ impl Gate {
                 min_abs: d.min_abs,
                 ignore: false,
                 rule: None,
+                band_pct,
+                band_abs,
             },
         }
     }

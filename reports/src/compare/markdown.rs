@@ -28,14 +28,30 @@ pub fn render(c: &Comparison) -> String {
             )
         }
     );
-    let news: Vec<String> = c.news.iter().map(|n| md_code(&n.info.label)).collect();
+    let news: Vec<String> = c
+        .news
+        .iter()
+        .map(|n| {
+            if n.runs > 1 {
+                format!("{} ({} runs)", md_code(&n.info.label), n.runs)
+            } else {
+                md_code(&n.info.label)
+            }
+        })
+        .collect();
+    let base = if c.base_runs > 1 {
+        format!("{} ({} runs)", md_code(&c.base.label), c.base_runs)
+    } else {
+        md_code(&c.base.label)
+    };
     let _ = writeln!(
         out,
-        "Baseline {} vs {}. A metric regresses only when the whole {:.0}% bootstrap CI of \
+        "Baseline {} vs {}. Design: {}.\n\nA metric regresses only when the whole {:.0}% CI of \
          median(NEW)/median(BASE) lies beyond its threshold (default {}%) in the bad direction \
-         and the Mann–Whitney p-value is below α (default {}){}. Bootstrap: {} resamples, seed {}.\n",
-        md_code(&c.base.label),
+         and the p-value is below α (default {}){}. Bootstrap: {} resamples, seed {}.\n",
+        base,
         news.join(", "),
+        c.design.describe(),
         c.confidence * 100.0,
         c.gate.defaults.threshold_pct,
         c.gate.defaults.alpha,
@@ -46,6 +62,18 @@ pub fn render(c: &Comparison) -> String {
         c.resamples,
         c.seed
     );
+    for (j, n) in c.news.iter().enumerate() {
+        let (gated, testable) = c.testable_counts(j);
+        let _ = writeln!(
+            out,
+            "**Testable:** {testable} of {gated} gated metrics{} could show a change with the samples they have; the others are labelled `not testable (n=…)`.\n",
+            if c.news.len() > 1 {
+                format!(" in {}", md_code(&n.info.label))
+            } else {
+                String::new()
+            }
+        );
+    }
     if !regressions.is_empty() {
         out.push_str("**Regressions**\n\n");
         for r in regressions.iter().take(MAX_LISTED) {
@@ -165,8 +193,17 @@ fn checks(c: &Comparison, out: &mut String) {
             md_cell(&row.check),
             status_text(row.base)
         );
-        for (s, reg) in row.news.iter().zip(&row.regressed) {
-            let mark = if *reg { " **(regression)**" } else { "" };
+        for ((s, reg), ch) in row.news.iter().zip(&row.regressed).zip(&row.changes) {
+            let mark = match (reg, ch) {
+                (true, Some(super::CheckChange::Skipped | super::CheckChange::Absent)) => {
+                    " **(coverage lost)**"
+                }
+                (true, _) => " **(regression)**",
+                (false, Some(super::CheckChange::Skipped | super::CheckChange::Absent)) => {
+                    " (coverage lost, allowed)"
+                }
+                _ => "",
+            };
             let _ = write!(out, " {}{} |", status_text(*s), mark);
         }
         out.push('\n');
@@ -182,6 +219,12 @@ fn verdict_text(cell: &MetricCell) -> String {
         Verdict::WithinNoise => "≈ within noise".to_string(),
         Verdict::Unchanged => "unchanged".to_string(),
         Verdict::NotComparable => "– not comparable".to_string(),
+        Verdict::NotTestable => "∅ not testable".to_string(),
+    };
+    let v = if cell.band && cell.testable {
+        format!("{v} <sub>vs band</sub>")
+    } else {
+        v
     };
     match &cell.note {
         Some(n) => format!("{v} ({})", md_cell(n)),

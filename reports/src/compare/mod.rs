@@ -5,6 +5,7 @@
 //! count as regressions.
 
 mod bootstrap;
+pub mod design;
 mod environment;
 mod gate;
 mod glob;
@@ -25,6 +26,7 @@ pub use glob::glob_match;
 pub use holm::holm;
 pub use mannwhitney::{mann_whitney, MannWhitney, Method};
 pub use rng::SplitMix64;
+pub use design::Design;
 pub use verdict::{decide, Evidence, Verdict};
 
 use crate::key::{metric_key, scenario_key};
@@ -64,6 +66,12 @@ pub struct NewRun {
     pub only_in_new: Vec<String>,
     /// Metric keys BASE has and this run lacks.
     pub missing: Vec<String>,
+    /// The run (or one of the runs) of this side was cut short by a signal.
+    pub interrupted: bool,
+    /// ... and that fails the gate (lost coverage not allowed).
+    pub interrupted_fails_gate: bool,
+    /// Results files on this side.
+    pub runs: usize,
 }
 
 /// One metric of BASE and its comparison against each NEW run.
@@ -102,8 +110,15 @@ pub struct MetricCell {
     /// this NEW run (equal to `p_value` when the gate's correction is none).
     pub p_adjusted: f64,
     pub verdict: Verdict,
-    /// True when this cell fails the gate (regressed and not ignored).
+    /// True when this cell fails the gate (regressed and gated).
     pub fails_gate: bool,
+    /// The samples can show a change at all (see `note` when not).
+    pub testable: bool,
+    /// A regression here fails the gate (not ignored by a rule, not an
+    /// absolute time from one run per side, not TCG against hardware).
+    pub gated: bool,
+    /// Judged against the calibrated run-to-run band (one run per side).
+    pub band: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Set while the verdict awaits the family-wise p-value adjustment.
@@ -118,7 +133,10 @@ pub struct CheckRow {
     pub check: String,
     pub base: Option<Status>,
     pub news: Vec<Option<Status>>,
-    /// Per NEW run: passed (or warned) in BASE and fails in NEW.
+    /// Per NEW run: what kind of change it is (None: no change that matters).
+    pub changes: Vec<Option<CheckChange>>,
+    /// Per NEW run: fails the gate (pass → fail; pass → skip or absent
+    /// unless lost coverage is allowed).
     pub regressed: Vec<bool>,
 }
 
@@ -129,6 +147,11 @@ pub struct Comparison {
     pub seed: u64,
     pub resamples: usize,
     pub confidence: f64,
+    /// The replication structure, which decides the estimator.
+    pub design: Design,
+    /// Results files on the BASE side.
+    pub base_runs: usize,
+    pub allow_coverage_loss: bool,
     pub gate: Gate,
     pub base: RunInfo,
     pub news: Vec<NewRun>,
@@ -138,12 +161,25 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// True when any metric fails the gate or any check went pass → fail.
+    /// True when any metric fails the gate, any check went pass → fail,
+    /// or coverage was lost (unless allowed).
     pub fn regressed(&self) -> bool {
         self.metrics
             .iter()
             .any(|r| r.cells.iter().flatten().any(|c| c.fails_gate))
             || self.checks.iter().any(|c| c.regressed.iter().any(|&r| r))
+            || self.news.iter().any(|n| n.interrupted_fails_gate)
+    }
+
+    /// (gated metrics, of which testable) for NEW column `j`.
+    pub fn testable_counts(&self, j: usize) -> (usize, usize) {
+        let cells: Vec<&MetricCell> = self
+            .metrics
+            .iter()
+            .filter_map(|r| r.cells.get(j).and_then(|c| c.as_ref()))
+            .filter(|c| c.gated)
+            .collect();
+        (cells.len(), cells.iter().filter(|c| c.testable).count())
     }
 
     /// One line per regression, naming the metric or check and the run.
@@ -162,15 +198,37 @@ impl Comparison {
         }
         for c in &self.checks {
             for (j, &reg) in c.regressed.iter().enumerate() {
-                if reg {
-                    out.push(format!(
-                        "check {:?} of {} went {} → fail in {}",
-                        c.check,
-                        c.scenario,
-                        c.base.map(Status::as_str).unwrap_or("?"),
-                        self.news[j].info.label
-                    ));
+                if !reg {
+                    continue;
                 }
+                let was = c.base.map(Status::as_str).unwrap_or("?");
+                let label = &self.news[j].info.label;
+                out.push(match c.changes[j] {
+                    Some(CheckChange::Skipped) => format!(
+                        "coverage lost: check {:?} of {} went {was} → skip in {label}",
+                        c.check, c.scenario
+                    ),
+                    Some(CheckChange::Absent) if c.check == COMPLETED_CHECK => format!(
+                        "coverage lost: scenario {} is missing from {label}",
+                        c.scenario
+                    ),
+                    Some(CheckChange::Absent) => format!(
+                        "coverage lost: check {:?} of {} went {was} → absent in {label}",
+                        c.check, c.scenario
+                    ),
+                    _ => format!(
+                        "check {:?} of {} went {was} → fail in {label}",
+                        c.check, c.scenario
+                    ),
+                });
+            }
+        }
+        for n in &self.news {
+            if n.interrupted_fails_gate {
+                out.push(format!(
+                    "coverage lost: {} was interrupted (only the scenarios that completed are in it)",
+                    n.info.label
+                ));
             }
         }
         out
@@ -205,27 +263,149 @@ fn run_info(r: &RunResults) -> RunInfo {
 }
 
 /// The values a metric is compared on: raw, or distance to its target.
-fn compared_values(m: &Metric) -> Option<Vec<f64>> {
-    let finite = m.samples.iter().copied().filter(|x| x.is_finite());
+fn compared_values(m: &Metric, raw: &[f64]) -> Option<Vec<f64>> {
+    let finite = raw.iter().copied().filter(|x| x.is_finite());
     match m.better {
         Better::Target => m.target.map(|t| finite.map(|x| (x - t).abs()).collect()),
         _ => Some(finite.collect()),
     }
 }
 
-/// Index of a run's metrics by key (first occurrence wins).
-fn index(r: &RunResults) -> HashMap<String, (&ScenarioResult, &Metric)> {
-    let mut map = HashMap::new();
-    for s in &r.scenarios {
-        for m in &s.metrics {
-            map.entry(metric_key(s, &m.name)).or_insert((s, m));
-        }
-    }
-    map
+/// One metric on one side: its description, and its raw samples grouped by
+/// replication unit (`(unit id, samples)`: a run, or a run's round).
+#[derive(Debug, Clone)]
+struct Grouped {
+    scenario: String,
+    meta: Metric,
+    groups: Vec<(u64, Vec<f64>)>,
 }
 
-/// Compares BASE with each NEW run under `gate`; deterministic for a given
-/// `seed` and `resamples` (each metric draws from its own seeded stream).
+impl Grouped {
+    fn all(&self) -> Vec<f64> {
+        self.groups.iter().flat_map(|g| g.1.iter().copied()).collect()
+    }
+}
+
+/// One side of a comparison, whatever its design.
+#[derive(Debug, Clone)]
+struct Side {
+    info: RunInfo,
+    /// Metric keys in first-seen order, and their samples.
+    order: Vec<String>,
+    metrics: HashMap<String, Grouped>,
+    /// `(scenario key, check)` → status, in first-seen order.
+    checks: Vec<((String, String), Status)>,
+    interrupted: bool,
+    /// How many runs make up this side.
+    runs: usize,
+}
+
+impl Side {
+    fn new(info: RunInfo) -> Side {
+        Side {
+            info,
+            order: Vec::new(),
+            metrics: HashMap::new(),
+            checks: Vec::new(),
+            interrupted: false,
+            runs: 0,
+        }
+    }
+
+    /// Adds the scenarios of `r` accepted by `pick` (which returns the label
+    /// to key them by); `file` numbers the run, `by_round` splits samples by
+    /// their round.
+    fn add(
+        &mut self,
+        r: &RunResults,
+        file: u64,
+        by_round: bool,
+        pick: &dyn Fn(&ScenarioResult) -> Option<String>,
+    ) {
+        self.runs += 1;
+        self.interrupted |= r.interrupted;
+        for s in &r.scenarios {
+            let Some(label) = pick(s) else {
+                continue;
+            };
+            let mut keyed = s.clone();
+            keyed.launcher = label;
+            let sk = scenario_key(&keyed);
+            for m in &s.metrics {
+                let key = metric_key(&keyed, &m.name);
+                let entry = self.metrics.entry(key.clone()).or_insert_with(|| {
+                    self.order.push(key.clone());
+                    let mut meta = m.clone();
+                    meta.samples.clear();
+                    meta.rounds.clear();
+                    Grouped {
+                        scenario: sk.clone(),
+                        meta,
+                        groups: Vec::new(),
+                    }
+                });
+                for (i, x) in m.samples.iter().enumerate() {
+                    let unit = if by_round {
+                        (file << 32) | u64::from(m.round_of(i))
+                    } else {
+                        file
+                    };
+                    match entry.groups.iter_mut().find(|g| g.0 == unit) {
+                        Some(g) => g.1.push(*x),
+                        None => entry.groups.push((unit, vec![*x])),
+                    }
+                }
+            }
+            let completed = if s.error.is_some() {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            let statuses = s
+                .checks
+                .iter()
+                .map(|c| (c.name.clone(), c.status))
+                .chain(std::iter::once((COMPLETED_CHECK.to_string(), completed)));
+            for (name, st) in statuses {
+                let k = (sk.clone(), name);
+                // Across runs (and rounds) of one side a check counts at its
+                // worst (pass < warn < skip < fail).
+                match self.checks.iter_mut().find(|(kk, _)| *kk == k) {
+                    Some(e) => e.1 = e.1.max(st),
+                    None => self.checks.push((k, st)),
+                }
+            }
+        }
+    }
+}
+
+/// Why a comparison cannot be made; the CLI prints it and exits 2.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct CompareError(pub String);
+
+/// Options beyond the gate.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub seed: u64,
+    pub resamples: usize,
+    /// Lost coverage (pass → skip/absent, a missing scenario or launcher, an
+    /// interrupted NEW) is reported but does not fail the gate.
+    pub allow_coverage_loss: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: DEFAULT_SEED,
+            resamples: DEFAULT_RESAMPLES,
+            allow_coverage_loss: false,
+        }
+    }
+}
+
+/// Compares BASE with each NEW run, one file per side; deterministic for a
+/// given `seed` and `resamples` (each metric draws from its own stream).
 pub fn compare(
     base: &RunResults,
     news: &[RunResults],
@@ -233,96 +413,254 @@ pub fn compare(
     seed: u64,
     resamples: usize,
 ) -> Comparison {
-    let indexes: Vec<_> = news.iter().map(index).collect();
-    let base_tcg = is_tcg(&base.environment);
-    let mut metrics = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for s in &base.scenarios {
-        for m in &s.metrics {
-            let key = metric_key(s, &m.name);
-            if !seen.insert(key.clone()) {
-                continue;
+    let opts = Options {
+        seed,
+        resamples,
+        ..Options::default()
+    };
+    compare_with(base, news, gate, &opts)
+}
+
+/// [`compare`] with every option.
+pub fn compare_with(
+    base: &RunResults,
+    news: &[RunResults],
+    gate: &Gate,
+    opts: &Options,
+) -> Comparison {
+    let whole = |s: &ScenarioResult| Some(s.launcher.clone());
+    let mut b = Side::new(run_info(base));
+    b.add(base, 0, false, &whole);
+    let ns: Vec<Side> = news
+        .iter()
+        .map(|n| {
+            let mut side = Side::new(run_info(n));
+            side.add(n, 0, false, &whole);
+            side
+        })
+        .collect();
+    compare_sides(b, ns, Design::SingleRun, gate, opts)
+}
+
+/// Several runs per side (hierarchical bootstrap); one file per side is the
+/// single-run comparison.
+pub fn compare_runs(
+    bases: &[RunResults],
+    news: &[RunResults],
+    gate: &Gate,
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
+    if bases.is_empty() || news.is_empty() {
+        return Err(CompareError("each side needs at least one results file".into()));
+    }
+    same_suite(bases.iter().chain(news))?;
+    if bases.len() == 1 && news.len() == 1 {
+        return Ok(compare_with(&bases[0], news, gate, opts));
+    }
+    let whole = |s: &ScenarioResult| Some(s.launcher.clone());
+    let side = |runs: &[RunResults]| {
+        let mut side = Side::new(run_info(&runs[0]));
+        for (i, r) in runs.iter().enumerate() {
+            side.add(r, i as u64, false, &whole);
+        }
+        side
+    };
+    Ok(compare_sides(
+        side(bases),
+        vec![side(news)],
+        Design::Replicated,
+        gate,
+        opts,
+    ))
+}
+
+/// Two arms of interleaved `--rounds` runs: rounds pair BASE and NEW.
+pub fn compare_arms(
+    runs: &[RunResults],
+    base_arm: &str,
+    new_arm: &str,
+    gate: &Gate,
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
+    if runs.is_empty() {
+        return Err(CompareError("no results file given".into()));
+    }
+    if base_arm == new_arm {
+        return Err(CompareError(format!(
+            "--base-arm and --new-arm are both {base_arm:?}: name two different arms"
+        )));
+    }
+    same_suite(runs.iter())?;
+    for (arm, flag) in [(base_arm, "--base-arm"), (new_arm, "--new-arm")] {
+        for r in runs {
+            if !r.scenarios.iter().any(|s| s.launcher == arm) {
+                let mut labels: Vec<&str> = r
+                    .scenarios
+                    .iter()
+                    .filter(|s| s.name != "harness")
+                    .map(|s| s.launcher.as_str())
+                    .collect();
+                labels.sort();
+                labels.dedup();
+                return Err(CompareError(format!(
+                    "{flag} {arm:?}: no arm of that label in {}; its arms: {}",
+                    r.run_id,
+                    labels.join(", ")
+                )));
             }
-            let limits = gate.limits_for(&key, &m.name);
-            let cells = news
-                .iter()
-                .zip(&indexes)
-                .map(|(new, idx)| {
-                    idx.get(&key).map(|(_, nm)| {
-                        let tcg_mismatch = base_tcg != is_tcg(&new.environment);
-                        compare_metric(&key, m, nm, tcg_mismatch, seed, resamples)
-                    })
-                })
-                .collect();
-            metrics.push(MetricRow {
-                scenario: scenario_key(s),
-                metric: m.name.clone(),
-                unit: m.unit.clone(),
-                better: m.better,
-                target: m.target,
-                compared: if m.better == Better::Target {
-                    "distance to target"
-                } else {
-                    "value"
-                },
-                base_n: m.samples.len(),
-                base_median: median(&m.samples),
-                limits,
-                cells,
-                key,
-            });
         }
     }
+    let arm_side = |arm: &str| {
+        let mut info = run_info(&runs[0]);
+        info.label = arm.to_string();
+        let mut side = Side::new(info);
+        let pick = |s: &ScenarioResult| (s.launcher == arm).then(|| "arm".to_string());
+        for (i, r) in runs.iter().enumerate() {
+            side.add(r, i as u64, true, &pick);
+        }
+        side
+    };
+    Ok(compare_sides(
+        arm_side(base_arm),
+        vec![arm_side(new_arm)],
+        Design::Interleaved,
+        gate,
+        opts,
+    ))
+}
+
+/// Files of different suites cannot be pooled or compared as replicates.
+fn same_suite<'a>(runs: impl Iterator<Item = &'a RunResults>) -> Result<(), CompareError> {
+    let suite_of = |r: &RunResults| {
+        r.scenarios
+            .iter()
+            .find(|s| s.name == "harness")
+            .and_then(|s| s.params.get("suite"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let mut first: Option<(String, String)> = None;
+    for r in runs {
+        let Some(s) = suite_of(r) else { continue };
+        match &first {
+            None => first = Some((s, r.run_id.clone())),
+            Some((f, id)) if *f != s => {
+                return Err(CompareError(format!(
+                    "files of different suites: {id} ran suite {f:?}, {} ran {s:?}; compare runs of one suite",
+                    r.run_id
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn compare_sides(
+    base: Side,
+    news: Vec<Side>,
+    design: Design,
+    gate: &Gate,
+    opts: &Options,
+) -> Comparison {
+    let base_tcg = is_tcg(&base.info.environment);
+    let mut metrics = Vec::new();
+    for key in &base.order {
+        let bg = &base.metrics[key];
+        let m = &bg.meta;
+        let limits = gate.limits_for(key, &m.name);
+        let cells = news
+            .iter()
+            .map(|new| {
+                new.metrics.get(key).map(|ng| {
+                    let tcg_mismatch = base_tcg != is_tcg(&new.info.environment);
+                    compare_metric(key, bg, ng, design, &limits, gate, tcg_mismatch, opts)
+                })
+            })
+            .collect();
+        let raw = bg.all();
+        metrics.push(MetricRow {
+            scenario: bg.scenario.clone(),
+            metric: m.name.clone(),
+            unit: m.unit.clone(),
+            better: m.better,
+            target: m.target,
+            compared: if m.better == Better::Target {
+                "distance to target"
+            } else {
+                "value"
+            },
+            base_n: raw.len(),
+            base_median: median(&raw),
+            limits,
+            cells,
+            key: key.clone(),
+        });
+    }
     apply_gate(&mut metrics, news.len(), gate.defaults.correction);
-    let base_keys: std::collections::HashSet<String> = index(base).into_keys().collect();
     let news_info = news
         .iter()
-        .zip(&indexes)
-        .map(|(n, idx)| {
-            let mut only_in_new: Vec<String> = idx
-                .keys()
-                .filter(|k| !base_keys.contains(*k))
+        .map(|n| {
+            let mut only_in_new: Vec<String> = n
+                .order
+                .iter()
+                .filter(|k| !base.metrics.contains_key(*k))
                 .cloned()
                 .collect();
             only_in_new.sort();
-            let mut missing: Vec<String> = base_keys
+            let mut missing: Vec<String> = base
+                .order
                 .iter()
-                .filter(|k| !idx.contains_key(*k))
+                .filter(|k| !n.metrics.contains_key(*k))
                 .cloned()
                 .collect();
             missing.sort();
             NewRun {
-                info: run_info(n),
-                environment_differences: differences(&base.environment, &n.environment),
+                environment_differences: differences(
+                    &base.info.environment,
+                    &n.info.environment,
+                ),
+                info: n.info.clone(),
                 only_in_new,
                 missing,
+                interrupted: n.interrupted,
+                interrupted_fails_gate: n.interrupted && !opts.allow_coverage_loss,
+                runs: n.runs,
             }
         })
         .collect();
     Comparison {
         schema: COMPARE_SCHEMA,
-        seed,
-        resamples,
+        seed: opts.seed,
+        resamples: opts.resamples,
         confidence: CONFIDENCE,
+        design,
+        base_runs: base.runs,
+        allow_coverage_loss: opts.allow_coverage_loss,
         gate: gate.clone(),
-        base: run_info(base),
+        checks: compare_checks(&base, &news, opts.allow_coverage_loss),
+        base: base.info,
         news: news_info,
         metrics,
-        checks: compare_checks(base, news),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare_metric(
     key: &str,
-    bm: &Metric,
-    nm: &Metric,
+    bg: &Grouped,
+    ng: &Grouped,
+    design: Design,
+    limits: &Applied,
+    gate: &Gate,
     tcg_mismatch: bool,
-    seed: u64,
-    resamples: usize,
+    opts: &Options,
 ) -> MetricCell {
+    let (bm, nm) = (&bg.meta, &ng.meta);
+    let new_raw = ng.all();
     let mut cell = MetricCell {
-        n: nm.samples.len(),
-        median: median(&nm.samples),
+        n: new_raw.len(),
+        median: median(&new_raw),
         ratio: f64::NAN,
         ci_low: f64::NAN,
         ci_high: f64::NAN,
@@ -330,6 +668,9 @@ fn compare_metric(
         p_adjusted: f64::NAN,
         verdict: Verdict::NotComparable,
         fails_gate: false,
+        testable: false,
+        gated: !limits.ignore,
+        band: false,
         note: None,
         evidence: None,
     };
@@ -341,56 +682,125 @@ fn compare_metric(
         let why = format!("unit changed: {} -> {}", bm.unit, nm.unit);
         return not_comparable(cell, &why);
     }
-    let (Some(bv), Some(nv)) = (compared_values(bm), compared_values(nm)) else {
+    let values = |g: &Grouped| -> Option<Vec<(u64, Vec<f64>)>> {
+        g.groups
+            .iter()
+            .map(|(u, v)| compared_values(&g.meta, v).map(|c| (*u, c)))
+            .collect()
+    };
+    let (Some(bgv), Some(ngv)) = (values(bg), values(ng)) else {
         return not_comparable(cell, "target metric without a target");
     };
+    let flat = |g: &[(u64, Vec<f64>)]| -> Vec<f64> { g.iter().flat_map(|x| x.1.clone()).collect() };
+    let (bv, nv) = (flat(&bgv), flat(&ngv));
     if bv.is_empty() || nv.is_empty() {
         return not_comparable(cell, "no samples");
     }
     let (bmed, nmed) = (median(&bv), median(&nv));
-    if bmed == 0.0 {
-        if nmed == 0.0 {
-            cell.ratio = 1.0;
-            cell.ci_low = 1.0;
-            cell.ci_high = 1.0;
-            cell.p_value = mann_whitney(&bv, &nv).p_value;
-            cell.p_adjusted = cell.p_value;
-            cell.verdict = Verdict::Unchanged;
-            return cell;
-        }
+    if bmed == 0.0 && nmed != 0.0 {
         return not_comparable(cell, "base median is 0 (ratio undefined)");
     }
-    let mut rng = SplitMix64::for_stream(seed, key);
-    let ci = ratio_of_medians_ci(&bv, &nv, resamples, CONFIDENCE, &mut rng);
-    let mw = mann_whitney(&bv, &nv);
-    cell.ratio = ci.ratio;
-    cell.ci_low = ci.low;
-    cell.ci_high = ci.high;
-    cell.p_value = mw.p_value;
+    let mut rng = SplitMix64::for_stream(opts.seed, key);
+    // Whether this metric can show a change at all with what it has.
+    let band = design == Design::SingleRun && (limits.band_pct.is_some() || limits.band_abs.is_some());
+    let (est, why_not) = match design {
+        Design::SingleRun => {
+            let e = design::single_run(&bv, &nv, opts.resamples, &mut rng);
+            let min_p = design::min_mann_whitney_p(bv.len(), nv.len());
+            let why = (!band && min_p >= limits.alpha).then(|| {
+                format!(
+                    "n={} vs {}: the smallest possible p is {} ≥ α and no calibrated band",
+                    bv.len(),
+                    nv.len(),
+                    crate::units::format_sig(min_p, 2)
+                )
+            });
+            (e, why)
+        }
+        Design::Replicated => {
+            let b: Vec<Vec<f64>> = bgv.iter().map(|g| g.1.clone()).collect();
+            let n: Vec<Vec<f64>> = ngv.iter().map(|g| g.1.clone()).collect();
+            let e = design::replicated(&b, &n, opts.resamples, &mut rng);
+            let why = (b.len() < 2 || n.len() < 2)
+                .then(|| format!("runs={} vs {}: needs ≥ 2 runs per side", b.len(), n.len()));
+            (e, why)
+        }
+        Design::Interleaved => {
+            let pairs: Vec<(Vec<f64>, Vec<f64>)> = bgv
+                .iter()
+                .filter_map(|(u, b)| {
+                    ngv.iter()
+                        .find(|(v, _)| v == u)
+                        .map(|(_, n)| (b.clone(), n.clone()))
+                })
+                .collect();
+            let e = design::paired(&pairs);
+            let why = (pairs.len() < 2)
+                .then(|| format!("rounds={}: needs ≥ 2 rounds with both arms", pairs.len()));
+            (e, why)
+        }
+    };
+    cell.ratio = est.ratio;
+    cell.ci_low = est.low;
+    cell.ci_high = est.high;
+    cell.p_value = est.p_value;
+    if bmed == 0.0 && nmed == 0.0 {
+        cell.ratio = 1.0;
+        cell.ci_low = 1.0;
+        cell.ci_high = 1.0;
+        cell.testable = why_not.is_none();
+        cell.verdict = if cell.testable {
+            Verdict::Unchanged
+        } else {
+            Verdict::NotTestable
+        };
+        cell.note = why_not;
+        return cell;
+    }
     if tcg_mismatch && is_time_unit(&bm.unit) {
+        cell.gated = false;
         return not_comparable(cell, TCG_NOTE);
     }
-    cell.p_adjusted = mw.p_value;
+    if let Some(why) = why_not {
+        cell.verdict = Verdict::NotTestable;
+        cell.note = Some(why);
+        return cell;
+    }
+    cell.testable = true;
+    if design == Design::SingleRun && is_time_unit(&bm.unit) && !gate.defaults.single_run_times {
+        cell.gated = false;
+        cell.note = Some(
+            "absolute time from one run per side: shown, not gated (use run --rounds, or several files per side)"
+                .into(),
+        );
+    }
+    cell.p_adjusted = est.p_value;
     cell.evidence = Some(Evidence {
-        ratio: ci.ratio,
-        ci_low: ci.low,
-        ci_high: ci.high,
-        p_value: mw.p_value,
+        ratio: est.ratio,
+        ci_low: est.low,
+        ci_high: est.high,
+        // A band test rests on the calibrated run-to-run spread, not on a
+        // within-run p-value.
+        p_value: if band { 0.0 } else { est.p_value },
         abs_change: (nmed - bmed).abs(),
     });
+    cell.band = band;
     cell
 }
 
-/// Second pass, per NEW run: adjust the p-values of all gated metrics as one
-/// family, then decide each verdict with the adjusted p-value.
+/// Second pass, per NEW column: adjust the p-values of the gated, testable
+/// metrics as one family (band-tested ones have none), then decide each
+/// verdict with the adjusted p-value and the design's limits.
 fn apply_gate(rows: &mut [MetricRow], columns: usize, correction: Correction) {
     for j in 0..columns {
         let family: Vec<(usize, f64)> = rows
             .iter()
             .enumerate()
-            .filter(|(_, r)| !r.limits.ignore)
             .filter_map(|(i, r)| {
                 let c = r.cells[j].as_ref()?;
+                if !c.gated || c.band {
+                    return None;
+                }
                 c.evidence.map(|e| (i, e.p_value))
             })
             .collect();
@@ -403,16 +813,22 @@ fn apply_gate(rows: &mut [MetricRow], columns: usize, correction: Correction) {
             }
         }
         for r in rows.iter_mut() {
-            let (better, limits) = (r.better, r.limits.clone());
+            let better = r.better;
+            let mut limits = r.limits.clone();
             let Some(c) = r.cells[j].as_mut() else {
                 continue;
             };
             let Some(mut e) = c.evidence.take() else {
                 continue;
             };
-            e.p_value = c.p_adjusted;
+            if c.band {
+                limits.threshold_pct = limits.threshold_pct.max(limits.band_pct.unwrap_or(0.0));
+                limits.min_abs = limits.min_abs.max(limits.band_abs.unwrap_or(0.0));
+            } else {
+                e.p_value = c.p_adjusted;
+            }
             c.verdict = decide(better, &e, &limits);
-            c.fails_gate = c.verdict == Verdict::Regressed && !limits.ignore;
+            c.fails_gate = c.verdict == Verdict::Regressed && c.gated;
             if c.verdict == Verdict::Regressed && limits.ignore {
                 c.note = Some("ignored by gate".into());
             }
@@ -420,62 +836,77 @@ fn apply_gate(rows: &mut [MetricRow], columns: usize, correction: Correction) {
     }
 }
 
-/// Status of every check of a run, plus a pseudo-check per scenario that
-/// says whether it completed (an error in NEW where BASE ran is a failure).
-fn check_statuses(r: &RunResults) -> Vec<((String, String), Status)> {
-    let mut out = Vec::new();
-    for s in &r.scenarios {
-        let sk = scenario_key(s);
-        for c in &s.checks {
-            out.push(((sk.clone(), c.name.clone()), c.status));
-        }
-        let completed = if s.error.is_some() {
-            Status::Fail
-        } else {
-            Status::Pass
-        };
-        out.push(((sk, COMPLETED_CHECK.to_string()), completed));
-    }
-    out
+/// How a check's status moved between BASE and one NEW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckChange {
+    /// Passed (or warned) in BASE, fails in NEW.
+    Failed,
+    /// Passed (or warned) in BASE, skipped in NEW: coverage lost.
+    Skipped,
+    /// Passed (or warned) in BASE, absent from NEW (its scenario or launcher
+    /// is missing): coverage lost.
+    Absent,
+    /// Any other change (e.g. fail → pass, skip → pass).
+    Other,
 }
 
-fn compare_checks(base: &RunResults, news: &[RunResults]) -> Vec<CheckRow> {
-    let base_st = check_statuses(base);
-    let new_st: Vec<HashMap<(String, String), Status>> = news
+fn compare_checks(base: &Side, news: &[Side], allow_coverage_loss: bool) -> Vec<CheckRow> {
+    let base_map: HashMap<&(String, String), Status> =
+        base.checks.iter().map(|(k, s)| (k, *s)).collect();
+    let new_maps: Vec<HashMap<&(String, String), Status>> = news
         .iter()
-        .map(|n| check_statuses(n).into_iter().rev().collect())
+        .map(|n| n.checks.iter().map(|(k, s)| (k, *s)).collect())
         .collect();
-    let base_map: HashMap<(String, String), Status> = base_st.iter().cloned().rev().collect();
     // BASE's order first, then checks only NEW runs have.
-    let mut order: Vec<(String, String)> = Vec::new();
+    let mut order: Vec<&(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (k, _) in base_st.iter().chain(
-        news.iter()
-            .flat_map(check_statuses)
-            .collect::<Vec<_>>()
-            .iter(),
-    ) {
-        if seen.insert(k.clone()) {
-            order.push(k.clone());
+    for (k, _) in base.checks.iter().chain(news.iter().flat_map(|n| n.checks.iter())) {
+        if seen.insert(k) {
+            order.push(k);
         }
     }
     order
         .into_iter()
         .filter_map(|k| {
-            let b = base_map.get(&k).copied();
-            let ns: Vec<Option<Status>> = new_st.iter().map(|m| m.get(&k).copied()).collect();
+            let b = base_map.get(k).copied();
+            let ns: Vec<Option<Status>> = new_maps.iter().map(|m| m.get(k).copied()).collect();
             if ns.iter().all(|n| *n == b) {
                 return None;
             }
-            let regressed = ns
+            let was_ok = matches!(b, Some(Status::Pass | Status::Warn));
+            let changes: Vec<Option<CheckChange>> = ns
                 .iter()
-                .map(|n| matches!(b, Some(Status::Pass | Status::Warn)) && *n == Some(Status::Fail))
+                .map(|n| {
+                    if *n == b {
+                        None
+                    } else if was_ok && *n == Some(Status::Fail) {
+                        Some(CheckChange::Failed)
+                    } else if was_ok && *n == Some(Status::Skip) {
+                        Some(CheckChange::Skipped)
+                    } else if was_ok && n.is_none() {
+                        Some(CheckChange::Absent)
+                    } else if matches!((b, n), (Some(Status::Pass), Some(Status::Warn)) | (Some(Status::Warn), Some(Status::Pass))) {
+                        None
+                    } else {
+                        Some(CheckChange::Other)
+                    }
+                })
+                .collect();
+            let regressed = changes
+                .iter()
+                .map(|c| match c {
+                    Some(CheckChange::Failed) => true,
+                    Some(CheckChange::Skipped | CheckChange::Absent) => !allow_coverage_loss,
+                    _ => false,
+                })
                 .collect();
             Some(CheckRow {
-                scenario: k.0,
-                check: k.1,
+                scenario: k.0.clone(),
+                check: k.1.clone(),
                 base: b,
                 news: ns,
+                changes,
                 regressed,
             })
         })

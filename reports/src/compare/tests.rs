@@ -18,6 +18,12 @@ fn run_with(samples: Vec<f64>) -> RunResults {
     r
 }
 
+/// The default gate, but gating absolute times from one run per side: what
+/// these within-run statistics tests exercise.
+fn times_gate() -> Gate {
+    Gate::from_toml_str("[defaults]\nsingle_run_times = true\n").unwrap()
+}
+
 fn cell(c: &Comparison) -> &MetricCell {
     c.metrics[0].cells[0].as_ref().expect("metric compared")
 }
@@ -73,15 +79,17 @@ fn whole_suites_of_the_same_build_are_never_flagged() {
 fn adjusted_p_values_are_never_smaller() {
     let a = demo_results(1);
     let b = demo_results(2);
-    let holm = compare(&a, std::slice::from_ref(&b), &Gate::default(), 1, 200);
-    let none_gate = Gate::from_toml_str("[defaults]\ncorrection = \"none\"\n").unwrap();
+    let holm = compare(&a, std::slice::from_ref(&b), &times_gate(), 1, 200);
+    let none_gate =
+        Gate::from_toml_str("[defaults]\ncorrection = \"none\"\nsingle_run_times = true\n")
+            .unwrap();
     let none = compare(&a, &[b], &none_gate, 1, 200);
     let mut adjusted = 0;
     for (h, n) in holm.metrics.iter().zip(&none.metrics) {
         let (Some(h), Some(n)) = (&h.cells[0], &n.cells[0]) else {
             continue;
         };
-        if h.p_value.is_nan() {
+        if h.p_value.is_nan() || !h.testable || !h.gated {
             continue;
         }
         assert_eq!(h.p_value, n.p_value);
@@ -118,7 +126,7 @@ fn heavy_tails_with_outliers_are_not_flagged() {
 
 #[test]
 fn thirty_percent_slowdown_is_flagged() {
-    let gate = Gate::default();
+    let gate = times_gate();
     for seed in 0..20u64 {
         let mut g = SplitMix64::new(seed);
         // Spread of real startup latencies: p90 about 1.5x the median.
@@ -228,6 +236,15 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
             m.samples.iter_mut().for_each(|x| *x *= 1.5);
         }
     }
+    // One run per side: absolute times are shown but not gated by default.
+    let c = compare(&base, std::slice::from_ref(&slow), &gate, DEFAULT_SEED, RESAMPLES);
+    assert!(!c.regressed(), "{:#?}", c.regressions());
+    let ready = c.metrics.iter().find(|r| r.key.ends_with("/ready")).unwrap();
+    let cell = ready.cells[0].as_ref().unwrap();
+    assert!(!cell.gated && cell.verdict == Verdict::Regressed, "{cell:?}");
+    // Gating them (single_run_times) flags exactly the startup times.
+    let mut gate = gate;
+    gate.defaults.single_run_times = true;
     let c = compare(&base, &[slow], &gate, DEFAULT_SEED, RESAMPLES);
     assert!(c.regressed());
     let regs = c.regressions();

@@ -21,6 +21,8 @@ pub enum Verdict {
     WithinNoise,
     /// Cannot be compared (emulated time, no samples, zero baseline).
     NotComparable,
+    /// Too few samples (or runs, or rounds) for any change to be shown.
+    NotTestable,
 }
 
 impl Verdict {
@@ -32,6 +34,7 @@ impl Verdict {
             Verdict::Unchanged => "unchanged",
             Verdict::WithinNoise => "within noise",
             Verdict::NotComparable => "not comparable",
+            Verdict::NotTestable => "not testable",
         }
     }
 }
@@ -88,6 +91,8 @@ mod tests {
             min_abs: 0.0,
             ignore: false,
             rule: None,
+            band_pct: None,
+            band_abs: None,
         }
     }
 
