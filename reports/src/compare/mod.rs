@@ -748,6 +748,7 @@ fn compare_metric(
         cell.ratio = 1.0;
         cell.ci_low = 1.0;
         cell.ci_high = 1.0;
+        cell.p_adjusted = cell.p_value;
         cell.testable = why_not.is_none();
         cell.verdict = if cell.testable {
             Verdict::Unchanged
