@@ -230,7 +230,8 @@ impl Gate {
             .bands
             .iter()
             .find(|b| glob_match(&b.pattern, key) || glob_match(&b.pattern, metric_name));
-        let (band_pct, band_abs) = band.map_or((None, None), |b| (b.run_to_run_pct, b.run_to_run_abs));
+        let (band_pct, band_abs) =
+            band.map_or((None, None), |b| (b.run_to_run_pct, b.run_to_run_abs));
         match self
             .rules
             .iter()

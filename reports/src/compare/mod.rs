@@ -5,6 +5,7 @@
 //! count as regressions.
 
 mod bootstrap;
+pub mod calibrate;
 pub mod design;
 mod environment;
 mod gate;
@@ -20,13 +21,14 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 pub use bootstrap::{ratio_of_medians_ci, RatioCi};
+pub use calibrate::{calibrate, CalibrateOptions};
+pub use design::Design;
 pub use environment::{differences, fields as environment_fields, is_tcg, EnvDifference};
-pub use gate::{Applied, Correction, Gate, GateError, Limits, Rule};
+pub use gate::{Applied, Band, Correction, Gate, GateError, Limits, Rule};
 pub use glob::glob_match;
 pub use holm::holm;
 pub use mannwhitney::{mann_whitney, MannWhitney, Method};
 pub use rng::SplitMix64;
-pub use design::Design;
 pub use verdict::{decide, Evidence, Verdict};
 
 use crate::key::{metric_key, scenario_key};
@@ -282,7 +284,10 @@ struct Grouped {
 
 impl Grouped {
     fn all(&self) -> Vec<f64> {
-        self.groups.iter().flat_map(|g| g.1.iter().copied()).collect()
+        self.groups
+            .iter()
+            .flat_map(|g| g.1.iter().copied())
+            .collect()
     }
 }
 
@@ -451,7 +456,9 @@ pub fn compare_runs(
     opts: &Options,
 ) -> Result<Comparison, CompareError> {
     if bases.is_empty() || news.is_empty() {
-        return Err(CompareError("each side needs at least one results file".into()));
+        return Err(CompareError(
+            "each side needs at least one results file".into(),
+        ));
     }
     same_suite(bases.iter().chain(news))?;
     if bases.len() == 1 && news.len() == 1 {
@@ -616,10 +623,7 @@ fn compare_sides(
                 .collect();
             missing.sort();
             NewRun {
-                environment_differences: differences(
-                    &base.info.environment,
-                    &n.info.environment,
-                ),
+                environment_differences: differences(&base.info.environment, &n.info.environment),
                 info: n.info.clone(),
                 only_in_new,
                 missing,
@@ -702,7 +706,8 @@ fn compare_metric(
     }
     let mut rng = SplitMix64::for_stream(opts.seed, key);
     // Whether this metric can show a change at all with what it has.
-    let band = design == Design::SingleRun && (limits.band_pct.is_some() || limits.band_abs.is_some());
+    let band =
+        design == Design::SingleRun && (limits.band_pct.is_some() || limits.band_abs.is_some());
     let (est, why_not) = match design {
         Design::SingleRun => {
             let e = design::single_run(&bv, &nv, opts.resamples, &mut rng);
@@ -862,7 +867,11 @@ fn compare_checks(base: &Side, news: &[Side], allow_coverage_loss: bool) -> Vec<
     // BASE's order first, then checks only NEW runs have.
     let mut order: Vec<&(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (k, _) in base.checks.iter().chain(news.iter().flat_map(|n| n.checks.iter())) {
+    for (k, _) in base
+        .checks
+        .iter()
+        .chain(news.iter().flat_map(|n| n.checks.iter()))
+    {
         if seen.insert(k) {
             order.push(k);
         }
@@ -887,7 +896,11 @@ fn compare_checks(base: &Side, news: &[Side], allow_coverage_loss: bool) -> Vec<
                         Some(CheckChange::Skipped)
                     } else if was_ok && n.is_none() {
                         Some(CheckChange::Absent)
-                    } else if matches!((b, n), (Some(Status::Pass), Some(Status::Warn)) | (Some(Status::Warn), Some(Status::Pass))) {
+                    } else if matches!(
+                        (b, n),
+                        (Some(Status::Pass), Some(Status::Warn))
+                            | (Some(Status::Warn), Some(Status::Pass))
+                    ) {
                         None
                     } else {
                         Some(CheckChange::Other)

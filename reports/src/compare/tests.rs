@@ -237,11 +237,24 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
         }
     }
     // One run per side: absolute times are shown but not gated by default.
-    let c = compare(&base, std::slice::from_ref(&slow), &gate, DEFAULT_SEED, RESAMPLES);
+    let c = compare(
+        &base,
+        std::slice::from_ref(&slow),
+        &gate,
+        DEFAULT_SEED,
+        RESAMPLES,
+    );
     assert!(!c.regressed(), "{:#?}", c.regressions());
-    let ready = c.metrics.iter().find(|r| r.key.ends_with("/ready")).unwrap();
+    let ready = c
+        .metrics
+        .iter()
+        .find(|r| r.key.ends_with("/ready"))
+        .unwrap();
     let cell = ready.cells[0].as_ref().unwrap();
-    assert!(!cell.gated && cell.verdict == Verdict::Regressed, "{cell:?}");
+    assert!(
+        !cell.gated && cell.verdict == Verdict::Regressed,
+        "{cell:?}"
+    );
     // Gating them (single_run_times) flags exactly the startup times.
     let mut gate = gate;
     gate.defaults.single_run_times = true;
@@ -471,4 +484,170 @@ fn the_shipped_gate_parses() {
         .unwrap();
     assert!(!g.rules.is_empty());
     assert_eq!(Gate::shipped(), g);
+}
+
+fn run_with_checks(id: &str, checks: &[(&str, &str, Status)]) -> RunResults {
+    let mut r = empty_run(id);
+    for (scen, check, st) in checks {
+        let s = match r.scenarios.iter_mut().find(|s| s.name == *scen) {
+            Some(s) => s,
+            None => {
+                r.scenarios.push(scenario(scen, "native", json!({})));
+                r.scenarios.last_mut().unwrap()
+            }
+        };
+        s.checks.push(Check::new(*check, *st, "e", "o", ""));
+    }
+    r
+}
+
+#[test]
+fn lost_coverage_fails_the_gate_and_is_named() {
+    use Status::*;
+    let base = run_with_checks(
+        "b",
+        &[("pids", "bounded", Pass), ("isolation", "pid", Pass)],
+    );
+    let cases: Vec<(RunResults, &str)> = vec![
+        (
+            run_with_checks(
+                "n",
+                &[("pids", "bounded", Skip), ("isolation", "pid", Pass)],
+            ),
+            "went pass → skip",
+        ),
+        (
+            run_with_checks("n", &[("pids", "other", Pass), ("isolation", "pid", Pass)]),
+            "went pass → absent",
+        ),
+        (
+            run_with_checks("n", &[("pids", "bounded", Pass)]),
+            "scenario isolation[native] is missing",
+        ),
+        (
+            {
+                let mut r = base.clone();
+                r.interrupted = true;
+                r
+            },
+            "was interrupted",
+        ),
+    ];
+    for (new, words) in cases {
+        let c = compare(&base, std::slice::from_ref(&new), &Gate::default(), 1, 100);
+        assert!(c.regressed(), "{words}: {:?}", c.regressions());
+        let regs = c.regressions();
+        assert!(
+            regs.iter()
+                .any(|r| r.contains("coverage lost") && r.contains(words)),
+            "{words}: {regs:?}"
+        );
+        assert!(c.to_markdown().contains("coverage lost"), "{words}");
+        let allowed = Options {
+            allow_coverage_loss: true,
+            ..Options::default()
+        };
+        let c = compare_with(&base, &[new], &Gate::default(), &allowed);
+        assert!(!c.regressed(), "{words} allowed: {:?}", c.regressions());
+    }
+    // Pass → fail stays a regression even when lost coverage is allowed.
+    let new = run_with_checks(
+        "n",
+        &[("pids", "bounded", Fail), ("isolation", "pid", Pass)],
+    );
+    let allowed = Options {
+        allow_coverage_loss: true,
+        ..Options::default()
+    };
+    assert!(compare_with(&base, &[new], &Gate::default(), &allowed).regressed());
+}
+
+/// One `--rounds` run with arms `a` and `b`: `ready` per round drifts ×2
+/// across rounds; `b` is `factor` × `a` in every round.
+fn arms_run(factor: f64, seed: u64, rounds: u32) -> RunResults {
+    let mut g = SplitMix64::new(seed);
+    let mut r = empty_run("arms");
+    for (label, f) in [("a", 1.0), ("b", factor)] {
+        let mut s = scenario("startup", label, json!({"namespaces": "pid"}));
+        let (mut samples, mut rr) = (Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            let level = 1e-3 * (1.0 + f64::from(round) / f64::from(rounds));
+            for x in lognormal(&mut g, 20, level * f, 0.2) {
+                samples.push(x);
+                rr.push(round);
+            }
+        }
+        let mut m = Metric::new("ready", "s", Better::Lower, samples);
+        m.rounds = rr;
+        s.metrics.push(m);
+        r.scenarios.push(s);
+    }
+    r
+}
+
+#[test]
+fn interleaved_arms_pair_rounds() {
+    let gate = Gate::default();
+    let opts = Options::default();
+    let mut flagged = 0;
+    for seed in 0..20 {
+        let c = compare_arms(&[arms_run(1.0, seed, 6)], "a", "b", &gate, &opts).unwrap();
+        assert_eq!(c.design, Design::Interleaved);
+        assert!(cell(&c).testable && cell(&c).gated);
+        flagged += usize::from(c.regressed());
+    }
+    assert!(flagged <= 1, "equal arms flagged in {flagged} of 20");
+    let mut caught = 0;
+    for seed in 0..20 {
+        let c = compare_arms(&[arms_run(1.3, seed, 6)], "a", "b", &gate, &opts).unwrap();
+        caught += usize::from(c.regressed());
+    }
+    assert!(caught >= 19, "×1.3 arm caught in {caught} of 20");
+    // One round: nothing can be shown, and it says so.
+    let c = compare_arms(&[arms_run(2.0, 1, 1)], "a", "b", &gate, &opts).unwrap();
+    assert_eq!(cell(&c).verdict, Verdict::NotTestable);
+    assert!(!c.regressed());
+    let e = compare_arms(&[arms_run(1.0, 1, 3)], "a", "nope", &gate, &opts).unwrap_err();
+    assert!(e.0.contains("\"nope\"") && e.0.contains("a, b"), "{}", e.0);
+}
+
+#[test]
+fn several_runs_per_side_see_run_to_run_noise() {
+    // Each run has its own level (±25%); within-run samples are tight. One
+    // run per side with gated times would flag many pairs; the hierarchical
+    // design flags none, and still catches a ×1.6 change.
+    let mut g = SplitMix64::new(5);
+    let mut runs = |n: usize, f: f64| -> Vec<RunResults> {
+        (0..n)
+            .map(|_| {
+                let level = 1e-3 * (0.75 + 0.5 * g.unit()) * f;
+                run_with(lognormal(&mut g, 100, level, 0.05))
+            })
+            .collect()
+    };
+    let opts = Options::default();
+    let gate = Gate::default();
+    let mut false_alarms = 0;
+    for _ in 0..10 {
+        let (b, n) = (runs(3, 1.0), runs(3, 1.0));
+        let c = compare_runs(&b, &n, &gate, &opts).unwrap();
+        assert_eq!(c.design, Design::Replicated);
+        false_alarms += usize::from(c.regressed());
+    }
+    assert!(false_alarms <= 1, "{false_alarms}");
+    let (b, n) = (runs(4, 1.0), runs(4, 1.6));
+    let c = compare_runs(&b, &n, &gate, &opts).unwrap();
+    assert!(c.regressed(), "{:?}", cell(&c));
+}
+
+#[test]
+fn large_files_compare_quickly() {
+    // 10,000 samples per side: the interval comes from order statistics.
+    let mut g = SplitMix64::new(9);
+    let base = run_with(lognormal(&mut g, 10_000, 1e-3, 0.3));
+    let new = run_with(lognormal(&mut g, 10_000, 1.2e-3, 0.3));
+    let c = compare(&base, &[new], &times_gate(), 1, DEFAULT_RESAMPLES);
+    let cl = cell(&c);
+    assert!(cl.ci_low > 1.15 && cl.ci_high < 1.25, "{cl:?}");
+    assert_eq!(cl.verdict, Verdict::Regressed);
 }
