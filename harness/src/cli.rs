@@ -22,12 +22,19 @@ pub enum Command {
         /// Run only this scenario (repeatable); see `isobench list`.
         #[arg(long = "scenario", value_name = "NAME")]
         scenarios: Vec<String>,
-        /// Launcher under test (repeatable): native, bare, runc, crun, bwrap,
-        /// unshare, or custom:TEMPLATE (placeholders: {workload}, {cgroup},
-        /// {id}, {namespaces}, {cpu_quota_us}, {cpu_period_us}, {memory_max},
-        /// {pids_max}, {workload_path}, {args}).
-        #[arg(long = "launcher", value_name = "NAME")]
+        /// Arm under test (repeatable), as SPEC or LABEL=SPEC: native, bare,
+        /// runc, crun, bwrap, unshare, oci:PATH (any OCI runtime with runc's
+        /// commands), or custom:TEMPLATE (placeholders: {workload},
+        /// {cgroup}, {id}, {namespaces}, {cpu_quota_us}, {cpu_period_us},
+        /// {memory_max}, {pids_max}, {workload_path}, {args}).
+        #[arg(long = "launcher", value_name = "[LABEL=]SPEC")]
         launchers: Vec<String>,
+        /// Run the suite N times, the arms alternating inside each round in a
+        /// balanced order (ABBA…); every sample records its round. Compare
+        /// the arms with `isobench compare FILE --base-arm A --new-arm B`.
+        #[arg(long, default_value_t = 1, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rounds: u32,
         /// Namespace set for every sandbox, e.g. pid,mnt,uts,ipc (or none, all).
         #[arg(long, value_name = "LIST")]
         namespaces: Option<String>,
@@ -56,13 +63,29 @@ pub enum Command {
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
     },
-    /// Compare runs: NEW (one or more) against BASE, with a regression gate.
+    /// Compare runs with a regression gate: BASE.json NEW.json [NEW2.json…]
+    /// (one run per side); --base A… --new B… (several runs per side); or
+    /// RUN.json… --base-arm A --new-arm B (interleaved arms of --rounds runs).
     Compare {
-        /// The baseline results file.
-        base: PathBuf,
-        /// One or more results files to compare with the baseline.
-        #[arg(required = true)]
-        new: Vec<PathBuf>,
+        /// BASE then NEW files; or, with --base-arm/--new-arm, the files of
+        /// interleaved runs.
+        files: Vec<PathBuf>,
+        /// Several BASE runs (same build): run-level noise is estimated.
+        #[arg(long = "base", value_name = "FILE", num_args = 1.., conflicts_with_all = ["base_arm", "new_arm"])]
+        base_files: Vec<PathBuf>,
+        /// Several NEW runs, to compare with --base.
+        #[arg(long = "new", value_name = "FILE", num_args = 1.., requires = "base_files")]
+        new_files: Vec<PathBuf>,
+        /// The BASE arm's label inside the file(s) (`run --launcher LABEL=SPEC`).
+        #[arg(long, value_name = "LABEL", requires = "new_arm")]
+        base_arm: Option<String>,
+        /// The NEW arm's label.
+        #[arg(long, value_name = "LABEL", requires = "base_arm")]
+        new_arm: Option<String>,
+        /// Report lost coverage (pass → skip or absent, a missing scenario or
+        /// launcher, an interrupted NEW) without failing the gate.
+        #[arg(long)]
+        allow_coverage_loss: bool,
         /// Gate thresholds (TOML); the built-in defaults otherwise.
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
@@ -75,6 +98,25 @@ pub enum Command {
         /// Bootstrap resamples.
         #[arg(long, default_value_t = isobench_reports::DEFAULT_RESAMPLES)]
         resamples: usize,
+    },
+    /// Write a gate file whose per-metric run-to-run bands come from K
+    /// same-build results files (every pair of them).
+    Calibrate {
+        /// K ≥ 3 results files of the same build and suite (8 give 28 pairs).
+        #[arg(required = true, num_args = 3..)]
+        files: Vec<PathBuf>,
+        /// Gate whose defaults and rules to keep (default: the shipped one).
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
+        /// Factor on the largest same-build change (log scale).
+        #[arg(long, default_value_t = 1.5)]
+        margin: f64,
+        /// Smallest band, in percent.
+        #[arg(long, default_value_t = 5.0)]
+        floor_pct: f64,
+        /// The gate file to write (atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
     },
     /// Print kernel, cgroup mode, controllers and the peers installed.
     Env {

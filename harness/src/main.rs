@@ -77,12 +77,9 @@ fn main() -> ExitCode {
             output,
             cgroup_parent,
             seed,
+            rounds,
         } => {
-            let launchers = match launchers
-                .iter()
-                .map(|l| isobench::launchers::Launcher::parse(l))
-                .collect::<Result<Vec<_>, _>>()
-            {
+            let launchers = match isobench::launchers::Arm::parse_all(&launchers) {
                 Ok(l) => l,
                 Err(e) => return usage(format!("--launcher: {e}")),
             };
@@ -101,6 +98,7 @@ fn main() -> ExitCode {
                 seed,
                 namespaces,
                 launchers,
+                rounds,
             };
             match run::run(&req) {
                 Ok(r) => {
@@ -192,8 +190,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Compare {
-            base,
-            new,
+            files,
+            base_files,
+            new_files,
+            base_arm,
+            new_arm,
+            allow_coverage_loss,
             gate,
             format,
             seed,
@@ -212,22 +214,71 @@ fn main() -> ExitCode {
                 },
                 None => isobench_reports::Gate::shipped(),
             };
-            let b = match isobench_reports::read_results(&base) {
-                Ok(r) => r,
+            let read = |paths: &[std::path::PathBuf]| -> Result<Vec<_>, String> {
+                paths
+                    .iter()
+                    .map(|p| isobench_reports::read_results(p).map_err(|e| e.to_string()))
+                    .collect()
+            };
+            let opts = isobench_reports::compare::Options {
+                seed,
+                resamples,
+                allow_coverage_loss,
+            };
+            let label = |p: &std::path::PathBuf| p.display().to_string();
+            let result = if let (Some(b), Some(n)) = (&base_arm, &new_arm) {
+                if files.is_empty() {
+                    return usage(
+                        "--base-arm/--new-arm need the results file(s) of a --rounds run",
+                    );
+                }
+                read(&files).and_then(|runs| {
+                    isobench_reports::compare::compare_arms(&runs, b, n, &gate, &opts)
+                        .map_err(|e| e.to_string())
+                })
+            } else if !base_files.is_empty() {
+                if new_files.is_empty() {
+                    return usage("--base needs --new FILE… (the other side)");
+                }
+                if !files.is_empty() {
+                    return usage(
+                        "give the files either after --base/--new or as BASE NEW, not both",
+                    );
+                }
+                match (read(&base_files), read(&new_files)) {
+                    (Ok(b), Ok(n)) => isobench_reports::compare::compare_runs(&b, &n, &gate, &opts)
+                        .map_err(|e| e.to_string())
+                        .map(|mut c| {
+                            if b.len() == 1 && n.len() == 1 {
+                                c.set_labels(&label(&base_files[0]), &[&label(&new_files[0])]);
+                            } else {
+                                c.set_labels("base", &["new"]);
+                            }
+                            c
+                        }),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            } else {
+                if files.len() < 2 {
+                    return usage(
+                        "compare needs BASE.json NEW.json…, --base A.json… --new B.json…, or RUN.json --base-arm A --new-arm B",
+                    );
+                }
+                read(&files).and_then(|runs| {
+                    isobench_reports::compare::same_suite(runs.iter())
+                        .map_err(|e| e.to_string())?;
+                    let (b, n) = runs.split_first().ok_or("no results file given")?;
+                    let mut c = isobench_reports::compare::compare_with(b, n, &gate, &opts);
+                    let labels: Vec<String> = files[1..].iter().map(label).collect();
+                    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                    c.set_labels(&label(&files[0]), &refs);
+                    Ok(c)
+                })
+            };
+            let c = match result {
+                Ok(c) => c,
                 Err(e) => return usage(e),
             };
-            let mut news = Vec::new();
-            for p in &new {
-                match isobench_reports::read_results(p) {
-                    Ok(r) => news.push(r),
-                    Err(e) => return usage(e),
-                }
-            }
-            let mut c = isobench_reports::compare(&b, &news, &gate, seed, resamples);
-            let label = |p: &std::path::PathBuf| p.display().to_string();
-            let labels: Vec<String> = new.iter().map(label).collect();
-            let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-            c.set_labels(&label(&base), &refs);
             if format == "json" {
                 println!("{}", c.to_json());
             } else {
@@ -241,6 +292,46 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Command::Calibrate {
+            files,
+            gate,
+            margin,
+            floor_pct,
+            output,
+        } => {
+            let base = match &gate {
+                Some(p) => match isobench_reports::Gate::load(p) {
+                    Ok(g) => g,
+                    Err(e) => return usage(e),
+                },
+                None => isobench_reports::Gate::shipped(),
+            };
+            let mut runs = Vec::new();
+            for p in &files {
+                match isobench_reports::read_results(p) {
+                    Ok(r) => runs.push(r),
+                    Err(e) => return usage(e),
+                }
+            }
+            let opts = isobench_reports::CalibrateOptions { margin, floor_pct };
+            let text = isobench_reports::calibrate(&runs, &base, opts)
+                .and_then(|g| isobench_reports::compare::calibrate::to_toml(&g, runs.len(), opts));
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            if let Err(e) = isobench_reports::load::write_atomic(&output, text.as_bytes()) {
+                return usage(e);
+            }
+            let bands = text.matches("[[band]]").count();
+            println!(
+                "gate: {} ({bands} bands from {} runs, {} pairs)",
+                output.display(),
+                runs.len(),
+                runs.len() * (runs.len() - 1) / 2
+            );
+            ExitCode::SUCCESS
         }
         Command::List => {
             for name in scenarios::NAMES {

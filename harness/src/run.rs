@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use isobench_reports::{RunResults, ScenarioResult, Status, SCHEMA};
 
 use crate::cgroup::{manager, CgroupSet};
-use crate::launchers::Launcher;
+use crate::launchers::{Arm, Launcher};
 use crate::sandbox::{workload, Namespaces, SandboxSpec};
 use crate::scenarios::Ctx;
 use crate::suite::Suite;
@@ -20,8 +20,11 @@ pub struct RunRequest {
     pub cgroup_parent: Option<String>,
     pub seed: u64,
     pub namespaces: Option<Namespaces>,
-    /// Launchers under test, in order (empty = native).
-    pub launchers: Vec<Launcher>,
+    /// Arms under test, in order (empty = native).
+    pub launchers: Vec<Arm>,
+    /// Rounds: the suite runs this many times, arms alternating inside each
+    /// round in a balanced order (ABBA…); every sample records its round.
+    pub rounds: u32,
 }
 
 /// A failure that maps to exit code 2 (bad input / unusable environment).
@@ -90,108 +93,125 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
     let run_id = set.run_id.clone();
     let mut ctx = Ctx::new(set, wl, rootfs.0.clone(), req.seed, req.namespaces);
     crate::interrupt::install();
-    let launchers = if req.launchers.is_empty() {
-        vec![Launcher::Native]
+    let arms = if req.launchers.is_empty() {
+        vec![Arm {
+            label: "native".into(),
+            launcher: Launcher::Native,
+        }]
     } else {
         req.launchers.clone()
     };
+    let launchers = &arms;
+    let rounds = req.rounds.max(1);
     let mut scenarios = Vec::new();
-    let total = req.suite.scenarios.len() * launchers.len();
     let t_run = std::time::Instant::now();
     let mut unavailable = Vec::new();
-    let mut step = 0;
-    'launchers: for launcher in &launchers {
-        ctx.with_launcher(launcher.clone());
-        let why_not = launcher.unavailable().or_else(|| preflight(&ctx));
-        if let Some(why) = why_not {
-            eprintln!("isobench: launcher {launcher} cannot run here: {why}");
-            for spec in &req.suite.scenarios {
-                scenarios.push(skipped(
-                    spec.name(),
-                    &ctx.launcher,
-                    "launcher runs here",
-                    &why,
-                ));
+    let mut usable = Vec::new();
+    for arm in &arms {
+        ctx.with_arm(&arm.label, arm.launcher.clone());
+        let why_not = arm.launcher.unavailable().or_else(|| preflight(&ctx));
+        match why_not {
+            Some(why) => {
+                eprintln!(
+                    "isobench: launcher {} cannot run here: {why}",
+                    arm_text(arm)
+                );
+                for spec in &req.suite.scenarios {
+                    let mut r = skipped(spec.name(), &arm.label, "launcher runs here", &why);
+                    r.launcher_spec = arm.spec_if_labelled();
+                    scenarios.push(r);
+                }
+                unavailable.push(format!("{}: {why}", arm_text(arm)));
             }
-            unavailable.push(format!("{launcher}: {why}"));
-            step += req.suite.scenarios.len();
-            continue;
+            None => usable.push(arm.clone()),
         }
-        for spec in &req.suite.scenarios {
-            step += 1;
-            if crate::interrupt::requested().is_some() {
-                break 'launchers;
+    }
+    let schedule = schedule(usable.len(), req.suite.scenarios.len(), rounds);
+    let total = schedule.len();
+    let mut per_round: Vec<(u32, ScenarioResult)> = Vec::new();
+    for (step, &(round, a, si)) in schedule.iter().enumerate() {
+        let step = step + 1;
+        if crate::interrupt::requested().is_some() {
+            break;
+        }
+        let arm = &usable[a];
+        let spec = &req.suite.scenarios[si];
+        ctx.with_arm(&arm.label, arm.launcher.clone());
+        let launcher = &arm.launcher;
+        let name = spec.name();
+        let tag = |r: &mut Vec<ScenarioResult>| {
+            for x in r.iter_mut() {
+                x.launcher_spec = arm.spec_if_labelled();
             }
-            let name = spec.name();
-            if !launcher.applies_limits() && name != "startup" {
-                scenarios.push(skipped(
-                    name,
-                    &ctx.launcher,
-                    "a launcher that applies isolation and limits",
-                    "bare is a plain spawn without namespaces or cgroup: it is only the reference row of startup",
-                ));
-                continue;
-            }
-            // startup measures several sets and skips unsupported ones itself
-            // (bare still gives its reference row there).
-            let ns_problem = if name == "startup" {
-                None
-            } else {
+        };
+        let mut done: Vec<ScenarioResult> = Vec::new();
+        if !launcher.applies_limits() && name != "startup" {
+            done.push(skipped(
+                name,
+                &ctx.launcher,
+                "a launcher that applies isolation and limits",
+                "bare is a plain spawn without namespaces or cgroup: it is only the reference row of startup",
+            ));
+        } else if let Some(why) = (name != "startup")
+            .then(|| {
                 ctx.namespaces
                     .as_ref()
                     .and_then(|ns| launcher.unsupported(ns))
+            })
+            .flatten()
+        {
+            // startup measures several sets and skips unsupported ones itself
+            // (bare still gives its reference row there).
+            done.push(skipped(
+                name,
+                &ctx.launcher,
+                "the namespaces asked for",
+                &why,
+            ));
+        } else if let Some((what, why)) = missing_controllers(&ctx, name) {
+            done.push(skipped(name, &ctx.launcher, &what, &why));
+        } else {
+            let round_text = if rounds > 1 {
+                format!(" round {round}/{rounds}")
+            } else {
+                String::new()
             };
-            if let Some(why) = ns_problem {
-                scenarios.push(skipped(
-                    name,
-                    &ctx.launcher,
-                    "the namespaces asked for",
-                    &why,
-                ));
-                continue;
-            }
-            let missing: Vec<&str> = crate::scenarios::needs(name)
-                .iter()
-                .filter(|c| !ctx.set.has(**c))
-                .map(|c| c.name())
-                .collect();
-            if !missing.is_empty() {
-                scenarios.push(skipped(
-                    name,
-                    &ctx.launcher,
-                    &format!("the {} controller(s)", missing.join(", ")),
-                    &format!(
-                        "not available in this kernel's cgroup {} setup (e.g. 6.12 builds without CONFIG_MEMCG_V1 have no v1 memory controller)",
-                        ctx.set.mode.as_str()
-                    ),
-                ));
-                continue;
-            }
-            eprintln!("isobench: [{step}/{total}] {name} ({launcher}) ...");
+            let who = arm_text(arm);
+            eprintln!("isobench: [{step}/{total}] {name} ({who}){round_text} ...");
             let t = std::time::Instant::now();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(&ctx)));
-            eprintln!(
-                "isobench: [{step}/{total}] {name} ({launcher}) done in {:.1} s",
-                t.elapsed().as_secs_f64()
-            );
             let cut_short = crate::interrupt::requested().is_some();
+            if cut_short {
+                eprintln!(
+                    "isobench: [{step}/{total}] {name} ({who}){round_text} interrupted after {:.1} s",
+                    t.elapsed().as_secs_f64()
+                );
+            } else {
+                eprintln!(
+                    "isobench: [{step}/{total}] {name} ({who}){round_text} done in {:.1} s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
             match r {
-                Ok(Ok(mut v)) => scenarios.append(&mut v),
+                Ok(Ok(v)) => done = v,
                 // Cut short by a signal: only completed scenarios are saved.
-                _ if cut_short => break 'launchers,
-                Ok(Err(e)) => scenarios.push(errored(name, &ctx.launcher, e)),
+                _ if cut_short => break,
+                Ok(Err(e)) => done.push(errored(name, &ctx.launcher, e)),
                 Err(p) => {
                     let msg = p
                         .downcast_ref::<String>()
                         .cloned()
                         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".into());
-                    scenarios.push(errored(name, &ctx.launcher, format!("panicked: {msg}")));
+                        .unwrap_or_else(|| "panicked".into());
+                    done.push(errored(name, &ctx.launcher, format!("panicked: {msg}")));
                 }
             }
         }
+        tag(&mut done);
+        per_round.extend(done.into_iter().map(|r| (round, r)));
     }
-    if unavailable.len() == launchers.len() {
+    scenarios.extend(merge_rounds(per_round, rounds > 1));
+    if unavailable.len() == launchers.len() && !launchers.is_empty() {
         return Err(EnvError(format!(
             "no launcher asked for can run here: {}",
             unavailable.join("; ")
@@ -216,6 +236,144 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         isobench_reports::write_results(o, &results).map_err(|e| EnvError(e.to_string()))?;
     }
     Ok(results)
+}
+
+/// `label=spec`, or the spec alone when it is its own label.
+fn arm_text(arm: &Arm) -> String {
+    match arm.spec_if_labelled() {
+        Some(spec) => format!("{}={spec}", arm.label),
+        None => arm.label.clone(),
+    }
+}
+
+/// Which controllers a scenario needs that this set lacks, as the skip's
+/// (expected, reason).
+fn missing_controllers(ctx: &Ctx, name: &str) -> Option<(String, String)> {
+    let missing: Vec<&str> = crate::scenarios::needs(name)
+        .iter()
+        .filter(|c| !ctx.set.has(**c))
+        .map(|c| c.name())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        (
+            format!("the {} controller(s)", missing.join(", ")),
+            format!(
+                "not available in this kernel's cgroup {} setup (e.g. 6.12 builds without CONFIG_MEMCG_V1 have no v1 memory controller)",
+                ctx.set.mode.as_str()
+            ),
+        )
+    })
+}
+
+/// The order of work: `(round, arm, scenario)`. One round keeps the
+/// arm-major order (every scenario of arm 1, then arm 2, …). With several
+/// rounds, each scenario runs every arm back to back, forward in odd rounds
+/// and reversed in even ones (ABBA…), so a drifting machine favours no arm.
+pub fn schedule(arms: usize, scenarios: usize, rounds: u32) -> Vec<(u32, usize, usize)> {
+    let mut out = Vec::new();
+    if rounds <= 1 {
+        for a in 0..arms {
+            for s in 0..scenarios {
+                out.push((1, a, s));
+            }
+        }
+        return out;
+    }
+    for r in 1..=rounds {
+        for s in 0..scenarios {
+            let order: Vec<usize> = if r % 2 == 1 {
+                (0..arms).collect()
+            } else {
+                (0..arms).rev().collect()
+            };
+            for a in order {
+                out.push((r, a, s));
+            }
+        }
+    }
+    out
+}
+
+/// Folds the rounds of each scenario point (same name, arm and params) into
+/// one result: samples concatenated with their round recorded, each check
+/// at its worst status with a per-round tally, the first round's series.
+pub fn merge_rounds(per_round: Vec<(u32, ScenarioResult)>, record: bool) -> Vec<ScenarioResult> {
+    if !record {
+        return per_round.into_iter().map(|(_, r)| r).collect();
+    }
+    let mut out: Vec<ScenarioResult> = Vec::new();
+    let mut tallies: Vec<Vec<(String, Vec<Status>)>> = Vec::new();
+    for (round, mut r) in per_round {
+        if record {
+            for m in &mut r.metrics {
+                m.rounds = vec![round; m.samples.len()];
+            }
+        }
+        let key = isobench_reports::key::scenario_key(&r);
+        let Some(i) = out
+            .iter()
+            .position(|o| isobench_reports::key::scenario_key(o) == key)
+        else {
+            tallies.push(
+                r.checks
+                    .iter()
+                    .map(|c| (c.name.clone(), vec![c.status]))
+                    .collect(),
+            );
+            out.push(r);
+            continue;
+        };
+        let o = &mut out[i];
+        for m in r.metrics {
+            match o.metrics.iter_mut().find(|x| x.name == m.name) {
+                Some(x) => {
+                    x.samples.extend(m.samples);
+                    x.rounds.extend(m.rounds);
+                    x.summary = isobench_reports::Summary::of(&x.samples);
+                }
+                None => o.metrics.push(m),
+            }
+        }
+        for c in r.checks {
+            match tallies[i].iter_mut().find(|t| t.0 == c.name) {
+                Some(t) => t.1.push(c.status),
+                None => tallies[i].push((c.name.clone(), vec![c.status])),
+            }
+            match o.checks.iter_mut().find(|x| x.name == c.name) {
+                Some(x) if c.status > x.status => *x = c,
+                Some(_) => {}
+                None => o.checks.push(c),
+            }
+        }
+        for (k, v) in r.series {
+            o.series.entry(k).or_insert(v);
+        }
+        if o.error.is_none() {
+            o.error = r.error.map(|e| format!("round {round}: {e}"));
+        }
+    }
+    if record {
+        for (o, t) in out.iter_mut().zip(&tallies) {
+            for c in &mut o.checks {
+                let Some((_, st)) = t.iter().find(|x| x.0 == c.name) else {
+                    continue;
+                };
+                let count = |s: Status| st.iter().filter(|x| **x == s).count();
+                let parts: Vec<String> = [Status::Pass, Status::Warn, Status::Skip, Status::Fail]
+                    .into_iter()
+                    .filter(|s| count(*s) > 0)
+                    .map(|s| format!("{} {}", s.as_str(), count(s)))
+                    .collect();
+                let tally = format!("rounds: {} (worst shown)", parts.join(", "));
+                c.detail = if c.detail.is_empty() {
+                    tally
+                } else {
+                    format!("{}; {tally}", c.detail)
+                };
+            }
+        }
+    }
+    out
 }
 
 /// The observer's own cost, so every reader sees it: peak RSS of the

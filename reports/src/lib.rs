@@ -12,7 +12,10 @@ pub mod schema;
 pub mod stats;
 pub mod units;
 
-pub use compare::{compare, Comparison, Gate, GateError, Verdict, DEFAULT_RESAMPLES, DEFAULT_SEED};
+pub use compare::{
+    calibrate, compare, CalibrateOptions, Comparison, Gate, GateError, Verdict, DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+};
 pub use export::{export, ExportFormat, ExportFormatError};
 pub use load::{read_results, write_results, ResultsError};
 pub use render::{render_report, ReportError};

@@ -23,10 +23,73 @@ pub enum Launcher {
     Unshare,
     /// A command template; see [`wrappers::expand_template`].
     Custom(String),
+    /// Any OCI runtime binary with runc's command set (create, start,
+    /// delete, state): runc, crun, youki, a local build.
+    Oci(PathBuf),
 }
 
 /// Accepted `--launcher` names.
-pub const NAMES: &str = "native, bare, runc, crun, bwrap, unshare, custom:TEMPLATE";
+pub const NAMES: &str =
+    "native, bare, runc, crun, bwrap, unshare, oci:PATH, custom:TEMPLATE (each optionally as LABEL=SPEC)";
+
+/// One arm of a run: a label (what results and `compare --base-arm` name
+/// it by) and the launcher behind it. `--launcher LABEL=SPEC`; a bare SPEC
+/// is its own label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arm {
+    pub label: String,
+    pub launcher: Launcher,
+}
+
+impl Arm {
+    /// Parses `LABEL=SPEC` or `SPEC`. A label is letters, digits, `_`, `-`
+    /// and `.` (so `custom:…=…` templates are never mistaken for one).
+    pub fn parse(s: &str) -> Result<Arm, String> {
+        if let Some((label, spec)) = s.split_once('=') {
+            let is_label = !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if is_label {
+                if spec.is_empty() {
+                    return Err(format!("arm {label:?} has no launcher after '='"));
+                }
+                return Ok(Arm {
+                    label: label.to_string(),
+                    launcher: Launcher::parse(spec)?,
+                });
+            }
+        }
+        let launcher = Launcher::parse(s)?;
+        Ok(Arm {
+            label: launcher.name().to_string(),
+            launcher,
+        })
+    }
+
+    /// Parses every `--launcher`; two arms may share a spec, not a label.
+    pub fn parse_all(specs: &[String]) -> Result<Vec<Arm>, String> {
+        let arms = specs
+            .iter()
+            .map(|s| Arm::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, a) in arms.iter().enumerate() {
+            if arms[..i].iter().any(|b| b.label == a.label) {
+                return Err(format!(
+                    "two arms are labelled {:?}; name them apart with LABEL=SPEC (e.g. base={} new={})",
+                    a.label, a.launcher, a.launcher
+                ));
+            }
+        }
+        Ok(arms)
+    }
+
+    /// The spec text when it differs from the label (results' `launcher_spec`).
+    pub fn spec_if_labelled(&self) -> Option<String> {
+        let spec = self.launcher.to_string();
+        (spec != self.label).then_some(spec)
+    }
+}
 
 impl Launcher {
     /// Parses a launcher name.
@@ -38,6 +101,25 @@ impl Launcher {
             "crun" => Launcher::Crun,
             "bwrap" => Launcher::Bwrap,
             "unshare" => Launcher::Unshare,
+            _ if s.starts_with("oci:") => {
+                let path = &s["oci:".len()..];
+                if path.is_empty() {
+                    return Err(
+                        "oci: needs the path of an OCI runtime binary after the colon".into(),
+                    );
+                }
+                let p = PathBuf::from(path);
+                let p = if p.components().count() == 1 {
+                    crate::env::which(path)
+                        .ok_or_else(|| format!("oci:{path}: not found on PATH"))?
+                } else {
+                    p
+                };
+                if !p.is_file() {
+                    return Err(format!("oci:{}: no such file", p.display()));
+                }
+                Launcher::Oci(p)
+            }
             _ => match s.strip_prefix("custom:") {
                 Some(t) if !t.trim().is_empty() => {
                     wrappers::check_template(t)?;
@@ -59,6 +141,7 @@ impl Launcher {
             Launcher::Bwrap => "bwrap",
             Launcher::Unshare => "unshare",
             Launcher::Custom(_) => "custom",
+            Launcher::Oci(_) => "oci",
         }
     }
 
@@ -105,7 +188,7 @@ impl Launcher {
                     Vec::new()
                 }
             }
-            Launcher::Crun => Vec::new(),
+            Launcher::Crun | Launcher::Oci(_) => Vec::new(),
         };
         (!missing.is_empty()).then(|| {
             format!(
@@ -118,6 +201,11 @@ impl Launcher {
 
     /// Why this launcher cannot run on this machine at all, if so.
     pub fn unavailable(&self) -> Option<String> {
+        if let Launcher::Oci(p) = self {
+            use std::os::unix::fs::PermissionsExt;
+            let exec = std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+            return (!exec).then(|| format!("{} is not an executable file", p.display()));
+        }
         let p = self.program()?;
         if crate::env::which(p).is_none() {
             return Some(format!(
@@ -163,7 +251,9 @@ impl Launcher {
                     CgroupMode::Create,
                 )
             }
-            Launcher::Runc | Launcher::Crun => oci::launch(self, spec, set, n, workload),
+            Launcher::Runc | Launcher::Crun | Launcher::Oci(_) => {
+                oci::launch(self, spec, set, n, workload)
+            }
         }
     }
 }
@@ -172,6 +262,7 @@ impl fmt::Display for Launcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Launcher::Custom(t) => write!(f, "custom:{t}"),
+            Launcher::Oci(p) => write!(f, "oci:{}", p.display()),
             o => write!(f, "{}", o.name()),
         }
     }
@@ -209,6 +300,32 @@ mod tests {
         let c = Launcher::parse("custom:sh -c '{workload}'").unwrap();
         assert_eq!(c.name(), "custom");
         assert!(Launcher::parse("custom:echo {nope}").is_err());
+    }
+
+    #[test]
+    fn arms_with_labels() {
+        let a = Arm::parse("base=runc").unwrap();
+        assert_eq!((a.label.as_str(), &a.launcher), ("base", &Launcher::Runc));
+        assert_eq!(a.spec_if_labelled().as_deref(), Some("runc"));
+        let b = Arm::parse("native").unwrap();
+        assert_eq!(b.label, "native");
+        assert_eq!(b.spec_if_labelled(), None);
+        // A template with '=' inside is not a label.
+        let c = Arm::parse("custom:X=1 exec {workload}").unwrap();
+        assert_eq!(c.label, "custom");
+        let d = Arm::parse("new=custom:X=1 exec {workload}").unwrap();
+        assert_eq!(d.label, "new");
+        assert!(Arm::parse("base=").is_err());
+        assert!(Arm::parse("base=docker").unwrap_err().contains("accepted"));
+        let e = Arm::parse_all(&["native".into(), "native".into()]).unwrap_err();
+        assert!(e.contains("LABEL=SPEC"), "{e}");
+        assert!(Arm::parse_all(&["a=native".into(), "b=native".into()]).is_ok());
+        let sh = Arm::parse("x=oci:/bin/sh").unwrap();
+        assert_eq!(sh.launcher, Launcher::Oci(PathBuf::from("/bin/sh")));
+        assert!(Arm::parse("oci:/nonexistent/runtime")
+            .unwrap_err()
+            .contains("no such file"));
+        assert!(Arm::parse("oci:").is_err());
     }
 
     #[test]

@@ -17,6 +17,10 @@ use crate::cgroup::{translate, CgroupSet, CgroupView, Limits};
 use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
 
 /// Where bundles live (removed with the container).
+/// File in each bundle naming the runtime binary that runs it, so cleanup
+/// after a SIGKILL deletes the container with the right runtime.
+const RUNTIME_FILE: &str = "isobench-runtime";
+
 fn bundles_root() -> PathBuf {
     if Path::new("/run").is_dir() {
         PathBuf::from("/run/isobench/bundles")
@@ -249,10 +253,19 @@ pub fn launch(
     workload: &Path,
 ) -> Result<Running, LaunchError> {
     let name = launcher.program().unwrap_or("runc");
-    let runtime = program_path(name)?;
+    let runtime = match launcher {
+        Launcher::Oci(p) => p.clone(),
+        _ => program_path(name)?,
+    };
     let id = set.sandbox_name(n);
     let bundle = bundles_root().join(&id);
     write_bundle(&bundle, spec, &id, workload)
+        .and_then(|()| {
+            std::fs::write(
+                bundle.join(RUNTIME_FILE),
+                runtime.as_os_str().as_encoded_bytes(),
+            )
+        })
         .map_err(|e| LaunchError::Setup(format!("bundle {}: {e}", bundle.display())))?;
     let bundle_s = bundle.to_string_lossy().into_owned();
     let exec = if launcher == &Launcher::Runc {
@@ -272,8 +285,8 @@ pub fn launch(
             ],
         }
     } else {
-        // crun has no `run --keep`: create + start through the workload's
-        // oci-shim, which adopts the container as its child subreaper and
+        // crun (and oci:PATH runtimes in general) have no `run --keep`:
+        // create + start through the workload's oci-shim, which adopts the container as its child subreaper and
         // exits with its status; the container stays until `delete`.
         Exec {
             program: workload.to_path_buf(),
@@ -379,10 +392,13 @@ pub fn cleanup_stale() -> usize {
         if crate::cgroup::manager::owner_alive(pid, &e.path()) {
             continue;
         }
-        for rt in ["runc", "crun"] {
-            if let Some(p) = crate::env::which(rt) {
-                let _ = delete(&p, &id);
-            }
+        // The runtime that made it (oci:PATH ones too), then the known ones.
+        let recorded = std::fs::read_to_string(e.path().join(RUNTIME_FILE))
+            .ok()
+            .map(PathBuf::from);
+        let known = ["runc", "crun"].into_iter().filter_map(crate::env::which);
+        for p in recorded.into_iter().chain(known) {
+            let _ = delete(&p, &id);
         }
         let _ = std::fs::remove_dir_all(e.path());
         n += 1;

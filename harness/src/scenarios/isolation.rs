@@ -261,7 +261,7 @@ fn host_mount_keys() -> Option<Vec<String>> {
 /// make at least a mount namespace; their rows rely on another launcher's
 /// baseline (native's, in a default run).
 fn honours_no_namespace(kind: &Launcher) -> bool {
-    !matches!(kind, Launcher::Runc | Launcher::Crun)
+    !matches!(kind, Launcher::Runc | Launcher::Crun | Launcher::Oci(_))
 }
 
 /// The part of `ns` the launcher can create, and each namespace it cannot

@@ -192,6 +192,12 @@ impl Ctx {
         self.kind = kind;
     }
 
+    /// The same context for another arm: results carry `label`.
+    pub fn with_arm(&mut self, label: &str, kind: crate::launchers::Launcher) {
+        self.launcher = label.to_string();
+        self.kind = kind;
+    }
+
     /// The namespace set a scenario should use.
     pub fn namespaces_or(&self, default: &str) -> Namespaces {
         self.namespaces

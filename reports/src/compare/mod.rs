@@ -536,8 +536,8 @@ pub fn compare_arms(
     ))
 }
 
-/// Files of different suites cannot be pooled or compared as replicates.
-fn same_suite<'a>(runs: impl Iterator<Item = &'a RunResults>) -> Result<(), CompareError> {
+/// Files of different suites cannot be pooled or compared.
+pub fn same_suite<'a>(runs: impl Iterator<Item = &'a RunResults>) -> Result<(), CompareError> {
     let suite_of = |r: &RunResults| {
         r.scenarios
             .iter()
@@ -775,10 +775,7 @@ fn compare_metric(
     cell.testable = true;
     if design == Design::SingleRun && is_time_unit(&bm.unit) && !gate.defaults.single_run_times {
         cell.gated = false;
-        cell.note = Some(
-            "absolute time from one run per side: shown, not gated (use run --rounds, or several files per side)"
-                .into(),
-        );
+        cell.note = Some("not gated: absolute time, one run per side".into());
     }
     cell.p_adjusted = est.p_value;
     cell.evidence = Some(Evidence {
