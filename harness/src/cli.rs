@@ -103,7 +103,7 @@ pub enum Command {
     /// same-build results files (every pair of them).
     Calibrate {
         /// K ≥ 3 results files of the same build and suite (8 give 28 pairs).
-        #[arg(required = true, num_args = 3..)]
+        #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Gate whose defaults and rules to keep (default: the shipped one).
         #[arg(long, value_name = "FILE")]

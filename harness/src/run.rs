@@ -678,3 +678,76 @@ pub fn point_label(sc: &ScenarioResult) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isobench_reports::{Check, Metric};
+
+    #[test]
+    fn one_round_keeps_arm_major_order() {
+        assert_eq!(
+            schedule(2, 2, 1),
+            vec![(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)]
+        );
+    }
+
+    #[test]
+    fn rounds_alternate_arms_abba() {
+        let s = schedule(2, 1, 4);
+        let arms: Vec<usize> = s.iter().map(|x| x.1).collect();
+        assert_eq!(arms, vec![0, 1, 1, 0, 0, 1, 1, 0]);
+        // Balanced: each arm goes first equally often.
+        let firsts: Vec<usize> = s.chunks(2).map(|c| c[0].1).collect();
+        assert_eq!(firsts.iter().filter(|a| **a == 0).count(), 2);
+        assert!(s.iter().all(|x| (1..=4).contains(&x.0)));
+        assert_eq!(schedule(3, 2, 2).len(), 12);
+    }
+
+    fn point(arm: &str, samples: Vec<f64>, st: Status) -> ScenarioResult {
+        let mut params = serde_json::Map::new();
+        params.insert("p".into(), serde_json::json!(1));
+        ScenarioResult {
+            name: "startup".into(),
+            launcher: arm.into(),
+            launcher_spec: None,
+            params,
+            metrics: vec![Metric::new(
+                "ready",
+                "s",
+                isobench_reports::Better::Lower,
+                samples,
+            )],
+            checks: vec![Check::new("ok", st, "e", "o", "")],
+            series: Default::default(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rounds_merge_into_one_point_per_arm_with_rounds_recorded() {
+        let per_round = vec![
+            (1, point("a", vec![1.0, 2.0], Status::Pass)),
+            (1, point("b", vec![3.0], Status::Pass)),
+            (2, point("b", vec![4.0], Status::Fail)),
+            (2, point("a", vec![5.0], Status::Pass)),
+        ];
+        let m = merge_rounds(per_round, true);
+        assert_eq!(m.len(), 2);
+        let a = &m[0];
+        assert_eq!(a.launcher, "a");
+        assert_eq!(a.metrics[0].samples, vec![1.0, 2.0, 5.0]);
+        assert_eq!(a.metrics[0].rounds, vec![1, 1, 2]);
+        assert_eq!(a.metrics[0].summary.n, 3);
+        let b = &m[1];
+        assert_eq!(b.checks[0].status, Status::Fail);
+        assert!(
+            b.checks[0].detail.contains("pass 1, fail 1"),
+            "{}",
+            b.checks[0].detail
+        );
+        // One round: untouched, no rounds recorded.
+        let one = merge_rounds(vec![(1, point("a", vec![1.0], Status::Pass))], false);
+        assert!(one[0].metrics[0].rounds.is_empty());
+    }
+}
