@@ -1,8 +1,10 @@
 //! `isobench calibrate`: per-metric run-to-run bands from K same-build runs,
 //! the way Bencher derives thresholds from history. Every pair of runs
 //! gives each metric a change of its median; a metric's band is the largest
-//! such change (over all pairs and all points of the same scenario and
-//! metric name), times a margin, never below a floor.
+//! such change over all pairs, times a margin, never below a floor. Bands
+//! are written per metric key (one point of one scenario: the tightest
+//! band) and, after those, per scenario and metric name (the largest over
+//! its points), which covers points the calibration runs did not have.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +36,14 @@ impl Default for CalibrateOptions {
 fn medians(r: &RunResults) -> BTreeMap<(String, String), (Better, f64)> {
     let mut out = BTreeMap::new();
     for s in &r.scenarios {
+        // A point whose check warned is not compared (see compare): leave it
+        // out of the spread too.
+        if s.checks
+            .iter()
+            .any(|c| c.status == crate::schema::Status::Warn)
+        {
+            continue;
+        }
         for m in &s.metrics {
             let values: Vec<f64> = match (m.better, m.target) {
                 (Better::Target, Some(t)) => m.samples.iter().map(|x| (x - t).abs()).collect(),
@@ -44,8 +54,8 @@ fn medians(r: &RunResults) -> BTreeMap<(String, String), (Better, f64)> {
             if v.is_empty() {
                 continue;
             }
-            let pattern = format!("{}[*/{}", s.name, m.name);
-            out.insert((pattern, metric_key(s, &m.name)), (m.better, median(&v)));
+            let fallback = format!("{}[*/{}", s.name, m.name);
+            out.insert((fallback, metric_key(s, &m.name)), (m.better, median(&v)));
         }
     }
     out
@@ -78,36 +88,44 @@ pub fn calibrate(
     }
     super::same_suite(runs.iter())?;
     let per_run: Vec<_> = runs.iter().map(medians).collect();
-    // pattern → (largest |log ratio|, largest |abs change|, is target, pairs)
-    let mut spread: BTreeMap<String, (f64, f64, bool, usize)> = BTreeMap::new();
+    // pattern → (largest |log ratio|, largest |abs change|, is target, pairs),
+    // per key and per scenario/metric.
+    type Spread = BTreeMap<String, (f64, f64, bool, usize)>;
+    let (mut per_key, mut per_name): (Spread, Spread) = Default::default();
     for i in 0..per_run.len() {
         for j in i + 1..per_run.len() {
             for (k, (better, a)) in &per_run[i] {
                 let Some((_, b)) = per_run[j].get(k) else {
                     continue;
                 };
-                let e = spread.entry(k.0.clone()).or_insert((0.0, 0.0, false, 0));
-                e.2 |= *better == Better::Target;
-                e.3 += 1;
-                e.1 = e.1.max((a - b).abs());
-                if *a > 0.0 && *b > 0.0 {
-                    e.0 = e.0.max((a / b).ln().abs());
+                for (map, pattern) in [(&mut per_key, &k.1), (&mut per_name, &k.0)] {
+                    let e = map.entry(pattern.clone()).or_insert((0.0, 0.0, false, 0));
+                    e.2 |= *better == Better::Target;
+                    e.3 += 1;
+                    e.1 = e.1.max((a - b).abs());
+                    if *a > 0.0 && *b > 0.0 {
+                        e.0 = e.0.max((a / b).ln().abs());
+                    }
                 }
             }
         }
     }
+    let band = |(pattern, (log, abs, target, pairs)): (String, (f64, f64, bool, usize))| {
+        let pct = (100.0 * ((opts.margin * log).exp() - 1.0)).max(opts.floor_pct);
+        // For `better = target` metrics the compared value is a distance to
+        // the target, whose ratio is unstable near 0: their band is absolute.
+        Band {
+            pattern,
+            run_to_run_pct: (!target).then(|| round_sig(pct)),
+            run_to_run_abs: target.then(|| round_sig(opts.margin * abs)),
+            pairs: Some(pairs),
+        }
+    };
     let mut gate = base.clone();
-    gate.bands = spread
+    gate.bands = per_key
         .into_iter()
-        .map(|(pattern, (log, abs, target, pairs))| {
-            let pct = (100.0 * ((opts.margin * log).exp() - 1.0)).max(opts.floor_pct);
-            Band {
-                pattern,
-                run_to_run_pct: Some(round_sig(pct)),
-                run_to_run_abs: target.then(|| round_sig(opts.margin * abs)),
-                pairs: Some(pairs),
-            }
-        })
+        .map(band)
+        .chain(per_name.into_iter().map(band))
         .collect();
     Ok(gate)
 }

@@ -87,6 +87,10 @@ pub struct Rule {
     /// Still compared and shown, but never fails the gate.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore: bool,
+    /// Gated only when runs are replicated or arms interleaved: its
+    /// run-to-run noise swamps what one run per side could show.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replicated_only: bool,
 }
 
 /// One `[[band]]`: the same-build run-to-run spread of the metrics its
@@ -128,6 +132,7 @@ pub struct Applied {
     pub alpha: f64,
     pub min_abs: f64,
     pub ignore: bool,
+    pub replicated_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// The calibrated run-to-run band, when a `[[band]]` matches.
@@ -242,6 +247,7 @@ impl Gate {
                 alpha: r.alpha.unwrap_or(d.alpha),
                 min_abs: r.min_abs.unwrap_or(d.min_abs),
                 ignore: r.ignore,
+                replicated_only: r.replicated_only,
                 rule: Some(r.pattern.clone()),
                 band_pct,
                 band_abs,
@@ -251,6 +257,7 @@ impl Gate {
                 alpha: d.alpha,
                 min_abs: d.min_abs,
                 ignore: false,
+                replicated_only: false,
                 rule: None,
                 band_pct,
                 band_abs,

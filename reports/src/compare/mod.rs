@@ -190,10 +190,24 @@ impl Comparison {
         for r in &self.metrics {
             for (j, c) in r.cells.iter().enumerate() {
                 if let Some(c) = c.as_ref().filter(|c| c.fails_gate) {
+                    let evidence = if c.band {
+                        let mut b = Vec::new();
+                        if let Some(p) = r.limits.band_pct {
+                            b.push(format!("{p}%"));
+                        }
+                        if let Some(a) = r.limits.band_abs {
+                            b.push(format!("±{a} absolute"));
+                        }
+                        format!("beyond its calibrated run-to-run band {}", b.join(", "))
+                    } else {
+                        format!(
+                            "p={:.2e}, threshold {}%",
+                            c.p_adjusted, r.limits.threshold_pct
+                        )
+                    };
                     out.push(format!(
-                        "{} regressed in {}: median ratio {:.3} (95% CI {:.3}..{:.3}, p={:.2e}, threshold {}%)",
+                        "{} regressed in {}: median ratio {:.3} (95% CI {:.3}..{:.3}, {evidence})",
                         r.key, self.news[j].info.label, c.ratio, c.ci_low, c.ci_high,
-                        c.p_adjusted, r.limits.threshold_pct
                     ));
                 }
             }
@@ -280,6 +294,9 @@ struct Grouped {
     scenario: String,
     meta: Metric,
     groups: Vec<(u64, Vec<f64>)>,
+    /// A check of this scenario point warned (starved, emulated timing, a
+    /// known kernel effect): its figures are not a clean measurement.
+    warned: Option<String>,
 }
 
 impl Grouped {
@@ -347,8 +364,16 @@ impl Side {
                         scenario: sk.clone(),
                         meta,
                         groups: Vec::new(),
+                        warned: None,
                     }
                 });
+                if entry.warned.is_none() {
+                    entry.warned = s
+                        .checks
+                        .iter()
+                        .find(|c| c.status == Status::Warn)
+                        .map(|c| c.name.clone());
+                }
                 for (i, x) in m.samples.iter().enumerate() {
                     let unit = if by_round {
                         (file << 32) | u64::from(m.round_of(i))
@@ -767,13 +792,32 @@ fn compare_metric(
         cell.gated = false;
         return not_comparable(cell, TCG_NOTE);
     }
+    // One run per side: a point whose check warned in either run (a starved
+    // spinner, emulated timing) measured the machine, not the thing under
+    // test; its figures are shown, not judged.
+    if design == Design::SingleRun {
+        let warned = [(&bg.warned, "BASE"), (&ng.warned, "NEW")]
+            .into_iter()
+            .find_map(|(w, side)| w.as_ref().map(|c| (c, side)));
+        if let Some((check, side)) = warned {
+            cell.gated = false;
+            let why = format!("check {check:?} warned in {side}: not a clean measurement");
+            return not_comparable(cell, &why);
+        }
+    }
     if let Some(why) = why_not {
         cell.verdict = Verdict::NotTestable;
         cell.note = Some(why);
         return cell;
     }
     cell.testable = true;
-    if design == Design::SingleRun && is_time_unit(&bm.unit) && !gate.defaults.single_run_times {
+    if design == Design::SingleRun && limits.replicated_only {
+        cell.gated = false;
+        cell.note = Some("not gated: noise-dominated, one run per side (replicated_only)".into());
+    } else if design == Design::SingleRun
+        && is_time_unit(&bm.unit)
+        && !gate.defaults.single_run_times
+    {
         cell.gated = false;
         cell.note = Some("not gated: absolute time, one run per side".into());
     }

@@ -90,6 +90,7 @@ mod tests {
             alpha: 0.05,
             min_abs: 0.0,
             ignore: false,
+            replicated_only: false,
             rule: None,
             band_pct: None,
             band_abs: None,
