@@ -48,8 +48,7 @@ fn assert_nothing_left(r: &RunResults) {
 
 #[test]
 fn runc_enforces_the_quota() {
-    if isobench::env::which("runc").is_none() {
-        eprintln!("skipped: runc is not installed (apt-get install runc)");
+    if common::tool("runc", "runc", "runc").is_none() {
         return;
     }
     let (out, r) = quota_run("runc");
@@ -104,12 +103,13 @@ fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
 
 #[test]
 fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
-    if isobench::env::which("crun").is_none() {
-        eprintln!("skipped: crun is not installed (apt-get install crun)");
+    if common::tool("crun", "crun", "crun").is_none() {
         return;
     }
     if isobench::cgroup::detect_mode().unwrap() != isobench::cgroup::Mode::Hybrid {
-        eprintln!("skipped: not a hybrid host");
+        // Not a named precondition: on other hosts crun runs, and the v2
+        // guest covers it there.
+        common::skipped("not a hybrid host");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -142,4 +142,45 @@ fn unknown_and_malformed_launchers_are_refused() {
         assert!(err.contains(needle), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// `ISOBENCH_REQUIRE` turns a missing runtime into a failure, and without it
+/// the skip is one line on stderr: this test binary runs its runc test
+/// again with an empty PATH (no runc).
+#[test]
+fn a_required_runtime_that_is_missing_fails_the_test() {
+    let empty = tempfile::tempdir().unwrap();
+    let me = std::env::current_exe().unwrap();
+    let run = |require: Option<&str>| {
+        let mut c = std::process::Command::new(&me);
+        c.args(["--exact", "runc_enforces_the_quota", "--test-threads=1"])
+            .env("PATH", empty.path());
+        match require {
+            Some(r) => c.env("ISOBENCH_REQUIRE", r),
+            None => c.env_remove("ISOBENCH_REQUIRE"),
+        };
+        let out = c.output().expect("run the launchers test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(None);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("skipped: runc_enforces_the_quota: runc is not installed"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed"), "the test ran: {text}");
+    let (ok, text) = run(Some("crun, runc"));
+    assert!(!ok, "{text}");
+    assert!(text.contains("required precondition \"runc\""), "{text}");
+    // Not required: skipped as before.
+    let (ok, text) = run(Some("crun"));
+    assert!(ok, "{text}");
+    // A typo is not a requirement silently ignored.
+    let (ok, text) = run(Some("runcc"));
+    assert!(!ok && text.contains("known preconditions"), "{text}");
 }

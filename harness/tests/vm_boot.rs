@@ -1,24 +1,29 @@
 //! Real boots of a fetched kernel under qemu (`isobench kernels fetch
-//! --version 6.1` first). Skipped, with a printed reason, when no kernel or
-//! no qemu is present.
+//! --version 6.1` first). Skipped, with a line on stderr, when no kernel or
+//! no qemu is present; a failure instead when `ISOBENCH_REQUIRE` names
+//! `kernel` or `qemu` (as .ci/run does).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The fetched 6.1 kernel, when it and qemu are present (preconditions
+/// `kernel` and `qemu`, see common::precondition).
 fn kernel_and_qemu() -> Option<PathBuf> {
     let cache = isobench::vm::kernels::cache_dir();
-    let Some(k) = isobench::vm::kernels::find_cached("6.1") else {
-        println!(
-            "skipped: no kernel at {} (run isobench kernels fetch --version 6.1)",
+    let kernel = isobench::vm::kernels::find_cached("6.1");
+    let missing = kernel.is_none().then(|| {
+        format!(
+            "no kernel at {} (run isobench kernels fetch --version 6.1)",
             cache.display()
-        );
-        return None;
-    };
-    if isobench::env::which("qemu-system-x86_64").is_none() {
-        println!("skipped: qemu-system-x86_64 not installed");
+        )
+    });
+    if !common::precondition("kernel", missing) {
         return None;
     }
-    Some(k)
+    common::tool("qemu", "qemu-system-x86_64", "qemu-system-x86")?;
+    kernel
 }
 
 /// Processes whose command line mentions `needle` (our private TMPDIR).
