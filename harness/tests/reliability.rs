@@ -312,6 +312,177 @@ fn sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run() {
     only(dir.path(), &["b.json"]);
 }
 
+/// `RUNTIME state ID`: whether the runtime still knows the container.
+fn container_exists(runtime: &Path, id: &str) -> bool {
+    container_state(runtime, id).is_some()
+}
+
+/// `RUNTIME state ID`'s status ("running", "stopped", …), if it knows it.
+fn container_state(runtime: &Path, id: &str) -> Option<String> {
+    let out = Command::new(runtime)
+        .args(["state", id])
+        .output()
+        .expect("run the runtime");
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["status"].as_str().map(String::from)
+}
+
+/// `RUNTIME delete -f ID` on drop, so a failed test leaves no container.
+struct DeleteOnDrop(PathBuf, String);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.0)
+            .args(["delete", "-f", &self.1])
+            .output();
+    }
+}
+
+/// A SIGKILLed `--launcher runc` run leaves a real container (and its
+/// cgroup, bundle and workload); `isobench cleanup` deletes the container
+/// through runc, so `runc state` fails afterwards, and nothing is left.
+#[test]
+fn sigkilled_runc_run_leaves_a_container_that_cleanup_deletes() {
+    let Some(runc) = common::tool("runc", "runc", "runc") else {
+        return;
+    };
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let long = suite(dir.path(), "long.toml", &long_cpu_quota(60));
+    let out = dir.path().join("r.json");
+    let mut run = Run::start(
+        dir.path(),
+        "runc",
+        &[
+            "--suite",
+            &long,
+            "--launcher",
+            "runc",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let pid = run.pid();
+    // The spinner's container (other sandboxes of the run come and go).
+    let prefix = format!("{}p{pid}-", manager::NAME_PREFIX);
+    let id = wait_for("a running container of the run", || {
+        let out = Command::new(&runc).args(["list", "-q"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|id| {
+                id.starts_with(&prefix) && container_state(&runc, id).as_deref() == Some("running")
+            })
+            .map(String::from)
+    });
+    let _container = DeleteOnDrop(runc.clone(), id.clone());
+    let dirs: Vec<PathBuf> = cgroups_of(pid)
+        .into_iter()
+        .filter(|d| d.ends_with(&id))
+        .collect();
+    let procs = procs_in(&dirs);
+    assert!(!procs.is_empty(), "no process in {id}'s cgroups {dirs:?}");
+    let bundle = Path::new("/run/isobench/bundles").join(&id);
+    assert!(bundle.is_dir(), "{}", bundle.display());
+
+    run.signal(libc::SIGKILL);
+    run.wait();
+    // SIGKILL leaves the container behind.
+    let state = container_state(&runc, &id);
+    assert!(state.is_some(), "{id} vanished before cleanup");
+
+    let c = isobench().arg("cleanup").output().unwrap();
+    let text = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{text}");
+    assert!(
+        !container_exists(&runc, &id),
+        "{id} survived cleanup: {text}"
+    );
+    assert!(!bundle.exists(), "{text}");
+    wait_for("the container's processes to die", || {
+        procs.iter().all(|p| dead(*p)).then_some(())
+    });
+    assert!(cgroups_of(pid).is_empty(), "{:?}: {text}", cgroups_of(pid));
+    assert!(!out.exists());
+}
+
+/// Runs `tail -f FILE` under the name qemu-system-x86_64 (comm
+/// `qemu-system-x86`): a stand-in for a qemu booted from a VM workdir.
+/// Killed and reaped on drop.
+struct FakeQemu(Child);
+
+impl FakeQemu {
+    fn start(bin_dir: &Path, file: &Path) -> FakeQemu {
+        let bin = bin_dir.join("qemu-system-x86_64");
+        if !bin.exists() {
+            std::fs::copy("/usr/bin/tail", &bin).unwrap();
+        }
+        std::fs::write(file, "").unwrap();
+        let child = Command::new(&bin)
+            .arg("-f")
+            .arg(file)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        FakeQemu(child)
+    }
+
+    /// Whether it is still running (not killed).
+    fn running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for FakeQemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `isobench cleanup` removes the VM workdir of a dead `isobench vm` run
+/// and kills a qemu still booted from it, and leaves a live run's alone.
+#[test]
+fn cleanup_removes_dead_vm_workdirs_and_their_qemu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let me = manager::Owner::current();
+    let dead_dir = tmp.path().join(format!("isobench-vm-{}-t1-0", dead_pid()));
+    let live_dir = tmp.path().join(format!(
+        "isobench-vm-{}-0",
+        me.tag().trim_start_matches('p')
+    ));
+    for d in [&dead_dir, &live_dir] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut orphan = FakeQemu::start(bin.path(), &dead_dir.join("console.log"));
+    let mut live = FakeQemu::start(bin.path(), &live_dir.join("console.log"));
+    let orphan_pid = orphan.0.id();
+
+    let c = isobench()
+        .arg("cleanup")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{text}");
+    assert!(!dead_dir.exists(), "{text}");
+    assert!(
+        text.contains(&format!("killed qemu {orphan_pid}")),
+        "{text}"
+    );
+    wait_for("the orphaned qemu to die", || {
+        (!orphan.running()).then_some(())
+    });
+    assert!(
+        live_dir.is_dir(),
+        "a live run's workdir was removed: {text}"
+    );
+    assert!(live.running(), "a live run's qemu was killed: {text}");
+}
+
 #[test]
 fn two_runs_at_once_both_succeed() {
     let _cleanup = CleanupOnDrop;
