@@ -251,14 +251,42 @@ pub fn tail_lines(text: &str, n: usize) -> String {
 
 /// The kernel command line of a guest. The guest's own deadline comes a
 /// little before the host's, so a hung run is reported with what hangs.
-pub fn kernel_cmdline(cgroup: CgroupVersion, accel: Accel, timeout: Duration) -> String {
+pub fn kernel_cmdline(
+    cgroup: CgroupVersion,
+    accel: Accel,
+    timeout: Duration,
+    scratch: bool,
+) -> String {
     let margin = (timeout.as_secs_f64() * 0.1).clamp(2.0, 15.0);
     format!(
-        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={} isobench.deadline={:.0}",
+        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={} isobench.deadline={:.0}{}",
         cgroup.as_str(),
         accel.as_str(),
-        (timeout.as_secs_f64() - margin).max(1.0)
+        (timeout.as_secs_f64() - margin).max(1.0),
+        if scratch { " isobench.scratch=1" } else { "" }
     )
+}
+
+/// Size of the scratch disk image (sparse: only what the guest writes
+/// takes host space).
+const SCRATCH_BYTES: u64 = 4 << 30;
+
+/// A sparse ext4 image in `dir` for the guest's /var/tmp, when mkfs.ext4
+/// is at hand; `None` otherwise (scenarios needing a disk then skip).
+fn scratch_disk(dir: &Path) -> Option<PathBuf> {
+    let mkfs = crate::env::which("mkfs.ext4")?;
+    let img = dir.join("scratch.img");
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(SCRATCH_BYTES))
+        .ok()?;
+    let ok = Command::new(mkfs)
+        .args(["-q", "-F", "-O", "^has_journal", "-E", "nodiscard"])
+        .arg(&img)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(img)
 }
 
 /// `512M`, `1G`, `2GiB`, or a plain number of MiB (qemu's unit).
@@ -302,8 +330,18 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let qemu = qemu_binary()?;
     let kernel = KernelImage::inspect(&req.kernel)?;
     cleanup_stale_workdirs();
-    let modules = kernel.port_modules()?;
+    let mut modules = kernel.port_modules()?;
     let work = WorkDir::create().map_err(|e| VmError::Io(format!("scratch dir: {e}")))?;
+    let scratch = kernel
+        .scratch_modules()
+        .and_then(|m| Some((scratch_disk(work.path())?, m)));
+    if let Some((_, extra)) = &scratch {
+        for m in extra {
+            if !modules.iter().any(|have| have.name == m.name) {
+                modules.push(m.clone());
+            }
+        }
+    }
     let initrd = work.path().join("initrd.cpio");
     Initramfs::build(&InitramfsSpec {
         init: without_debug_info(&req.init, work.path()),
@@ -339,7 +377,12 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(kernel_cmdline(req.cgroup, accel, req.timeout))
+        .arg(kernel_cmdline(
+            req.cgroup,
+            accel,
+            req.timeout,
+            scratch.is_some(),
+        ))
         .args(["-device", "virtio-serial-pci", "-chardev"])
         .arg(format!("file,id=res,path={}", escape(&port_file)))
         .args([
@@ -349,6 +392,12 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(qemu_err);
+    if let Some((disk, _)) = &scratch {
+        cmd.arg("-drive").arg(format!(
+            "file={},if=virtio,format=raw,cache=unsafe",
+            escape(disk)
+        ));
+    }
 
     let start = Instant::now();
     let mut child = spawn_guarded(&mut cmd)
@@ -569,7 +618,12 @@ mod tests {
 
     #[test]
     fn cmdline_carries_mode_and_accel() {
-        let c = kernel_cmdline(CgroupVersion::V1, Accel::Tcg, Duration::from_secs(600));
+        let c = kernel_cmdline(
+            CgroupVersion::V1,
+            Accel::Tcg,
+            Duration::from_secs(600),
+            true,
+        );
         assert!(c.contains("isobench.cgroup=v1"));
         assert!(c.contains("isobench.deadline=585"), "{c}");
         assert!(c.contains("isobench.virt=tcg"));
@@ -577,6 +631,14 @@ mod tests {
         let o = guest::parse_cmdline(&c).unwrap();
         assert_eq!(o.cgroup, CgroupVersion::V1);
         assert_eq!(o.deadline, Some(585.0));
+        assert!(o.scratch);
+        let c = kernel_cmdline(
+            CgroupVersion::V2,
+            Accel::Tcg,
+            Duration::from_secs(60),
+            false,
+        );
+        assert!(!guest::parse_cmdline(&c).unwrap().scratch);
     }
 
     #[test]
