@@ -483,6 +483,61 @@ fn cleanup_removes_dead_vm_workdirs_and_their_qemu() {
     assert!(live.running(), "a live run's qemu was killed: {text}");
 }
 
+/// Sets a directory's mtime (utimensat through std).
+fn set_mtime(dir: &Path, t: std::time::SystemTime) {
+    std::fs::File::open(dir)
+        .and_then(|f| f.set_times(std::fs::FileTimes::new().set_modified(t)))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+}
+
+/// A forward step of the wall clock during a run, simulated without
+/// touching the clock: every object of a live run gets an mtime a day and
+/// a year before its owner started (as a step makes it look). `isobench
+/// cleanup` must still judge the run alive: its cgroups, workload and
+/// staging dir stay, and the run ends normally with its results.
+#[test]
+fn a_clock_step_does_not_make_cleanup_touch_a_live_run() {
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let s = suite(dir.path(), "s.toml", &long_cpu_quota(8));
+    let out = dir.path().join("r.json");
+    let mut run = Run::suite(dir.path(), "run", &s, &out);
+    let dirs = run.sandbox();
+    let procs = procs_in(&dirs);
+    let staging = staging_dir(&run_id_of(&dirs[0]));
+    let now = std::time::SystemTime::now();
+    for back in [86_400, 365 * 86_400] {
+        for d in dirs.iter().chain([&staging]) {
+            set_mtime(d, now - Duration::from_secs(back));
+        }
+        let c = isobench().arg("cleanup").output().unwrap();
+        let text = String::from_utf8_lossy(&c.stdout);
+        assert_eq!(c.status.code(), Some(0), "{text}");
+        for d in dirs.iter().chain([&staging]) {
+            assert!(
+                d.is_dir(),
+                "cleanup removed {} of a live run: {text}",
+                d.display()
+            );
+            assert!(!text.contains(&d.display().to_string()), "{text}");
+        }
+        assert!(
+            procs.iter().all(|p| !dead(*p)),
+            "cleanup killed the workload: {text}"
+        );
+    }
+    let status = run.wait();
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "{status:?}\n{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+    let r = valid_results(&out);
+    assert!(!r.interrupted);
+    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+}
+
 #[test]
 fn two_runs_at_once_both_succeed() {
     let _cleanup = CleanupOnDrop;
