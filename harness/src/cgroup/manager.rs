@@ -14,7 +14,8 @@ use super::v1::V1Cgroup;
 use super::v2::{self, V2Cgroup};
 use super::{parse, Cgroup, Controller, Mode};
 
-/// Prefix of every cgroup isobench creates: `isobench-p<owner pid>-<nonce>-<n>`.
+/// Prefix of every cgroup isobench creates:
+/// `isobench-p<owner pid>-t<owner start ticks>-<nonce>-<n>` (see [`Owner`]).
 pub const NAME_PREFIX: &str = "isobench-";
 
 /// Where this run creates its cgroups: one base directory per hierarchy.
