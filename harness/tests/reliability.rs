@@ -99,6 +99,21 @@ impl Run {
         })
     }
 
+    /// Waits for the run to end by itself (exit 0 or 1) with complete
+    /// results in `out` that hold cpu-quota.
+    fn ends_normally_with_cpu_quota(&mut self, out: &Path) {
+        let status = self.wait();
+        assert!(
+            matches!(status.code(), Some(0 | 1)),
+            "{status:?}\n{}\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        let r = valid_results(out);
+        assert!(!r.interrupted);
+        assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    }
+
     fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
@@ -298,16 +313,7 @@ fn sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run() {
     if b.running() {
         assert!(b_dirs.iter().all(|d| d.is_dir()), "{b_dirs:?}");
     }
-    let status = b.wait();
-    assert!(
-        matches!(status.code(), Some(0) | Some(1)),
-        "B: {status:?}\n{}\n{}",
-        b.stdout(),
-        b.stderr()
-    );
-    let r = valid_results(&b_out);
-    assert!(!r.interrupted);
-    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    b.ends_normally_with_cpu_quota(&b_out);
     assert!(cgroups_of(b_pid).is_empty());
     only(dir.path(), &["b.json"]);
 }
@@ -526,16 +532,7 @@ fn a_clock_step_does_not_make_cleanup_touch_a_live_run() {
             "cleanup killed the workload: {text}"
         );
     }
-    let status = run.wait();
-    assert!(
-        matches!(status.code(), Some(0 | 1)),
-        "{status:?}\n{}\n{}",
-        run.stdout(),
-        run.stderr()
-    );
-    let r = valid_results(&out);
-    assert!(!r.interrupted);
-    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    run.ends_normally_with_cpu_quota(&out);
 }
 
 #[test]

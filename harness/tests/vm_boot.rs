@@ -51,6 +51,21 @@ fn processes_mentioning(needle: &Path) -> Vec<String> {
     found
 }
 
+/// `isobench vm --kernel KERNEL --cgroup v2 --timeout 300 -o OUT -- run
+/// --suite quick` with TMPDIR `dir` (its workdir lands there); the caller
+/// adds scenarios.
+fn vm_v2(dir: &Path, kernel: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_isobench"));
+    cmd.env("TMPDIR", dir)
+        .arg("vm")
+        .arg("--kernel")
+        .arg(kernel)
+        .args(["--cgroup", "v2", "--timeout", "300", "-o"])
+        .arg(out)
+        .args(["--", "run", "--suite", "quick"]);
+    cmd
+}
+
 /// Scenarios of the v2 guest run: the v2 code paths of every controller
 /// the guest kernel has (pagecache on the VM runner's scratch disk).
 const GUEST_SCENARIOS: [&str; 6] = [
@@ -84,14 +99,7 @@ fn v2_guest_runs_every_v2_scenario() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_isobench"));
-    cmd.env("TMPDIR", dir.path())
-        .arg("vm")
-        .arg("--kernel")
-        .arg(&kernel)
-        .args(["--cgroup", "v2", "--timeout", "300", "-o"])
-        .arg(&out)
-        .args(["--", "run", "--suite", "quick"]);
+    let mut cmd = vm_v2(dir.path(), &kernel, &out);
     for s in GUEST_SCENARIOS {
         cmd.args(["--scenario", s]);
     }
@@ -249,14 +257,8 @@ fn sigkilled_vm_run_leaves_nothing_after_cleanup() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v.json");
-    let mut vm = Command::new(env!("CARGO_BIN_EXE_isobench"))
-        .env("TMPDIR", dir.path())
-        .arg("vm")
-        .arg("--kernel")
-        .arg(&kernel)
-        .args(["--cgroup", "v2", "--timeout", "300", "-o"])
-        .arg(&out)
-        .args(["--", "run", "--suite", "quick", "--scenario", "cpu-quota"])
+    let mut vm = vm_v2(dir.path(), &kernel, &out)
+        .args(["--scenario", "cpu-quota"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
