@@ -109,10 +109,12 @@ impl Owner {
         let Some(stat) = crate::procfs::read_stat(self.pid) else {
             return false;
         };
-        let Some(live) = crate::procfs::stat_fields(&stat)
-            .get(19)
-            .and_then(|v| v.parse::<u64>().ok())
-        else {
+        let fields = crate::procfs::stat_fields(&stat);
+        // A zombie (killed, not yet reaped by its parent) runs nothing.
+        if fields.first().is_some_and(|s| s.starts_with(['Z', 'X'])) {
+            return false;
+        }
+        let Some(live) = fields.get(19).and_then(|v| v.parse::<u64>().ok()) else {
             return true;
         };
         match self.start_ticks {
@@ -744,6 +746,23 @@ mod tests {
             ..me
         };
         assert!(!reused.alive(dir.path()));
+        // A killed owner its parent has not reaped yet (a zombie).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let zpid = child.id() as i32;
+        let patience = std::time::Instant::now() + Duration::from_secs(60);
+        let zombie = loop {
+            assert!(std::time::Instant::now() < patience, "true never exited");
+            let stat = crate::procfs::read_stat(zpid).unwrap();
+            if crate::procfs::stat_fields(&stat)[0] == "Z" {
+                break Owner {
+                    pid: zpid,
+                    start_ticks: crate::procfs::start_ticks(zpid),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(!zombie.alive(dir.path()));
+        child.wait().unwrap();
         // A legacy name (no start time): an object older than the process
         // means the pid was reused.
         let legacy = Owner {
