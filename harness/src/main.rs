@@ -364,8 +364,16 @@ fn main() -> ExitCode {
                 Err(e) => return usage(e),
             };
             let stale = run::cleanup_stale(&set);
-            for d in stale.cgroups.iter().chain(&stale.staging) {
+            for d in stale
+                .cgroups
+                .iter()
+                .chain(&stale.staging)
+                .chain(&stale.vms.workdirs)
+            {
                 println!("removed {}", d.display());
+            }
+            for pid in &stale.vms.qemus {
+                println!("killed qemu {pid}");
             }
             println!("removed {} of dead isobench runs", stale.summary());
             ExitCode::SUCCESS

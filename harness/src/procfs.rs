@@ -9,6 +9,12 @@ pub fn stat_fields(stat: &str) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// A process's start time: field 22 of /proc/PID/stat, clock ticks since
+/// boot. A wall-clock step cannot move it, and a reused pid has another.
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    stat_fields(&read_stat(pid)?).get(19)?.parse().ok()
+}
+
 /// /proc/PID/stat, if the process exists.
 pub fn read_stat(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()
@@ -25,5 +31,7 @@ mod tests {
         assert_eq!(f[1], "7");
         assert_eq!(f[19], "12345");
         assert!(stat_fields("garbage").is_empty());
+        assert!(start_ticks(std::process::id() as i32).is_some());
+        assert_eq!(start_ticks(i32::MAX), None);
     }
 }

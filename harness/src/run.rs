@@ -486,32 +486,41 @@ pub struct Stale {
     pub containers: usize,
     /// Rootfs staging directories.
     pub staging: Vec<PathBuf>,
+    /// `isobench vm` scratch directories (and qemu processes still using one).
+    pub vms: crate::vm::qemu::StaleVms,
 }
 
 impl Stale {
     pub fn is_empty(&self) -> bool {
-        self.cgroups.is_empty() && self.containers == 0 && self.staging.is_empty()
+        self.cgroups.is_empty()
+            && self.containers == 0
+            && self.staging.is_empty()
+            && self.vms.workdirs.is_empty()
     }
 
-    /// "2 cgroup(s), 1 container(s), 1 staging dir(s)".
+    /// "2 cgroup(s), 1 container(s), 1 staging dir(s), 1 VM dir(s), 0 qemu(s)".
     pub fn summary(&self) -> String {
         format!(
-            "{} cgroup(s), {} container(s), {} staging dir(s)",
+            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s)",
             self.cgroups.len(),
             self.containers,
-            self.staging.len()
+            self.staging.len(),
+            self.vms.workdirs.len(),
+            self.vms.qemus.len()
         )
     }
 }
 
 /// Removes what SIGKILLed isobench runs left (`isobench cleanup` and the
-/// start of every run): their cgroups, containers and bundles, and rootfs
-/// staging directories. A live run's are never touched.
+/// start of every run): their cgroups, containers and bundles, rootfs
+/// staging directories, and VM scratch directories with any qemu still
+/// booted from one. A live run's are never touched.
 pub fn cleanup_stale(set: &CgroupSet) -> Stale {
     Stale {
         cgroups: manager::cleanup_stale(set),
         containers: crate::launchers::oci::cleanup_stale(),
         staging: cleanup_stale_staging(&staging_base()),
+        vms: crate::vm::qemu::cleanup_stale_workdirs(),
     }
 }
 
@@ -535,9 +544,9 @@ pub fn cleanup_stale_staging(base: &Path) -> Vec<PathBuf> {
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let run_id = name.strip_prefix("root-")?;
-            let pid = manager::owner_pid(&format!("{}{run_id}", manager::NAME_PREFIX))?;
             let dir = e.path();
-            (!manager::owner_alive(pid, &dir) && std::fs::remove_dir(&dir).is_ok()).then_some(dir)
+            let alive = manager::Owner::from_run_id(run_id)?.alive(&dir);
+            (!alive && std::fs::remove_dir(&dir).is_ok()).then_some(dir)
         })
         .collect()
 }

@@ -1,6 +1,8 @@
 //! Shared helpers for root tests on the real cgroup hierarchy.
 #![allow(dead_code)]
 
+use std::io::Write;
+
 use isobench::cgroup::CgroupSet;
 
 /// A cgroup set with a unique run id per test (so tests never collide).
@@ -47,4 +49,74 @@ pub fn run_suite(
     args.extend_from_slice(&["-o", out_path.to_str().unwrap()]);
     let out = isobench(&args);
     (out, out_path, dir)
+}
+
+/// Preconditions `ISOBENCH_REQUIRE` may name (a typo there is an error, not
+/// a silently skipped requirement).
+pub const PRECONDITIONS: &[&str] = &["runc", "crun", "bwrap", "unshare", "kernel", "qemu"];
+
+/// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.
+pub fn required(what: &str) -> bool {
+    let Ok(list) = std::env::var("ISOBENCH_REQUIRE") else {
+        return false;
+    };
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for n in &names {
+        assert!(
+            PRECONDITIONS.contains(n),
+            "ISOBENCH_REQUIRE names {n:?}; known preconditions: {}",
+            PRECONDITIONS.join(",")
+        );
+    }
+    names.contains(&what)
+}
+
+/// The running test's name (libtest names each test's thread after it).
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string()
+}
+
+/// Whether the test may go on. When precondition `what` is missing
+/// (`missing` is its reason), prints `skipped: <test>: <reason>` to stderr
+/// (visible through output capture) and returns false; when
+/// `ISOBENCH_REQUIRE` names `what`, fails the test instead, so CI cannot
+/// count an untested runtime as passed.
+pub fn precondition(what: &str, missing: Option<String>) -> bool {
+    let Some(reason) = missing else {
+        return true;
+    };
+    assert!(
+        !required(what),
+        "{}: required precondition {what:?} is missing (ISOBENCH_REQUIRE): {reason}",
+        test_name()
+    );
+    skipped(&reason);
+    false
+}
+
+/// Prints `skipped: <test>: <reason>` straight to fd 2: libtest captures
+/// eprintln! as well, which is how skips used to go unseen.
+pub fn skipped(reason: &str) {
+    let _ = writeln!(std::io::stderr(), "skipped: {}: {reason}", test_name());
+}
+
+/// The path of program `tool` when installed; else see [`precondition`]
+/// (named `what`; the Debian package is named in the reason).
+pub fn tool(what: &str, tool: &str, package: &str) -> Option<std::path::PathBuf> {
+    let path = isobench::env::which(tool);
+    let missing = path
+        .is_none()
+        .then(|| format!("{tool} is not installed (apt-get install {package})"));
+    if precondition(what, missing) {
+        path
+    } else {
+        None
+    }
 }

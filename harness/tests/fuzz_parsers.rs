@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use isobench::scenarios::{self, NAMES};
+use isobench::scenarios::{self, ScenarioSpec, NAMES};
 use isobench::suite::Suite;
 use isobench_reports::load::{parse_results, ResultsError};
 use proptest::prelude::*;
@@ -55,6 +55,7 @@ fn check_suite(text: &str) -> Result<(), String> {
                 if !NAMES.contains(&sc.name()) {
                     return Err(format!("parsed an unknown scenario {:?}", sc.name()));
                 }
+                within_bounds(sc).map_err(|e| format!("accepted {e}\n{text}"))?;
             }
             Ok(())
         }
@@ -68,6 +69,137 @@ fn check_suite(text: &str) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The bounds the README documents (and the kernel and the safety rules
+/// imply), checked on what the parser accepted, independently of how the
+/// scenarios validate: CFS periods 1 ms – 1 s, quotas ≥ 1 ms and ≤ the CPUs,
+/// cpu.weight 1 – 10000, a memory limit on every hog and a pids limit ≥ 1 on
+/// every bomb, repetitions and counts ≥ 1 (and ≤ 1000, no hours-long
+/// suites), finite positive durations.
+fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
+    let cpus = f64::from(isobench::env::cpus());
+    let name = sc.name();
+    let fail = |what: String| Err(format!("[{name}] {what}"));
+    let period_ok = |p: f64| (1.0..=1000.0).contains(&p);
+    let quota_ok = |period_ms: f64, pct: f64| {
+        pct.is_finite() && period_ms * pct / 100.0 >= 1.0 && pct <= 100.0 * cpus
+    };
+    let duration_ok = |s: f64| s.is_finite() && s > 0.0 && s <= 3600.0;
+    let count_ok = |n: u64| (1..=1000).contains(&n);
+    match sc {
+        ScenarioSpec::CpuQuota(c) => {
+            if c.periods_ms.is_empty() || c.quotas_pct.is_empty() || c.threads.is_empty() {
+                return fail("an empty sweep".into());
+            }
+            for &p in &c.periods_ms {
+                if !period_ok(p) {
+                    return fail(format!("period {p} ms (1 ms – 1 s)"));
+                }
+                for &q in &c.quotas_pct {
+                    if !quota_ok(p, q) {
+                        return fail(format!("quota {q}% of {p} ms (≥ 1 ms, ≤ {cpus} CPUs)"));
+                    }
+                }
+            }
+            if !count_ok(c.repetitions.into()) || !duration_ok(c.seconds) {
+                return fail(format!(
+                    "repetitions {} seconds {}",
+                    c.repetitions, c.seconds
+                ));
+            }
+            if !(c.tolerance_pct > 0.0 && c.tolerance_pct <= 100.0) {
+                return fail(format!("tolerance-pct {}", c.tolerance_pct));
+            }
+        }
+        ScenarioSpec::CpuLatency(c) => {
+            if !period_ok(c.cfs_period_ms) || !quota_ok(c.cfs_period_ms, c.quota_pct) {
+                return fail(format!("quota {}% of {} ms", c.quota_pct, c.cfs_period_ms));
+            }
+            let work_ok = c.work_ms > 0.0 && c.work_ms < c.tick_period_ms;
+            if !work_ok || !count_ok(c.count.into()) {
+                return fail(format!(
+                    "work {} ms per {} ms tick, count {}",
+                    c.work_ms, c.tick_period_ms, c.count
+                ));
+            }
+        }
+        ScenarioSpec::CpuWeight(c) => {
+            if c.weights.len() < 2 || c.weights.iter().any(|w| !(1..=10_000).contains(w)) {
+                return fail(format!("weights {:?} (1 – 10000, at least two)", c.weights));
+            }
+            if !count_ok(c.repetitions.into()) || !duration_ok(c.seconds) {
+                return fail(format!(
+                    "repetitions {} seconds {}",
+                    c.repetitions, c.seconds
+                ));
+            }
+        }
+        ScenarioSpec::Cpuset(c) => {
+            if !duration_ok(c.seconds) {
+                return fail(format!("seconds {}", c.seconds));
+            }
+        }
+        ScenarioSpec::MemoryOom(c) => {
+            if c.variants.is_empty() || c.limit_mib == 0 || c.step_kib == 0 || c.overshoot <= 1.0 {
+                return fail(format!(
+                    "limit {} MiB, step {} KiB, overshoot {}",
+                    c.limit_mib, c.step_kib, c.overshoot
+                ));
+            }
+            if !count_ok(c.repetitions.into()) || !duration_ok(c.kill_within_seconds) {
+                return fail(format!("repetitions {}", c.repetitions));
+            }
+        }
+        ScenarioSpec::MemoryHigh(c) => {
+            if c.high_mib == 0
+                || c.max_mib <= c.high_mib + c.over_mib
+                || c.over_mib == 0
+                || c.step_kib == 0
+            {
+                return fail(format!(
+                    "high {} max {} over {} MiB",
+                    c.high_mib, c.max_mib, c.over_mib
+                ));
+            }
+            if !count_ok(c.repetitions.into()) {
+                return fail(format!("repetitions {}", c.repetitions));
+            }
+        }
+        ScenarioSpec::Pagecache(c) => {
+            if c.limit_mib == 0 || !(c.factor.is_finite() && c.factor > 1.0) || c.chunk_kib == 0 {
+                return fail(format!("limit {} MiB × {}", c.limit_mib, c.factor));
+            }
+            if !count_ok(c.repetitions.into()) {
+                return fail(format!("repetitions {}", c.repetitions));
+            }
+        }
+        ScenarioSpec::Pids(c) => {
+            if c.pids_max < 1 || !count_ok(c.repetitions.into()) || !count_ok(c.spawns.into()) {
+                return fail(format!(
+                    "pids-max {} repetitions {}",
+                    c.pids_max, c.repetitions
+                ));
+            }
+            if !duration_ok(c.saturate_seconds) || !duration_ok(c.kill_within_seconds) {
+                return fail(format!("saturate {} s", c.saturate_seconds));
+            }
+        }
+        ScenarioSpec::Startup(c) => {
+            if c.sets.is_empty() || c.launches == 0 {
+                return fail(format!("launches {} sets {}", c.launches, c.sets.len()));
+            }
+        }
+        ScenarioSpec::Isolation(c) => {
+            if c.sets.is_empty() || c.memory_max_mib == 0 || !quota_ok(100.0, c.cpu_quota_pct) {
+                return fail(format!(
+                    "memory {} MiB, quota {}%",
+                    c.memory_max_mib, c.cpu_quota_pct
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Like [`check_suite`], for a text built from known sections and keys:
@@ -201,6 +333,33 @@ proptest! {
     #[test]
     fn structured_suites_are_valid_or_name_what_is_wrong((text, sections, keys) in suite_text()) {
         check_structured(&text, &sections, &keys).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// A number near the CFS bounds, or anywhere.
+fn near_cfs_bounds() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        prop::sample::select(vec![
+            0.0, 0.5, 0.999, 1.0, 1.001, 2.0, 10.0, 99.9, 100.0, 100.1, 199.9, 200.0, 200.1, 999.9,
+            1000.0, 1000.1, 1e6, -1.0,
+        ]),
+        -10.0f64..2000.0,
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// At the edges of the documented bounds, a cpu-quota sweep is accepted
+    /// exactly when it is within them.
+    #[test]
+    fn cpu_quota_bounds_are_the_documented_ones(p in near_cfs_bounds(), q in near_cfs_bounds()) {
+        let text = format!("[cpu-quota]\nperiods-ms = [{p:?}]\nquotas-pct = [{q:?}]\n");
+        check_suite(&text).map_err(TestCaseError::fail)?;
+        let cpus = f64::from(isobench::env::cpus());
+        let documented = (1.0..=1000.0).contains(&p) && p * q / 100.0 >= 1.0 && q <= 100.0 * cpus;
+        let accepted = Suite::from_toml(&text, &[]);
+        prop_assert_eq!(accepted.is_ok(), documented, "{}: {:?}", text, accepted.err());
     }
 }
 

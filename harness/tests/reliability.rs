@@ -99,6 +99,21 @@ impl Run {
         })
     }
 
+    /// Waits for the run to end by itself (exit 0 or 1) with complete
+    /// results in `out` that hold cpu-quota.
+    fn ends_normally_with_cpu_quota(&mut self, out: &Path) {
+        let status = self.wait();
+        assert!(
+            matches!(status.code(), Some(0 | 1)),
+            "{status:?}\n{}\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        let r = valid_results(out);
+        assert!(!r.interrupted);
+        assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    }
+
     fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
@@ -298,18 +313,232 @@ fn sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run() {
     if b.running() {
         assert!(b_dirs.iter().all(|d| d.is_dir()), "{b_dirs:?}");
     }
-    let status = b.wait();
-    assert!(
-        matches!(status.code(), Some(0) | Some(1)),
-        "B: {status:?}\n{}\n{}",
-        b.stdout(),
-        b.stderr()
-    );
-    let r = valid_results(&b_out);
-    assert!(!r.interrupted);
-    assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    b.ends_normally_with_cpu_quota(&b_out);
     assert!(cgroups_of(b_pid).is_empty());
     only(dir.path(), &["b.json"]);
+}
+
+/// `RUNTIME state ID`: whether the runtime still knows the container.
+fn container_exists(runtime: &Path, id: &str) -> bool {
+    container_state(runtime, id).is_some()
+}
+
+/// `RUNTIME state ID`'s status ("running", "stopped", …), if it knows it.
+fn container_state(runtime: &Path, id: &str) -> Option<String> {
+    let out = Command::new(runtime)
+        .args(["state", id])
+        .output()
+        .expect("run the runtime");
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["status"].as_str().map(String::from)
+}
+
+/// `RUNTIME delete -f ID` on drop, so a failed test leaves no container.
+struct DeleteOnDrop(PathBuf, String);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.0)
+            .args(["delete", "-f", &self.1])
+            .output();
+    }
+}
+
+/// A SIGKILLed `--launcher runc` run leaves a real container (and its
+/// cgroup, bundle and workload); `isobench cleanup` deletes the container
+/// through runc, so `runc state` fails afterwards, and nothing is left.
+#[test]
+fn sigkilled_runc_run_leaves_a_container_that_cleanup_deletes() {
+    let Some(runc) = common::tool("runc", "runc", "runc") else {
+        return;
+    };
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let long = suite(dir.path(), "long.toml", &long_cpu_quota(60));
+    let out = dir.path().join("r.json");
+    let mut run = Run::start(
+        dir.path(),
+        "runc",
+        &[
+            "--suite",
+            &long,
+            "--launcher",
+            "runc",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let pid = run.pid();
+    // The spinner's container (other sandboxes of the run come and go).
+    let prefix = format!("{}p{pid}-", manager::NAME_PREFIX);
+    let id = wait_for("a running container of the run", || {
+        let out = Command::new(&runc).args(["list", "-q"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|id| {
+                id.starts_with(&prefix) && container_state(&runc, id).as_deref() == Some("running")
+            })
+            .map(String::from)
+    });
+    let _container = DeleteOnDrop(runc.clone(), id.clone());
+    let dirs: Vec<PathBuf> = cgroups_of(pid)
+        .into_iter()
+        .filter(|d| d.ends_with(&id))
+        .collect();
+    let procs = procs_in(&dirs);
+    assert!(!procs.is_empty(), "no process in {id}'s cgroups {dirs:?}");
+    let bundle = Path::new("/run/isobench/bundles").join(&id);
+    assert!(bundle.is_dir(), "{}", bundle.display());
+
+    run.signal(libc::SIGKILL);
+    run.wait();
+    // SIGKILL leaves the container behind.
+    let state = container_state(&runc, &id);
+    assert!(state.is_some(), "{id} vanished before cleanup");
+
+    let c = isobench().arg("cleanup").output().unwrap();
+    let text = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{text}");
+    assert!(
+        !container_exists(&runc, &id),
+        "{id} survived cleanup: {text}"
+    );
+    assert!(!bundle.exists(), "{text}");
+    wait_for("the container's processes to die", || {
+        procs.iter().all(|p| dead(*p)).then_some(())
+    });
+    assert!(cgroups_of(pid).is_empty(), "{:?}: {text}", cgroups_of(pid));
+    assert!(!out.exists());
+}
+
+/// Runs `tail -f FILE` under the name qemu-system-x86_64 (comm
+/// `qemu-system-x86`): a stand-in for a qemu booted from a VM workdir.
+/// Killed and reaped on drop.
+struct FakeQemu(Child);
+
+impl FakeQemu {
+    fn start(bin_dir: &Path, file: &Path) -> FakeQemu {
+        let bin = bin_dir.join("qemu-system-x86_64");
+        if !bin.exists() {
+            std::fs::copy("/usr/bin/tail", &bin).unwrap();
+        }
+        std::fs::write(file, "").unwrap();
+        let child = Command::new(&bin)
+            .arg("-f")
+            .arg(file)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        FakeQemu(child)
+    }
+
+    /// Whether it is still running (not killed).
+    fn running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for FakeQemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `isobench cleanup` removes the VM workdir of a dead `isobench vm` run
+/// and kills a qemu still booted from it, and leaves a live run's alone.
+#[test]
+fn cleanup_removes_dead_vm_workdirs_and_their_qemu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let me = manager::Owner::current();
+    let dead_dir = tmp.path().join(format!("isobench-vm-{}-t1-0", dead_pid()));
+    let live_dir = tmp.path().join(format!(
+        "isobench-vm-{}-0",
+        me.tag().trim_start_matches('p')
+    ));
+    for d in [&dead_dir, &live_dir] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut orphan = FakeQemu::start(bin.path(), &dead_dir.join("console.log"));
+    let mut live = FakeQemu::start(bin.path(), &live_dir.join("console.log"));
+    let orphan_pid = orphan.0.id();
+
+    let c = isobench()
+        .arg("cleanup")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{text}");
+    assert!(!dead_dir.exists(), "{text}");
+    assert!(
+        text.contains(&format!("killed qemu {orphan_pid}")),
+        "{text}"
+    );
+    wait_for("the orphaned qemu to die", || {
+        (!orphan.running()).then_some(())
+    });
+    assert!(
+        live_dir.is_dir(),
+        "a live run's workdir was removed: {text}"
+    );
+    assert!(live.running(), "a live run's qemu was killed: {text}");
+}
+
+/// Sets a directory's mtime (utimensat through std).
+fn set_mtime(dir: &Path, t: std::time::SystemTime) {
+    std::fs::File::open(dir)
+        .and_then(|f| f.set_times(std::fs::FileTimes::new().set_modified(t)))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+}
+
+/// A forward step of the wall clock during a run, simulated without
+/// touching the clock: every object of a live run gets an mtime a day and
+/// a year before its owner started (as a step makes it look). `isobench
+/// cleanup` must still judge the run alive: its cgroups, workload and
+/// staging dir stay, and the run ends normally with its results.
+#[test]
+fn a_clock_step_does_not_make_cleanup_touch_a_live_run() {
+    let _cleanup = CleanupOnDrop;
+    let dir = tempfile::tempdir().unwrap();
+    let s = suite(dir.path(), "s.toml", &long_cpu_quota(8));
+    let out = dir.path().join("r.json");
+    let mut run = Run::suite(dir.path(), "run", &s, &out);
+    let dirs = run.sandbox();
+    let procs = procs_in(&dirs);
+    let staging = staging_dir(&run_id_of(&dirs[0]));
+    let now = std::time::SystemTime::now();
+    for back in [86_400, 365 * 86_400] {
+        for d in dirs.iter().chain([&staging]) {
+            set_mtime(d, now - Duration::from_secs(back));
+        }
+        let c = isobench().arg("cleanup").output().unwrap();
+        let text = String::from_utf8_lossy(&c.stdout);
+        assert_eq!(c.status.code(), Some(0), "{text}");
+        for d in dirs.iter().chain([&staging]) {
+            assert!(
+                d.is_dir(),
+                "cleanup removed {} of a live run: {text}",
+                d.display()
+            );
+            assert!(!text.contains(&d.display().to_string()), "{text}");
+        }
+        assert!(
+            procs.iter().all(|p| !dead(*p)),
+            "cleanup killed the workload: {text}"
+        );
+        // Back to the truth at once: an isobench of an older version (one
+        // judging by mtime) running its own cleanup on this machine would
+        // take the run for dead, which is the bug this test is about.
+        for d in dirs.iter().chain([&staging]) {
+            set_mtime(d, now);
+        }
+    }
+    run.ends_normally_with_cpu_quota(&out);
 }
 
 #[test]

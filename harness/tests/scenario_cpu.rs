@@ -65,8 +65,14 @@ fn cpu_latency_shows_throttling_and_burst() {
     let cfg = cpu_latency::Config::parse(Level::Quick, None).unwrap();
     let r = cpu_latency::run(&cfg, &ctx).unwrap();
     assert_eq!(r.len(), 3);
-    // Warn only when a busy host kept the bursts below the quota.
-    assert_ne!(status(&r, "throttled-under-quota"), vec![Status::Fail]);
+    // Present, and a warn only when a busy host kept the bursts below the
+    // quota.
+    let throttled = status(&r, "throttled-under-quota");
+    assert!(
+        throttled == vec![Status::Pass] || throttled == vec![Status::Warn],
+        "throttled-under-quota: {throttled:?} in {:?}",
+        r.iter().map(|s| &s.checks).collect::<Vec<_>>()
+    );
     let burst = status(&r, "burst-absorbs-spikes");
     assert!(
         burst == vec![Status::Pass] || burst == vec![Status::Skip],

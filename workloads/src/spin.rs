@@ -22,6 +22,7 @@ const CHUNK_NS: i64 = 1_000_000;
 
 struct ThreadResult {
     cpu_ns: u64,
+    wait_ns: Option<u64>,
     cpus: Vec<u64>, // bitset of CPUs seen
     checksum: u64,
 }
@@ -58,6 +59,7 @@ fn worker(seed: u64, deadline: i64) -> ThreadResult {
     }
     ThreadResult {
         cpu_ns: sys::thread_cpu_ns().max(0) as u64,
+        wait_ns: sys::thread_wait_ns(),
         cpus,
         checksum: x,
     }
@@ -114,6 +116,7 @@ pub fn spin(threads: u64, seconds: f64) -> Result<String, Failure> {
     }
     std::hint::black_box(checksum);
     let thread_cpu: Vec<u64> = results.iter().map(|r| r.cpu_ns).collect();
+    let thread_wait: Option<Vec<u64>> = results.iter().map(|r| r.wait_ns).collect();
     let cpus_used: Vec<u64> = sys::bits_to_list(&union)
         .into_iter()
         .map(u64::from)
@@ -124,6 +127,7 @@ pub fn spin(threads: u64, seconds: f64) -> Result<String, Failure> {
         .u64("wall_ns", wall_ns)
         .u64("cpu_ns", cpu_ns)
         .u64s("thread_cpu_ns", &thread_cpu)
+        .opt_u64s("thread_wait_ns", thread_wait.as_deref())
         .u64s("cpus_used", &cpus_used)
         .opt_u64s("affinity", affinity.as_deref())
         .line())

@@ -96,6 +96,15 @@ pub fn thread_cpu_ns() -> i64 {
     clock_ns(CLOCK_THREAD_CPUTIME_ID)
 }
 
+/// Time the calling thread spent runnable but waiting for a CPU, in
+/// nanoseconds (second field of /proc/thread-self/schedstat); `None` where
+/// /proc or schedstats are missing. With its CPU time it tells a thread
+/// that spun from one that slept, however busy the machine.
+pub fn thread_wait_ns() -> Option<u64> {
+    let t = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    t.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// `later - earlier` clamped to zero, as u64.
 pub fn since(earlier: i64, later: i64) -> u64 {
     later.saturating_sub(earlier).max(0) as u64

@@ -104,11 +104,32 @@ fn spin_reports_cpu_and_wall() {
     let s = &lines[1];
     assert_eq!(s.event(), "spin");
     assert_eq!(s.num("threads"), 2.0);
-    assert!(s.num("wall_ns") >= 0.2e9, "{s:?}");
-    assert!(s.num("cpu_ns") > 0.0);
+    let wall = s.num("wall_ns");
+    assert!(wall >= 0.2e9, "{s:?}");
+    // A spinner is on a CPU or waiting for one for all of its wall time:
+    // CPU time + run-queue wait ≈ wall, however busy the machine (a ratio,
+    // no clock threshold). A spinner that sleeps falls far short; no thread
+    // uses more CPU than its wall time.
     let per_thread = s.nums("thread_cpu_ns");
+    let waits = s.nums("thread_wait_ns");
     assert_eq!(per_thread.len(), 2);
-    assert!(per_thread.iter().all(|&c| c > 0.0));
+    assert_eq!(waits.len(), 2, "schedstat readable here: {s:?}");
+    for (&c, &w) in per_thread.iter().zip(&waits) {
+        assert!(
+            c > 0.0 && c <= 1.02 * wall,
+            "a thread used {c} ns of CPU in {wall} ns: {s:?}"
+        );
+        assert!(
+            c + w >= 0.8 * wall,
+            "a thread ran {c} ns and waited {w} ns in {wall} ns (it slept): {s:?}"
+        );
+    }
+    // cpu_ns is the process's (this test binary's, here): at least the
+    // spinners'.
+    assert!(
+        s.num("cpu_ns") >= per_thread.iter().sum::<f64>() * 0.99,
+        "{s:?}"
+    );
     let used = s.nums("cpus_used");
     let affinity = s.nums("affinity");
     assert!(!used.is_empty());

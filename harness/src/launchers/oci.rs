@@ -226,7 +226,9 @@ fn children_of(pid: i32) -> Vec<i32> {
     out
 }
 
-fn delete(runtime: &Path, id: &str) -> Result<(), String> {
+/// `RUNTIME delete -f ID`. A container that does not exist (any more) is
+/// already gone, which is what was asked; every other failure is reported.
+pub fn delete(runtime: &Path, id: &str) -> Result<(), String> {
     let out = Command::new(runtime)
         .args(["delete", "-f", id])
         .output()
@@ -386,10 +388,7 @@ pub fn cleanup_stale() -> usize {
     };
     for e in rd.flatten() {
         let id = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = crate::cgroup::manager::owner_pid(&id) else {
-            continue;
-        };
-        if crate::cgroup::manager::owner_alive(pid, &e.path()) {
+        if crate::cgroup::manager::owner_alive(&id, &e.path()) != Some(false) {
             continue;
         }
         // The runtime that made it (oci:PATH ones too), then the known ones.
@@ -410,6 +409,55 @@ pub fn cleanup_stale() -> usize {
 mod tests {
     use super::*;
     use crate::cgroup::{CpuList, CpuMax};
+
+    /// A fake runtime: records its arguments in `args`, writes `stderr`
+    /// and exits with `code`.
+    fn fake_runtime(dir: &Path, stderr: &str, code: i32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(format!("runtime-{code}-{}", stderr.len()));
+        let script = format!(
+            "#!/bin/sh\necho \"$@\" > {}/args\necho '{stderr}' >&2\nexit {code}\n",
+            dir.display()
+        );
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn delete_accepts_gone_containers_and_reports_other_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = || std::fs::read_to_string(dir.path().join("args")).unwrap();
+        let id = "isobench-p1-t2-0badf00d-0";
+        // Every script is written before any runs (no exec of a file that a
+        // concurrently forked test process still holds open for writing).
+        let ok = fake_runtime(dir.path(), "", 0);
+        let gone: Vec<PathBuf> = [
+            "container does not exist",
+            "error opening file `/run/crun/x/status`: No such file or directory; container not found",
+        ]
+        .iter()
+        .map(|m| fake_runtime(dir.path(), m, 1))
+        .collect();
+        let denied = fake_runtime(dir.path(), "unable to kill container: permission denied", 1);
+        // Deleted.
+        assert_eq!(delete(&ok, id), Ok(()));
+        assert_eq!(args().trim(), format!("delete -f {id}"));
+        // Already gone, in runc's and crun's words.
+        for rt in &gone {
+            assert_eq!(delete(rt, id), Ok(()), "{}", rt.display());
+        }
+        // Any other failure is an error naming the runtime, the id and why.
+        let e = delete(&denied, id).unwrap_err();
+        assert!(e.contains("permission denied"), "{e}");
+        assert!(
+            e.contains(id) && e.contains(&denied.display().to_string()),
+            "{e}"
+        );
+        // A runtime that cannot even start.
+        let e = delete(&dir.path().join("no-such-runtime"), id).unwrap_err();
+        assert!(e.contains("no-such-runtime delete"), "{e}");
+    }
 
     #[test]
     fn config_carries_namespaces_and_resources() {

@@ -47,13 +47,19 @@ pub struct GuestOptions {
     /// Guest uptime (s) by which the run must be done; past it /init
     /// reports what is stuck instead of letting the host's deadline hit.
     pub deadline: Option<f64>,
+    /// A scratch disk (/dev/vda, ext4) is attached for /var/tmp.
+    pub scratch: bool,
 }
 
 /// Parses `isobench.*` options of /proc/cmdline (cgroup v2 unless told).
 pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
     let mut cgroup = CgroupVersion::V2;
     let mut deadline = None;
+    let mut scratch = false;
     for tok in text.split_whitespace() {
+        if tok == "isobench.scratch=1" {
+            scratch = true;
+        }
         if let Some(v) = tok.strip_prefix("isobench.deadline=") {
             deadline = Some(
                 v.parse::<f64>()
@@ -68,7 +74,11 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
             };
         }
     }
-    Ok(GuestOptions { cgroup, deadline })
+    Ok(GuestOptions {
+        cgroup,
+        deadline,
+        scratch,
+    })
 }
 
 /// Checks that `args` are a `run` command isobench accepts, and that they
@@ -159,6 +169,13 @@ fn guest_main(port: &mut Option<File>) -> Result<Frame, String> {
         p,
         &Frame::Hello(uptime.split_whitespace().next().unwrap_or("?").to_string()),
     );
+    if opts.scratch {
+        if let Err(e) = mount_scratch(Duration::from_secs(10)) {
+            let note = format!("scratch disk not mounted on {SCRATCH_DIR}: {e}");
+            eprintln!("isobench-guest: {note}");
+            send(p, &Frame::Note(note));
+        }
+    }
     for note in mount_cgroups(opts.cgroup)? {
         eprintln!("isobench-guest: {note}");
         send(p, &Frame::Note(note));
@@ -265,6 +282,34 @@ fn mount_basics() -> Result<(), String> {
     // no mounts of their own, and files carried there (a suite file under
     // /tmp) stay visible.
     Ok(())
+}
+
+/// Where the scratch disk goes: the first place pagecache's `dir = "auto"`
+/// looks for a disk filesystem.
+const SCRATCH_DIR: &str = "/var/tmp";
+
+/// Mounts the scratch disk (ext4 on /dev/vda, made by the host) on
+/// [`SCRATCH_DIR`], waiting up to `wait` for the device to appear.
+fn mount_scratch(wait: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
+    while !Path::new("/dev/vda").exists() {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "/dev/vda did not appear within {} s",
+                wait.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mnt(
+        "/dev/vda",
+        SCRATCH_DIR,
+        "ext4",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "",
+    )?;
+    std::fs::set_permissions(SCRATCH_DIR, std::fs::Permissions::from_mode(0o1777))
+        .map_err(|e| format!("chmod {SCRATCH_DIR}: {e}"))
 }
 
 /// finit_module(2) of every listed module; one already loaded is fine.

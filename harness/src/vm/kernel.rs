@@ -15,6 +15,14 @@ const PORT_DRIVERS: [(&str, &str); 2] = [
     ("virtio_console", "CONFIG_VIRTIO_CONSOLE"),
 ];
 
+/// Drivers of the optional scratch disk: a virtio-blk ext4 image the guest
+/// mounts on /var/tmp, for scenarios that need a disk filesystem
+/// (pagecache: tmpfs pages are not reclaimable without swap).
+const SCRATCH_DRIVERS: [(&str, &str); 2] = [
+    ("virtio_blk", "CONFIG_VIRTIO_BLK"),
+    ("ext4", "CONFIG_EXT4_FS"),
+];
+
 /// A parsed kernel `.config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfig {
@@ -169,6 +177,32 @@ impl KernelImage {
             (_, true) => Ok(Vec::new()),
             (Some(t), false) => t.resolve(&wanted).map_err(VmError::Input),
             (None, false) => Ok(Vec::new()),
+        }
+    }
+
+    /// The modules /init must load for the scratch disk; `None` when this
+    /// kernel cannot have one (the disk is then left out, and scenarios
+    /// that need a disk skip with their reason).
+    pub fn scratch_modules(&self) -> Option<Vec<ModuleFile>> {
+        let tree = self
+            .modules_dir
+            .as_ref()
+            .and_then(|d| ModuleTree::open(d).ok());
+        let mut wanted = Vec::new();
+        for (module, symbol) in SCRATCH_DRIVERS {
+            let build = self.config.as_ref().map(|c| c.build(symbol));
+            match (build, &tree) {
+                (Some(Build::Absent), _) => return None,
+                (_, Some(t)) if t.is_builtin(module) => {}
+                (_, Some(t)) if t.has_module(module) => wanted.push(module),
+                (Some(Build::Module), _) => return None,
+                // Built in, or nothing known: assume it is there.
+                _ => {}
+            }
+        }
+        match &tree {
+            Some(t) if !wanted.is_empty() => t.resolve(&wanted).ok(),
+            _ => Some(Vec::new()),
         }
     }
 }

@@ -17,6 +17,7 @@ use super::guest::{self, PORT_NAME};
 use super::initramfs::{carry_suite_file, Initramfs, InitramfsSpec};
 use super::kernel::KernelImage;
 use super::{CgroupVersion, VmError};
+use crate::cgroup::manager::Owner;
 
 /// Everything `isobench vm` was asked, parsed.
 #[derive(Debug, Clone)]
@@ -58,16 +59,24 @@ pub struct VmOutcome {
     pub console_log: Option<PathBuf>,
 }
 
-/// A private scratch directory, removed on drop.
+/// A private scratch directory, removed on drop. Named
+/// `isobench-vm-<pid>-t<start ticks>-<n>` after its owner (see
+/// [`Owner`]), so `isobench cleanup` can tell a dead run's from a live one.
 #[derive(Debug)]
 pub struct WorkDir(PathBuf);
+
+/// Prefix of VM scratch directories in the temp dir.
+const WORKDIR_PREFIX: &str = "isobench-vm-";
 
 impl WorkDir {
     pub fn create() -> std::io::Result<Self> {
         static N: AtomicU32 = AtomicU32::new(0);
+        // The run-id head without its `p`: older cleanups read the pid as
+        // the first field.
+        let tag = Owner::current().tag();
         let d = std::env::temp_dir().join(format!(
-            "isobench-vm-{}-{}",
-            std::process::id(),
+            "{WORKDIR_PREFIX}{}-{}",
+            tag.trim_start_matches('p'),
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&d)?;
@@ -85,28 +94,95 @@ impl Drop for WorkDir {
     }
 }
 
+/// What [`cleanup_stale_workdirs`] removed.
+#[derive(Debug, Default)]
+pub struct StaleVms {
+    pub workdirs: Vec<PathBuf>,
+    /// qemu processes still running from a removed workdir, killed.
+    pub qemus: Vec<i32>,
+}
+
 /// Removes scratch directories of VM runs whose isobench process is gone
-/// (SIGKILLed); returns what it removed.
-pub fn cleanup_stale_workdirs() -> Vec<PathBuf> {
-    let mut removed = Vec::new();
+/// (SIGKILLed), after killing any qemu still booted from one (qemu dies
+/// with isobench through its parent-death signal; this covers the rest).
+pub fn cleanup_stale_workdirs() -> StaleVms {
+    let mut stale = StaleVms::default();
     let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
-        return removed;
+        return stale;
     };
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(pid) = name
-            .strip_prefix("isobench-vm-")
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
+        let Some(owner) = name
+            .strip_prefix(WORKDIR_PREFIX)
+            .and_then(|rest| Owner::from_run_id(&format!("p{rest}")))
         else {
             continue;
         };
-        let alive = Path::new(&format!("/proc/{pid}")).exists();
-        if !alive && e.path().is_dir() && std::fs::remove_dir_all(e.path()).is_ok() {
-            removed.push(e.path());
+        let path = e.path();
+        if !path.is_dir() || owner.alive(&path) {
+            continue;
+        }
+        stale.qemus.extend(kill_qemus_of(&path));
+        if std::fs::remove_dir_all(&path).is_ok() {
+            stale.workdirs.push(path);
         }
     }
-    removed
+    stale
+}
+
+/// SIGKILLs every qemu whose command line names a file in `workdir` (its
+/// kernel, initrd, console or results port), and waits up to 5 s for them
+/// to go; returns their pids.
+fn kill_qemus_of(workdir: &Path) -> Vec<i32> {
+    let inside = format!("{}/", workdir.display());
+    let qemus: Vec<i32> = qemu_processes()
+        .into_iter()
+        .filter(|(_, args)| args.iter().any(|a| a.contains(&inside)))
+        .map(|(pid, _)| pid)
+        .collect();
+    for &pid in &qemus {
+        // SAFETY: kill(2) of a qemu booted from a dead run's scratch dir.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && qemus
+            .iter()
+            .any(|&p| crate::procfs::read_stat(p).is_some_and(|s| !is_zombie(&s)))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    qemus
+}
+
+fn is_zombie(stat: &str) -> bool {
+    crate::procfs::stat_fields(stat)
+        .first()
+        .is_some_and(|s| s.starts_with(['Z', 'X']))
+}
+
+/// Running qemu-system processes and their arguments.
+fn qemu_processes() -> Vec<(i32, Vec<String>)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            if !comm.starts_with("qemu-system") {
+                return None;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Some((pid, args))
+        })
+        .collect()
 }
 
 /// A copy of `exe` without debug sections when `objcopy` is at hand: a
@@ -175,14 +251,42 @@ pub fn tail_lines(text: &str, n: usize) -> String {
 
 /// The kernel command line of a guest. The guest's own deadline comes a
 /// little before the host's, so a hung run is reported with what hangs.
-pub fn kernel_cmdline(cgroup: CgroupVersion, accel: Accel, timeout: Duration) -> String {
+pub fn kernel_cmdline(
+    cgroup: CgroupVersion,
+    accel: Accel,
+    timeout: Duration,
+    scratch: bool,
+) -> String {
     let margin = (timeout.as_secs_f64() * 0.1).clamp(2.0, 15.0);
     format!(
-        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={} isobench.deadline={:.0}",
+        "console=ttyS0 panic=-1 quiet isobench.cgroup={} isobench.virt={} isobench.deadline={:.0}{}",
         cgroup.as_str(),
         accel.as_str(),
-        (timeout.as_secs_f64() - margin).max(1.0)
+        (timeout.as_secs_f64() - margin).max(1.0),
+        if scratch { " isobench.scratch=1" } else { "" }
     )
+}
+
+/// Size of the scratch disk image (sparse: only what the guest writes
+/// takes host space).
+const SCRATCH_BYTES: u64 = 4 << 30;
+
+/// A sparse ext4 image in `dir` for the guest's /var/tmp, when mkfs.ext4
+/// is at hand; `None` otherwise (scenarios needing a disk then skip).
+fn scratch_disk(dir: &Path) -> Option<PathBuf> {
+    let mkfs = crate::env::which("mkfs.ext4")?;
+    let img = dir.join("scratch.img");
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(SCRATCH_BYTES))
+        .ok()?;
+    let ok = Command::new(mkfs)
+        .args(["-q", "-F", "-O", "^has_journal", "-E", "nodiscard"])
+        .arg(&img)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(img)
 }
 
 /// `512M`, `1G`, `2GiB`, or a plain number of MiB (qemu's unit).
@@ -226,8 +330,18 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let qemu = qemu_binary()?;
     let kernel = KernelImage::inspect(&req.kernel)?;
     cleanup_stale_workdirs();
-    let modules = kernel.port_modules()?;
+    let mut modules = kernel.port_modules()?;
     let work = WorkDir::create().map_err(|e| VmError::Io(format!("scratch dir: {e}")))?;
+    let scratch = kernel
+        .scratch_modules()
+        .and_then(|m| Some((scratch_disk(work.path())?, m)));
+    if let Some((_, extra)) = &scratch {
+        for m in extra {
+            if !modules.iter().any(|have| have.name == m.name) {
+                modules.push(m.clone());
+            }
+        }
+    }
     let initrd = work.path().join("initrd.cpio");
     Initramfs::build(&InitramfsSpec {
         init: without_debug_info(&req.init, work.path()),
@@ -263,7 +377,12 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(kernel_cmdline(req.cgroup, accel, req.timeout))
+        .arg(kernel_cmdline(
+            req.cgroup,
+            accel,
+            req.timeout,
+            scratch.is_some(),
+        ))
         .args(["-device", "virtio-serial-pci", "-chardev"])
         .arg(format!("file,id=res,path={}", escape(&port_file)))
         .args([
@@ -273,6 +392,12 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(qemu_err);
+    if let Some((disk, _)) = &scratch {
+        cmd.arg("-drive").arg(format!(
+            "file={},if=virtio,format=raw,cache=unsafe",
+            escape(disk)
+        ));
+    }
 
     let start = Instant::now();
     let mut child = spawn_guarded(&mut cmd)
@@ -493,7 +618,12 @@ mod tests {
 
     #[test]
     fn cmdline_carries_mode_and_accel() {
-        let c = kernel_cmdline(CgroupVersion::V1, Accel::Tcg, Duration::from_secs(600));
+        let c = kernel_cmdline(
+            CgroupVersion::V1,
+            Accel::Tcg,
+            Duration::from_secs(600),
+            true,
+        );
         assert!(c.contains("isobench.cgroup=v1"));
         assert!(c.contains("isobench.deadline=585"), "{c}");
         assert!(c.contains("isobench.virt=tcg"));
@@ -501,6 +631,14 @@ mod tests {
         let o = guest::parse_cmdline(&c).unwrap();
         assert_eq!(o.cgroup, CgroupVersion::V1);
         assert_eq!(o.deadline, Some(585.0));
+        assert!(o.scratch);
+        let c = kernel_cmdline(
+            CgroupVersion::V2,
+            Accel::Tcg,
+            Duration::from_secs(60),
+            false,
+        );
+        assert!(!guest::parse_cmdline(&c).unwrap().scratch);
     }
 
     #[test]
@@ -512,12 +650,21 @@ mod tests {
 
     #[test]
     fn stale_workdirs_of_dead_runs_are_removed() {
-        let dead = std::env::temp_dir().join(format!("isobench-vm-{}-7", i32::MAX));
+        let tmp = std::env::temp_dir();
+        let dead = tmp.join(format!("isobench-vm-{}-7", i32::MAX));
         std::fs::create_dir_all(dead.join("sub")).unwrap();
+        let me = Owner::current();
+        let reused = tmp.join(format!(
+            "isobench-vm-{}-t{}-7",
+            me.pid,
+            me.start_ticks.unwrap() + 1
+        ));
+        std::fs::create_dir_all(&reused).unwrap();
         let live = WorkDir::create().unwrap();
-        let removed = cleanup_stale_workdirs();
+        let removed = cleanup_stale_workdirs().workdirs;
         assert!(removed.contains(&dead), "{removed:?}");
-        assert!(!dead.exists());
+        assert!(removed.contains(&reused), "{removed:?}");
+        assert!(!dead.exists() && !reused.exists());
         assert!(live.path().is_dir(), "a live run's directory was removed");
     }
 
