@@ -186,6 +186,17 @@ impl Ctx {
             .launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
     }
 
+    /// Launches through another launcher than the one under test (e.g. a
+    /// plain-spawn reference), numbered like every other sandbox.
+    pub fn launch_as(
+        &self,
+        kind: &crate::launchers::Launcher,
+        spec: &SandboxSpec,
+    ) -> Result<Running, LaunchError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        kind.launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
+    }
+
     /// The same context for another launcher (sandbox numbers stay unique).
     pub fn with_launcher(&mut self, kind: crate::launchers::Launcher) {
         self.launcher = kind.name().to_string();

@@ -179,12 +179,31 @@ pub fn round_order(round: u32, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| (start + k) % n)
 }
 
+/// `ready` of each launch over the plain spawn of the same launch round
+/// (rounds where either failed are left out).
+pub fn over_bare(measured: &[Result<Phases, String>], bare: &[Result<Phases, String>]) -> Metric {
+    let ratios = measured
+        .iter()
+        .zip(bare)
+        .filter_map(|(m, b)| {
+            let (m, b) = (m.as_ref().ok()?.ready?, b.as_ref().ok()?.ready?);
+            (!b.is_zero()).then(|| m.as_secs_f64() / b.as_secs_f64())
+        })
+        .collect();
+    Metric::new("ready_over_bare", "ratio", Better::Lower, ratios)
+}
+
 /// One `ready` launch, torn down; the phases or why it failed.
 fn launch_once(ctx: &Ctx, ns: Namespaces) -> Result<Phases, String> {
+    launch_as(ctx, &ctx.kind, ns)
+}
+
+/// One `ready` launch through `kind`, torn down.
+fn launch_as(ctx: &Ctx, kind: &Launcher, ns: Namespaces) -> Result<Phases, String> {
     let mut spec = SandboxSpec::workload(&["ready"]);
     spec.namespaces = ns;
     spec.deadline = LAUNCH_DEADLINE;
-    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
+    let mut r = ctx.launch_as(kind, &spec).map_err(|e| e.to_string())?;
     r.wait_ready().map_err(|e| e.to_string())?;
     let exit = r.wait_exit().map_err(|e| e.to_string())?;
     let phases = r.teardown().map_err(|e| format!("teardown: {e}"))?;
@@ -206,7 +225,15 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
         .partition(|ns| ctx.kind.unsupported(ns).is_none());
     let mut warm: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
     let mut measured: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
+    // A plain spawn in every launch round (not for bare itself): the
+    // reference that makes `ready_over_bare` a ratio inside one run, which
+    // survives the machine's run-to-run noise as absolute times do not.
+    let reference = !creates_no_namespace(&ctx.kind);
+    let mut bare: Vec<Result<Phases, String>> = Vec::new();
     for round in 0..cfg.warmup + cfg.launches {
+        if reference && round >= cfg.warmup {
+            bare.push(launch_as(ctx, &Launcher::Bare, Namespaces::default()));
+        }
         for i in round_order(round, sets.len()) {
             if let Some(sig) = crate::interrupt::requested() {
                 return Err(format!("interrupted by signal {sig}"));
@@ -222,7 +249,13 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
     let mut out: Vec<ScenarioResult> = sets
         .iter()
         .zip(warm.iter().zip(&measured))
-        .map(|(ns, (w, m))| set_result(*ns, cfg, w, m, &ctx.launcher))
+        .map(|(ns, (w, m))| {
+            let mut r = set_result(*ns, cfg, w, m, &ctx.launcher);
+            if reference {
+                r.metrics.push(over_bare(m, &bare));
+            }
+            r
+        })
         .collect();
     for ns in unsupported {
         let why = ctx.kind.unsupported(&ns).unwrap_or_default();
@@ -449,6 +482,15 @@ mod tests {
 
     fn metric<'a>(r: &'a ScenarioResult, name: &str) -> &'a Metric {
         r.metrics.iter().find(|m| m.name == name).unwrap()
+    }
+
+    #[test]
+    fn ready_over_bare_pairs_launch_rounds() {
+        let m = vec![Ok(phases(2.0)), Err("x".into()), Ok(phases(3.0))];
+        let b = vec![Ok(phases(1.0)), Ok(phases(1.0)), Ok(phases(2.0))];
+        let r = over_bare(&m, &b);
+        assert_eq!(r.name, "ready_over_bare");
+        assert_eq!(r.samples, vec![2.0, 1.5]);
     }
 
     #[test]

@@ -334,6 +334,20 @@ impl Side {
         }
     }
 
+    /// A side made of `runs` (numbered in order), see [`Side::add`].
+    fn of_runs(
+        info: RunInfo,
+        runs: &[RunResults],
+        by_round: bool,
+        pick: &dyn Fn(&ScenarioResult) -> Option<String>,
+    ) -> Side {
+        let mut side = Side::new(info);
+        for (i, r) in runs.iter().enumerate() {
+            side.add(r, i as u64, by_round, pick);
+        }
+        side
+    }
+
     /// Adds the scenarios of `r` accepted by `pick` (which returns the label
     /// to key them by); `file` numbers the run, `by_round` splits samples by
     /// their round.
@@ -490,13 +504,7 @@ pub fn compare_runs(
         return Ok(compare_with(&bases[0], news, gate, opts));
     }
     let whole = |s: &ScenarioResult| Some(s.launcher.clone());
-    let side = |runs: &[RunResults]| {
-        let mut side = Side::new(run_info(&runs[0]));
-        for (i, r) in runs.iter().enumerate() {
-            side.add(r, i as u64, false, &whole);
-        }
-        side
-    };
+    let side = |runs: &[RunResults]| Side::of_runs(run_info(&runs[0]), runs, false, &whole);
     Ok(compare_sides(
         side(bases),
         vec![side(news)],
@@ -545,12 +553,8 @@ pub fn compare_arms(
     let arm_side = |arm: &str| {
         let mut info = run_info(&runs[0]);
         info.label = arm.to_string();
-        let mut side = Side::new(info);
         let pick = |s: &ScenarioResult| (s.launcher == arm).then(|| "arm".to_string());
-        for (i, r) in runs.iter().enumerate() {
-            side.add(r, i as u64, true, &pick);
-        }
-        side
+        Side::of_runs(info, runs, true, &pick)
     };
     Ok(compare_sides(
         arm_side(base_arm),
