@@ -63,7 +63,7 @@ slow)
     n=${arg:-10}; detected=0
     # The NEW arm really does more before exec: a shell loop (no sleep, no
     # scaled numbers), on top of the same `sh -c ... exec` as BASE.
-    work=${SLOW_LOOP:-600}
+    work=${SLOW_LOOP:-250}
     for i in $(seq -w 1 "$n"); do
         "$bin" run --suite ci/suites/ab.toml --scenario startup --rounds 6 \
             --launcher 'base=custom:exec {workload}' \
