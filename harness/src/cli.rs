@@ -109,11 +109,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
         /// Factor on the largest same-build change (log scale).
-        #[arg(long, default_value_t = 1.5)]
+        #[arg(long, default_value_t = 2.0)]
         margin: f64,
         /// Smallest band, in percent.
         #[arg(long, default_value_t = 5.0)]
         floor_pct: f64,
+        /// Fewest same-build pairs a band may rest on (else no band: the
+        /// metric stays not testable with one run per side).
+        #[arg(long, default_value_t = 10)]
+        min_pairs: usize,
         /// The gate file to write (atomically).
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,

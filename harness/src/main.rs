@@ -298,6 +298,7 @@ fn main() -> ExitCode {
             gate,
             margin,
             floor_pct,
+            min_pairs,
             output,
         } => {
             let base = match &gate {
@@ -314,7 +315,11 @@ fn main() -> ExitCode {
                     Err(e) => return usage(e),
                 }
             }
-            let opts = isobench_reports::CalibrateOptions { margin, floor_pct };
+            let opts = isobench_reports::CalibrateOptions {
+                margin,
+                floor_pct,
+                min_pairs,
+            };
             let text = isobench_reports::calibrate(&runs, &base, opts)
                 .and_then(|g| isobench_reports::compare::calibrate::to_toml(&g, runs.len(), opts));
             let text = match text {

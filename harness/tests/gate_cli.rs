@@ -150,7 +150,7 @@ fn calibrate_writes_a_gate_that_compare_reads() {
     let gate = d.path().join("gate.toml");
     let mut args = vec!["calibrate"];
     args.extend(files.iter().map(String::as_str));
-    args.extend(["-o", gate.to_str().unwrap()]);
+    args.extend(["--min-pairs", "3", "-o", gate.to_str().unwrap()]);
     let out = run(&args);
     assert_eq!(
         out.status.code(),

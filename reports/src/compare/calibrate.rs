@@ -21,13 +21,18 @@ pub struct CalibrateOptions {
     pub margin: f64,
     /// Smallest band, in percent.
     pub floor_pct: f64,
+    /// Fewest same-build pairs a band may rest on: a metric seen cleanly
+    /// (no warned check) in too few runs gets no band, so it stays
+    /// `not testable` rather than judged against a spread never observed.
+    pub min_pairs: usize,
 }
 
 impl Default for CalibrateOptions {
     fn default() -> Self {
         CalibrateOptions {
-            margin: 1.5,
+            margin: 2.0,
             floor_pct: 5.0,
+            min_pairs: 10,
         }
     }
 }
@@ -124,8 +129,9 @@ pub fn calibrate(
     let mut gate = base.clone();
     gate.bands = per_key
         .into_iter()
+        .chain(per_name)
+        .filter(|(_, v)| v.3 >= opts.min_pairs)
         .map(band)
-        .chain(per_name.into_iter().map(band))
         .collect();
     Ok(gate)
 }
@@ -146,11 +152,12 @@ pub fn to_toml(gate: &Gate, runs: usize, opts: CalibrateOptions) -> Result<Strin
     Ok(format!(
         "# isobench gate calibrated by `isobench calibrate` from {runs} same-build runs\n\
          # ({} pairs): each [[band]] is the largest same-build change of a metric's\n\
-         # median over all pairs and points, times {} (log scale), at least {}%.\n\
-         # With one run per side, a metric regresses only beyond its band.\n\n{body}",
+         # median over all pairs, times {} (log scale), at least {}%, from at least\n\
+         # {} pairs. With one run per side, a metric regresses only beyond its band.\n\n{body}",
         runs * (runs - 1) / 2,
         opts.margin,
-        opts.floor_pct
+        opts.floor_pct,
+        opts.min_pairs
     ))
 }
 
@@ -181,7 +188,12 @@ mod tests {
             run("b", 0.99, 1.2e-3),
             run("c", 1.0, 1.1e-3),
         ];
-        let g = calibrate(&runs, &Gate::default(), CalibrateOptions::default()).unwrap();
+        let opts = CalibrateOptions {
+            margin: 1.5,
+            min_pairs: 1,
+            ..CalibrateOptions::default()
+        };
+        let g = calibrate(&runs, &Gate::default(), opts).unwrap();
         let ready = g
             .bands
             .iter()
@@ -204,11 +216,20 @@ mod tests {
             "{acc:?}"
         );
         // The bands round-trip through TOML and match their metrics.
-        let text = to_toml(&g, 3, CalibrateOptions::default()).unwrap();
+        let text = to_toml(&g, 3, opts).unwrap();
         let back = Gate::from_toml_str(&text).unwrap();
         assert_eq!(back.bands, g.bands);
         let a = back.limits_for("startup[native]/ready", "ready");
         assert_eq!(a.band_pct, ready.run_to_run_pct);
+        // Seen in too few pairs: no band at all.
+        let strict = CalibrateOptions {
+            min_pairs: 4,
+            ..opts
+        };
+        assert!(calibrate(&runs, &Gate::default(), strict)
+            .unwrap()
+            .bands
+            .is_empty());
     }
 
     #[test]
