@@ -94,19 +94,38 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return usage(e),
             };
+            if let isobench::cgroup::systemd::Plan::Scope { unit } =
+                isobench::cgroup::systemd::plan_here(cgroup_parent.as_deref())
+            {
+                if nix::unistd::geteuid().is_root() {
+                    match isobench::cgroup::systemd::run_in_scope(&unit) {
+                        Ok(isobench::cgroup::systemd::ScopeOutcome::Ran(code)) => {
+                            return ExitCode::from(code)
+                        }
+                        Ok(isobench::cgroup::systemd::ScopeOutcome::NotStarted(why))
+                        | Err(why) => eprintln!(
+                            "isobench: warning: could not get a delegated cgroup scope from \
+                             systemd ({why}); running in this process's own cgroup"
+                        ),
+                    }
+                }
+            }
             let req = RunRequest {
                 suite,
-                output,
+                output: run::Output::from_arg(output),
                 cgroup_parent,
                 seed,
                 namespaces,
                 launchers,
             };
             match run::run(&req) {
-                Ok(r) => {
-                    print!("{}", run::summary(&r));
-                    if let Some(o) = &req.output {
-                        println!("results: {}", o.display());
+                Ok(run::RunOutcome { results: r, written }) => {
+                    match &written {
+                        Some(o) => {
+                            print!("{}", run::summary(&r));
+                            println!("results: {}", o.display());
+                        }
+                        None => eprint!("{}", run::summary(&r)),
                     }
                     if r.interrupted {
                         let sig = isobench::interrupt::requested().unwrap_or(libc::SIGINT);
@@ -138,6 +157,14 @@ fn main() -> ExitCode {
                 env.memory_bytes as f64 / (1u64 << 30) as f64
             );
             println!("virtualization:  {}", env.virtualization);
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+            println!("node:            {}", opt(&env.node));
+            println!("init (PID 1):    {}", opt(&env.init));
+            println!("cgroup manager:  {}", opt(&env.cgroup_manager));
+            println!("own cgroup:      {}", opt(&env.own_cgroup));
+            if let Some(line) = isobench::cgroup::systemd::plan_line() {
+                println!("sandboxes:       {line}");
+            }
             match &set {
                 Ok(s) => {
                     println!("controllers (hierarchy, this process's cgroup):");

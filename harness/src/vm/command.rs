@@ -11,7 +11,22 @@ use super::{CgroupVersion, VmError};
 
 /// `--kernel` is a path, or a series fetched into the cache (`6.1`).
 pub fn resolve_kernel(arg: &str) -> Result<PathBuf, VmError> {
-    resolve_kernel_in(arg, &kernels::cache_dir())
+    let dirs = kernels::cache_dirs();
+    if let Some(k) = dirs.iter().find_map(|d| resolve_kernel_in(arg, d).ok()) {
+        return Ok(k);
+    }
+    match resolve_kernel_in(arg, &kernels::cache_dir()) {
+        Err(VmError::Input(m)) if dirs.len() > 1 && m.contains("kernels fetch --version") => {
+            Err(VmError::Input(format!(
+                "--kernel {arg}: no {arg} kernel in {}; run `isobench kernels fetch --version {arg}`",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+        }
+        r => r,
+    }
 }
 
 fn resolve_kernel_in(arg: &str, cache: &Path) -> Result<PathBuf, VmError> {
