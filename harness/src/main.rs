@@ -102,11 +102,12 @@ fn main() -> ExitCode {
                         Ok(isobench::cgroup::systemd::ScopeOutcome::Ran(code)) => {
                             return ExitCode::from(code)
                         }
-                        Ok(isobench::cgroup::systemd::ScopeOutcome::NotStarted(why))
-                        | Err(why) => eprintln!(
-                            "isobench: warning: could not get a delegated cgroup scope from \
+                        Ok(isobench::cgroup::systemd::ScopeOutcome::NotStarted(why)) | Err(why) => {
+                            eprintln!(
+                                "isobench: warning: could not get a delegated cgroup scope from \
                              systemd ({why}); running in this process's own cgroup"
-                        ),
+                            )
+                        }
                     }
                 }
             }
@@ -119,7 +120,10 @@ fn main() -> ExitCode {
                 launchers,
             };
             match run::run(&req) {
-                Ok(run::RunOutcome { results: r, written }) => {
+                Ok(run::RunOutcome {
+                    results: r,
+                    written,
+                }) => {
                     match &written {
                         Some(o) => {
                             print!("{}", run::summary(&r));
@@ -288,6 +292,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::GuestDriver => isobench::vm::driver::main(),
         Command::Vm(args) => vm_exit(isobench::vm::command::vm(&args)),
         Command::Kernels { action } => vm_exit(isobench::vm::command::kernels(&action)),
         Command::Matrix(args) => vm_exit(isobench::vm::matrix::matrix(&args)),

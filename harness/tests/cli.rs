@@ -106,6 +106,9 @@ fn list_names_every_scenario() {
 /// valid, nothing left behind.
 #[test]
 fn cpu_quota_end_to_end() {
+    if !common::root_or_skip("cli::cpu_quota_end_to_end") {
+        return;
+    }
     let (out, out_path, _dir) = common::run_suite(
         "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20, 50]\nseconds = 3.0\nrepetitions = 1\n",
         &[],

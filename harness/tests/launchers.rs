@@ -48,6 +48,9 @@ fn assert_nothing_left(r: &RunResults) {
 
 #[test]
 fn runc_enforces_the_quota() {
+    if !common::root_or_skip("launchers::runc_enforces_the_quota") {
+        return;
+    }
     if isobench::env::which("runc").is_none() {
         eprintln!("skipped: runc is not installed (apt-get install runc)");
         return;
@@ -67,6 +70,9 @@ fn runc_enforces_the_quota() {
 
 #[test]
 fn a_custom_launcher_that_drops_the_quota_is_caught() {
+    if !common::root_or_skip("launchers::a_custom_launcher_that_drops_the_quota_is_caught") {
+        return;
+    }
     // Lifts the quota the harness set, then runs the workload.
     let template = "custom:for d in {cgroup}; do \
         if [ -f $d/cpu.cfs_quota_us ]; then echo -1 > $d/cpu.cfs_quota_us; fi; \
@@ -80,6 +86,9 @@ fn a_custom_launcher_that_drops_the_quota_is_caught() {
 
 #[test]
 fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
+    if !common::root_or_skip("launchers::a_custom_launcher_that_escapes_the_cgroup_is_caught") {
+        return;
+    }
     // A second cgroup of the test's own: the broken launcher moves the
     // workload there, away from the limits and counters.
     let set = common::set("escape");
@@ -104,6 +113,9 @@ fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
 
 #[test]
 fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
+    if !common::root_or_skip("launchers::crun_is_skipped_with_its_reason_in_hybrid_mode") {
+        return;
+    }
     if isobench::env::which("crun").is_none() {
         eprintln!("skipped: crun is not installed (apt-get install crun)");
         return;
@@ -131,6 +143,9 @@ fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
 
 #[test]
 fn unknown_and_malformed_launchers_are_refused() {
+    if !common::root_or_skip("launchers::unknown_and_malformed_launchers_are_refused") {
+        return;
+    }
     for (arg, needle) in [
         ("docker", "unknown launcher"),
         ("custom:", "template"),

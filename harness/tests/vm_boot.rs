@@ -1,24 +1,14 @@
 //! Real boots of a fetched kernel under qemu (`isobench kernels fetch
-//! --version 6.1` first). Skipped, with a printed reason, when no kernel or
-//! no qemu is present.
+//! --version 6.1` first). Without a cached kernel or qemu they fail, saying
+//! what to install: a VM test never passes without booting.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn kernel_and_qemu() -> Option<PathBuf> {
-    let cache = isobench::vm::kernels::cache_dir();
-    let Some(k) = isobench::vm::kernels::find_cached("6.1") else {
-        println!(
-            "skipped: no kernel at {} (run isobench kernels fetch --version 6.1)",
-            cache.display()
-        );
-        return None;
-    };
-    if isobench::env::which("qemu-system-x86_64").is_none() {
-        println!("skipped: qemu-system-x86_64 not installed");
-        return None;
-    }
-    Some(k)
+    Some(common::vm_kernel("6.1"))
 }
 
 /// Processes whose command line mentions `needle` (our private TMPDIR).

@@ -192,7 +192,11 @@ pub fn plan_here(cgroup_parent: Option<&str>) -> Plan {
         .ok()
         .and_then(|h| h.unified)
         .is_some_and(|u| is_delegated(&u.own_dir, &u.mount.mount_point));
-    let unit = format!("{}{}.scope", super::manager::NAME_PREFIX, super::manager::new_run_id());
+    let unit = format!(
+        "{}{}.scope",
+        super::manager::NAME_PREFIX,
+        super::manager::new_run_id()
+    );
     plan(mode, manager, cgroup_parent, in_scope, delegated, unit)
 }
 
@@ -215,7 +219,12 @@ pub fn plan_line() -> Option<String> {
 /// `OOMPolicy=continue` (scopes accept it from systemd 253; before that a
 /// scope never stops on an OOM kill) keeps a sandbox's intended OOM kill
 /// from stopping the harness's unit.
-pub fn scope_args(unit: &str, systemd_version: Option<u32>, exe: &Path, args: &[String]) -> Vec<String> {
+pub fn scope_args(
+    unit: &str,
+    systemd_version: Option<u32>,
+    exe: &Path,
+    args: &[String],
+) -> Vec<String> {
     let mut v: Vec<String> = vec![
         "--scope".into(),
         "--quiet".into(),
@@ -260,6 +269,11 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
     crate::interrupt::install();
+    eprintln!(
+        "isobench: {} is not a cgroup systemd delegated to us: running in a transient scope \
+         {unit} with Delegate=yes",
+        own_cgroup().unwrap_or_else(|| "this cgroup".into())
+    );
     let mut child = Command::new(systemd_run)
         .args(scope_args(unit, version(), &exe, &args))
         .env(SCOPE_ENV, unit)
@@ -294,7 +308,9 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
     if started {
         Ok(ScopeOutcome::Ran(code))
     } else {
-        Ok(ScopeOutcome::NotStarted(format!("systemd-run exited {code}")))
+        Ok(ScopeOutcome::NotStarted(format!(
+            "systemd-run exited {code}"
+        )))
     }
 }
 
@@ -323,9 +339,7 @@ pub fn missing_reason(
     parent_subtree_control: Option<&str>,
     manager: Manager,
 ) -> String {
-    let in_kernel = root_controllers
-        .split_whitespace()
-        .any(|c| c == controller);
+    let in_kernel = root_controllers.split_whitespace().any(|c| c == controller);
     if !in_kernel {
         return format!(
             "this kernel has no cgroup v2 {controller} controller (root cgroup.controllers: {})",
@@ -410,7 +424,12 @@ mod tests {
 
     #[test]
     fn scope_arguments() {
-        let a = scope_args("isobench-p1-x.scope", Some(252), Path::new("/bin/isobench"), &["run".into()]);
+        let a = scope_args(
+            "isobench-p1-x.scope",
+            Some(252),
+            Path::new("/bin/isobench"),
+            &["run".into()],
+        );
         assert!(a.contains(&"Delegate=yes".to_string()));
         assert!(!a.contains(&"OOMPolicy=continue".to_string()), "{a:?}");
         assert_eq!(&a[a.len() - 3..], ["--", "/bin/isobench", "run"]);
@@ -429,7 +448,10 @@ mod tests {
             Manager::Systemd,
         );
         assert!(r.contains("the kernel has the cpu controller"), "{r}");
-        assert!(r.contains("/sys/fs/cgroup/system.slice does not enable it"), "{r}");
+        assert!(
+            r.contains("/sys/fs/cgroup/system.slice does not enable it"),
+            "{r}"
+        );
         assert!(r.contains("memory pids"), "{r}");
         assert!(r.contains("systemd did not delegate"), "{r}");
         let r = missing_reason("cpuset", "cpu memory", own, None, Manager::Cgroupfs);

@@ -124,9 +124,7 @@ pub fn cached_in(cache: &Path) -> Vec<CachedKernel> {
 /// The newest cached kernel of a series (e.g. `6.1`), for `--kernel 6.1`,
 /// from the first of [`cache_dirs`] that has one.
 pub fn find_cached(series: &str) -> Option<PathBuf> {
-    cache_dirs()
-        .iter()
-        .find_map(|d| find_cached_in(d, series))
+    cache_dirs().iter().find_map(|d| find_cached_in(d, series))
 }
 
 /// The newest kernel of a series in `cache`.
