@@ -215,16 +215,11 @@ pub fn plan_line() -> Option<String> {
     }
 }
 
-/// `systemd-run --scope` arguments for re-running `exe args…` in `unit`.
-/// `OOMPolicy=continue` (scopes accept it from systemd 253; before that a
-/// scope never stops on an OOM kill) keeps a sandbox's intended OOM kill
-/// from stopping the harness's unit.
-pub fn scope_args(
-    unit: &str,
-    systemd_version: Option<u32>,
-    exe: &Path,
-    args: &[String],
-) -> Vec<String> {
+/// `systemd-run --scope` options for running a command in `unit` (the
+/// command follows them). `OOMPolicy=continue` (scopes accept it from
+/// systemd 253; before that a scope never stops on an OOM kill) keeps a
+/// sandbox's intended OOM kill from stopping the harness's unit.
+pub fn scope_args(unit: &str, systemd_version: Option<u32>) -> Vec<String> {
     let mut v: Vec<String> = vec![
         "--scope".into(),
         "--quiet".into(),
@@ -239,8 +234,6 @@ pub fn scope_args(
         v.push("OOMPolicy=continue".into());
     }
     v.push("--".into());
-    v.push(exe.to_string_lossy().into_owned());
-    v.extend(args.iter().cloned());
     v
 }
 
@@ -260,7 +253,7 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
     let systemd_run = crate::env::which("systemd-run")
         .ok_or_else(|| "systemd-run not found on PATH".to_string())?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find isobench itself: {e}"))?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let (rd, wr) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     use std::os::fd::AsRawFd;
     // The read end must not reach the child.
@@ -274,10 +267,25 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
          {unit} with Delegate=yes",
         own_cgroup().unwrap_or_else(|| "this cgroup".into())
     );
-    let mut child = Command::new(systemd_run)
-        .args(scope_args(unit, version(), &exe, &args))
+    let mut cmd = Command::new(systemd_run);
+    cmd.args(scope_args(unit, version()))
+        .arg(&exe)
+        .args(&args)
         .env(SCOPE_ENV, unit)
-        .env(READY_FD_ENV, wr.as_raw_fd().to_string())
+        .env(READY_FD_ENV, wr.as_raw_fd().to_string());
+    // The scoped run stops (cleanly, SIGTERM) if this process dies; the
+    // setting survives systemd-run's exec of isobench.
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only prctl(2), async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("starting systemd-run: {e}"))?;
     drop(wr);
@@ -424,16 +432,12 @@ mod tests {
 
     #[test]
     fn scope_arguments() {
-        let a = scope_args(
-            "isobench-p1-x.scope",
-            Some(252),
-            Path::new("/bin/isobench"),
-            &["run".into()],
-        );
+        let a = scope_args("isobench-p1-x.scope", Some(252));
         assert!(a.contains(&"Delegate=yes".to_string()));
+        assert!(a.contains(&"--unit=isobench-p1-x.scope".to_string()));
         assert!(!a.contains(&"OOMPolicy=continue".to_string()), "{a:?}");
-        assert_eq!(&a[a.len() - 3..], ["--", "/bin/isobench", "run"]);
-        let a = scope_args("u.scope", Some(253), Path::new("/x"), &[]);
+        assert_eq!(a.last().map(String::as_str), Some("--"));
+        let a = scope_args("u.scope", Some(253));
         assert!(a.contains(&"OOMPolicy=continue".to_string()));
     }
 
