@@ -412,8 +412,18 @@ impl Stale {
 /// start of every run): their cgroups, containers and bundles, and rootfs
 /// staging directories. A live run's are never touched.
 pub fn cleanup_stale(set: &CgroupSet) -> Stale {
+    let mut cgroups = manager::cleanup_stale(set);
+    if set.mode == crate::cgroup::Mode::V2
+        && crate::cgroup::systemd::manager() == crate::cgroup::systemd::Manager::Systemd
+    {
+        if let Some(h) = &set.hierarchies.unified {
+            cgroups.extend(crate::cgroup::systemd::cleanup_stale_scopes(
+                &h.mount.mount_point,
+            ));
+        }
+    }
     Stale {
-        cgroups: manager::cleanup_stale(set),
+        cgroups,
         containers: crate::launchers::oci::cleanup_stale(),
         staging: cleanup_stale_staging(&staging_base()),
     }

@@ -453,6 +453,9 @@ fn assert_one_line_exit_2(out: &Output, needle: &str) {
 
 #[test]
 fn unwritable_outputs_give_exit_2_and_no_file() {
+    if !common::root_or_skip("reliability::unwritable_outputs_give_exit_2_and_no_file") {
+        return;
+    }
     let _cleanup = CleanupOnDrop;
     // Read-only from the start: refused before anything runs.
     let ro = Tmpfs::new();

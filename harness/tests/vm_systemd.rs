@@ -40,6 +40,17 @@ fn quick_suite_in_debian12(start: &str) {
         stderr.contains("guest cgroup tree after the run: clean"),
         "leftovers in the guest ({start}): {stderr}"
     );
+    // The run in the guest left its -self leaf and undid what it enabled
+    // (else it warns), and said why it took a scope.
+    let console = std::fs::read_to_string(dir.path().join("d.console.log")).unwrap();
+    assert!(
+        !console.contains("isobench: warning"),
+        "warnings in the guest ({start}): {console}"
+    );
+    assert!(
+        console.contains("running in a transient scope isobench-p"),
+        "no delegated scope taken ({start}): {console}"
+    );
     let r = isobench_reports::read_results(&out).unwrap();
     let env = &r.environment;
     assert_eq!(env.cgroup_mode, "v2");

@@ -237,6 +237,52 @@ pub fn scope_args(unit: &str, systemd_version: Option<u32>) -> Vec<String> {
     v
 }
 
+/// Stops `unit` if systemd still has it: its processes are killed and its
+/// cgroup, sandboxes included, removed. Quiet when it is gone already.
+pub fn stop_unit(unit: &str) {
+    let _ = Command::new("systemctl")
+        .args(["stop", "--quiet", unit])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Scope cgroups `isobench-p<pid>-….scope` below `root` (slices nest a few
+/// levels deep) whose owner is dead: a harness that was SIGKILLed while a
+/// workload still ran. The units are stopped; returns their cgroups.
+pub fn cleanup_stale_scopes(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".scope") {
+                if let Some(pid) = super::manager::owner_pid(&name) {
+                    if !super::manager::owner_alive(pid, &e.path()) {
+                        found.push((name, e.path()));
+                    }
+                }
+            } else if name.ends_with(".slice") && depth < 4 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(unit, dir)| {
+            stop_unit(&unit);
+            dir
+        })
+        .collect()
+}
+
 /// How the re-executed run ended.
 #[derive(Debug)]
 pub enum ScopeOutcome {
@@ -307,6 +353,10 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
     };
     let mut byte = [0u8; 1];
     let started = matches!(nix::unistd::read(rd.as_raw_fd(), &mut byte), Ok(1));
+    // A run that was killed may leave workloads in its scope: the scope
+    // goes, with all of them (after a normal end systemd is removing the
+    // empty scope already, and this is a no-op).
+    stop_unit(unit);
     use std::os::unix::process::ExitStatusExt;
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
@@ -439,6 +489,24 @@ mod tests {
         assert_eq!(a.last().map(String::as_str), Some("--"));
         let a = scope_args("u.scope", Some(253));
         assert!(a.contains(&"OOMPolicy=continue".to_string()));
+    }
+
+    #[test]
+    fn stale_scopes_are_those_of_dead_owners() {
+        let d = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let dead = d
+            .path()
+            .join(format!("system.slice/isobench-p{}-1.scope", i32::MAX));
+        let live = d
+            .path()
+            .join(format!("system.slice/isobench-p{me}-2.scope"));
+        let other = d.path().join("system.slice/session-1.scope");
+        for p in [&dead, &live, &other] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        // systemctl is absent or knows no such unit: stopping is a no-op here.
+        assert_eq!(cleanup_stale_scopes(d.path()), [dead]);
     }
 
     #[test]
