@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use super::cpio::CpioWriter;
 use super::initramfs::{Initramfs, Node, Source};
 use super::kmod::ModuleFile;
-use super::{guest, VmError};
+use super::VmError;
 
 /// Which userland the guest runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -267,44 +267,7 @@ pub fn overlay(
             target: "/init".into(),
         },
     );
-    let mut list = String::new();
-    for m in modules {
-        let path = usr_merged(&m.guest_path);
-        t.add(
-            &path,
-            Node::File {
-                perm: 0o644,
-                source: Source::Bytes(m.bytes.clone()),
-            },
-        );
-        list += &path;
-        list.push('\n');
-    }
-    t.add(
-        guest::MODULES_PATH,
-        Node::File {
-            perm: 0o644,
-            source: Source::Bytes(list.into_bytes()),
-        },
-    );
-    let args =
-        serde_json::to_vec(run_args).map_err(|e| VmError::Input(format!("run arguments: {e}")))?;
-    t.add(
-        guest::ARGS_PATH,
-        Node::File {
-            perm: 0o644,
-            source: Source::Bytes(args),
-        },
-    );
-    for f in files {
-        t.add(
-            &f.to_string_lossy(),
-            Node::File {
-                perm: 0o644,
-                source: Source::Host(f.clone()),
-            },
-        );
-    }
+    t.add_run_inputs(modules, run_args, files, usr_merged)?;
     t.add(
         &format!("/etc/systemd/system/{DRIVER_UNIT}"),
         Node::File {
