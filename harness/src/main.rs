@@ -94,22 +94,10 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return usage(e),
             };
-            if let isobench::cgroup::systemd::Plan::Scope { unit } =
-                isobench::cgroup::systemd::plan_here(cgroup_parent.as_deref())
-            {
-                if nix::unistd::geteuid().is_root() {
-                    match isobench::cgroup::systemd::run_in_scope(&unit) {
-                        Ok(isobench::cgroup::systemd::ScopeOutcome::Ran(code)) => {
-                            return ExitCode::from(code)
-                        }
-                        Ok(isobench::cgroup::systemd::ScopeOutcome::NotStarted(why)) | Err(why) => {
-                            eprintln!(
-                                "isobench: warning: could not get a delegated cgroup scope from \
-                             systemd ({why}); running in this process's own cgroup"
-                            )
-                        }
-                    }
-                }
+            // On a systemd v2 host without a delegated cgroup: the run
+            // happens in a Delegate=yes scope of its own, and ends here.
+            if let Some(code) = isobench::cgroup::systemd::run_delegated(cgroup_parent.as_deref()) {
+                return ExitCode::from(code);
             }
             let req = RunRequest {
                 suite,

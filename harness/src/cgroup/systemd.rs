@@ -372,6 +372,29 @@ pub fn run_in_scope(unit: &str) -> Result<ScopeOutcome, String> {
     }
 }
 
+/// `isobench run` on a systemd v2 host whose own cgroup is not delegated
+/// (and as root, without --cgroup-parent): runs it again in a new
+/// Delegate=yes scope and returns its exit code. None: run in place (also,
+/// with a warning, when systemd-run could not start the scope).
+pub fn run_delegated(cgroup_parent: Option<&str>) -> Option<u8> {
+    let Plan::Scope { unit } = plan_here(cgroup_parent) else {
+        return None;
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return None; // the run itself says it needs root
+    }
+    match run_in_scope(&unit) {
+        Ok(ScopeOutcome::Ran(code)) => Some(code),
+        Ok(ScopeOutcome::NotStarted(why)) | Err(why) => {
+            eprintln!(
+                "isobench: warning: could not get a delegated cgroup scope from systemd \
+                 ({why}); running in this process's own cgroup"
+            );
+            None
+        }
+    }
+}
+
 /// In the re-executed harness: tells the parent it got into the scope.
 pub fn signal_ready() {
     let Some(fd) = std::env::var(READY_FD_ENV)
