@@ -158,7 +158,15 @@ pub fn ensure_debian12() -> Result<PathBuf, VmError> {
         }
         let tmp = work.join("image.cpio");
         pack_dir(&root, &tmp)?;
-        std::fs::rename(&tmp, &out).map_err(|e| VmError::Io(format!("{}: {e}", out.display())))
+        std::fs::rename(&tmp, &out).map_err(|e| VmError::Io(format!("{}: {e}", out.display())))?;
+        // Images of earlier recipes are never used again.
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("debian12-") && name.ends_with(".cpio") && e.path() != out {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        Ok(())
     })();
     let _ = std::fs::remove_dir_all(&work);
     result.map(|()| out)
