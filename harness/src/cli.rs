@@ -139,6 +139,10 @@ pub enum Command {
     },
     /// Run in every kernel x cgroup mode (and the host) and compare them.
     Matrix(crate::vm::args::MatrixArgs),
+    /// Inside the debian12 guest only: start the run the way the kernel
+    /// command line asks and send its results to the host.
+    #[command(hide = true)]
+    GuestDriver,
     /// Remove cgroups left by isobench runs whose process is dead.
     Cleanup {
         /// Look beneath this cgroup path instead of our own cgroup.

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use isobench_reports::Environment;
 
-use crate::cgroup::{CgroupSet, Mode};
+use crate::cgroup::{systemd, CgroupSet, Mode};
 
 /// Peers isobench can drive or needs, in display order.
 pub const PEERS: [&str; 6] = [
@@ -150,5 +150,9 @@ pub fn snapshot(set: Option<&CgroupSet>) -> Environment {
         virtualization: virtualization(),
         isobench_version: env!("CARGO_PKG_VERSION").to_string(),
         launchers: launchers(),
+        node: systemd::node_name(),
+        cgroup_manager: Some(systemd::manager().as_str().to_string()),
+        own_cgroup: systemd::own_cgroup(),
+        init: systemd::init_name(),
     }
 }

@@ -91,9 +91,14 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return usage(e),
             };
+            // On a systemd v2 host without a delegated cgroup: the run
+            // happens in a Delegate=yes scope of its own, and ends here.
+            if let Some(code) = isobench::cgroup::systemd::run_delegated(cgroup_parent.as_deref()) {
+                return ExitCode::from(code);
+            }
             let req = RunRequest {
                 suite,
-                output,
+                output: run::Output::from_arg(output),
                 cgroup_parent,
                 seed,
                 namespaces,
@@ -101,10 +106,16 @@ fn main() -> ExitCode {
                 rounds,
             };
             match run::run(&req) {
-                Ok(r) => {
-                    print!("{}", run::summary(&r));
-                    if let Some(o) = &req.output {
-                        println!("results: {}", o.display());
+                Ok(run::RunOutcome {
+                    results: r,
+                    written,
+                }) => {
+                    match &written {
+                        Some(o) => {
+                            print!("{}", run::summary(&r));
+                            println!("results: {}", o.display());
+                        }
+                        None => eprint!("{}", run::summary(&r)),
                     }
                     if r.interrupted {
                         let sig = isobench::interrupt::requested().unwrap_or(libc::SIGINT);
@@ -136,6 +147,14 @@ fn main() -> ExitCode {
                 env.memory_bytes as f64 / (1u64 << 30) as f64
             );
             println!("virtualization:  {}", env.virtualization);
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+            println!("node:            {}", opt(&env.node));
+            println!("init (PID 1):    {}", opt(&env.init));
+            println!("cgroup manager:  {}", opt(&env.cgroup_manager));
+            println!("own cgroup:      {}", opt(&env.own_cgroup));
+            if let Some(line) = isobench::cgroup::systemd::plan_line() {
+                println!("sandboxes:       {line}");
+            }
             match &set {
                 Ok(s) => {
                     println!("controllers (hierarchy, this process's cgroup):");
@@ -357,6 +376,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::GuestDriver => isobench::vm::driver::main(),
         Command::Vm(args) => vm_exit(isobench::vm::command::vm(&args)),
         Command::Kernels { action } => vm_exit(isobench::vm::command::kernels(&action)),
         Command::Matrix(args) => vm_exit(isobench::vm::matrix::matrix(&args)),

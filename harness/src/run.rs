@@ -16,7 +16,7 @@ use crate::suite::Suite;
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub suite: Suite,
-    pub output: Option<PathBuf>,
+    pub output: Output,
     pub cgroup_parent: Option<String>,
     pub seed: u64,
     pub namespaces: Option<Namespaces>,
@@ -25,6 +25,57 @@ pub struct RunRequest {
     /// Rounds: the suite runs this many times, arms alternating inside each
     /// round in a balanced order (ABBA…); every sample records its round.
     pub rounds: u32,
+}
+
+/// Where `isobench run` puts its results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// No `-o`: `isobench-<run id>.json` in the current directory.
+    Default,
+    /// `-o FILE`.
+    File(PathBuf),
+    /// `-o -`: the JSON on stdout (the human summary then goes to stderr).
+    Stdout,
+}
+
+impl Output {
+    /// From the `-o` argument.
+    pub fn from_arg(o: Option<PathBuf>) -> Self {
+        match o {
+            None => Output::Default,
+            Some(p) if p.as_os_str() == "-" => Output::Stdout,
+            Some(p) => Output::File(p),
+        }
+    }
+
+    /// The file to write for run `run_id` (None: stdout).
+    pub fn path(&self, run_id: &str) -> Option<PathBuf> {
+        match self {
+            Output::Default => Some(PathBuf::from(format!("isobench-{run_id}.json"))),
+            Output::File(p) => Some(p.clone()),
+            Output::Stdout => None,
+        }
+    }
+}
+
+/// A finished run: its results, and the file they were written to.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub results: RunResults,
+    /// None when they went to stdout.
+    pub written: Option<PathBuf>,
+}
+
+/// Undoes the v2 preparation of a run (its `-self` leaf) when dropped,
+/// after every sandbox cgroup is gone.
+struct ReleaseOnDrop(CgroupSet);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.release() {
+            eprintln!("isobench: warning: {e}");
+        }
+    }
 }
 
 /// A failure that maps to exit code 2 (bad input / unusable environment).
@@ -69,14 +120,17 @@ pub fn require_root(what: &str) -> Result<(), EnvError> {
     }
 }
 
-/// Runs the suite. Results are returned (and written when `output` is set).
-pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
-    if let Some(o) = &req.output {
+/// Runs the suite and writes the results (to stdout with `-o -`).
+pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
+    crate::cgroup::systemd::signal_ready();
+    let probe = req.output.path("probe");
+    if let Some(o) = &probe {
         isobench_reports::load::check_writable(o).map_err(|e| EnvError(e.to_string()))?;
     }
     require_root("isobench run")?;
     let set =
         CgroupSet::discover(req.cgroup_parent.as_deref()).map_err(|e| EnvError(e.to_string()))?;
+    let _release = ReleaseOnDrop(set.clone());
     let stale = cleanup_stale(&set);
     if !stale.is_empty() {
         eprintln!(
@@ -232,10 +286,22 @@ pub fn run(req: &RunRequest) -> Result<RunResults, EnvError> {
         scenarios,
         interrupted: crate::interrupt::requested().is_some(),
     };
-    if let Some(o) = &req.output {
-        isobench_reports::write_results(o, &results).map_err(|e| EnvError(e.to_string()))?;
+    let written = req.output.path(&results.run_id);
+    match &written {
+        Some(o) => {
+            isobench_reports::write_results(o, &results).map_err(|e| EnvError(e.to_string()))?
+        }
+        None => {
+            let text = serde_json::to_string_pretty(&results)
+                .map_err(|e| EnvError(format!("results: {e}")))?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}")
+                .and_then(|()| out.flush())
+                .map_err(|e| EnvError(format!("writing results to stdout: {e}")))?;
+        }
     }
-    Ok(results)
+    Ok(RunOutcome { results, written })
 }
 
 /// `label=spec`, or the spec alone when it is its own label.
@@ -249,18 +315,17 @@ fn arm_text(arm: &Arm) -> String {
 /// Which controllers a scenario needs that this set lacks, as the skip's
 /// (expected, reason).
 fn missing_controllers(ctx: &Ctx, name: &str) -> Option<(String, String)> {
-    let missing: Vec<&str> = crate::scenarios::needs(name)
+    let missing: Vec<crate::cgroup::Controller> = crate::scenarios::needs(name)
         .iter()
         .filter(|c| !ctx.set.has(**c))
-        .map(|c| c.name())
+        .copied()
         .collect();
     (!missing.is_empty()).then(|| {
+        let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+        let why: Vec<String> = missing.iter().map(|c| ctx.set.why_missing(*c)).collect();
         (
-            format!("the {} controller(s)", missing.join(", ")),
-            format!(
-                "not available in this kernel's cgroup {} setup (e.g. 6.12 builds without CONFIG_MEMCG_V1 have no v1 memory controller)",
-                ctx.set.mode.as_str()
-            ),
+            format!("the {} controller(s)", names.join(", ")),
+            why.join("; "),
         )
     })
 }
@@ -516,8 +581,18 @@ impl Stale {
 /// staging directories, and VM scratch directories with any qemu still
 /// booted from one. A live run's are never touched.
 pub fn cleanup_stale(set: &CgroupSet) -> Stale {
+    let mut cgroups = manager::cleanup_stale(set);
+    if set.mode == crate::cgroup::Mode::V2
+        && crate::cgroup::systemd::manager() == crate::cgroup::systemd::Manager::Systemd
+    {
+        if let Some(h) = &set.hierarchies.unified {
+            cgroups.extend(crate::cgroup::systemd::cleanup_stale_scopes(
+                &h.mount.mount_point,
+            ));
+        }
+    }
     Stale {
-        cgroups: manager::cleanup_stale(set),
+        cgroups,
         containers: crate::launchers::oci::cleanup_stale(),
         staging: cleanup_stale_staging(&staging_base()),
         vms: crate::vm::qemu::cleanup_stale_workdirs(),

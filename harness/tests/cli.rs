@@ -106,6 +106,9 @@ fn list_names_every_scenario() {
 /// valid, nothing left behind.
 #[test]
 fn cpu_quota_end_to_end() {
+    if !common::root_or_skip("cli::cpu_quota_end_to_end") {
+        return;
+    }
     let (out, out_path, _dir) = common::run_suite(
         "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20, 50]\nseconds = 3.0\nrepetitions = 1\n",
         &[],
@@ -157,4 +160,57 @@ fn cpu_quota_end_to_end() {
     }
     // The results file is complete JSON (written atomically).
     assert!(Path::new(&out_path).exists());
+}
+
+/// A newcomer's run without `-o` writes `isobench-<run id>.json` in the
+/// current directory and says so; `-o -` puts the JSON on stdout and the
+/// human summary on stderr.
+#[test]
+fn results_go_to_a_printed_default_path_or_stdout() {
+    if !common::root_or_skip("cli::results_go_to_a_printed_default_path_or_stdout") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(
+        &suite,
+        "[suite]\nlevel = \"quick\"\nscenarios = [\"cpuset\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .current_dir(dir.path())
+        .args(["run", "--suite", suite.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .unwrap_or_else(|| panic!("no results line: {stdout}"));
+    assert!(
+        line.starts_with("isobench-p") && line.ends_with(".json"),
+        "{line}"
+    );
+    let r = isobench_reports::read_results(&dir.path().join(line)).unwrap();
+    assert!(line.contains(&r.run_id), "{line} vs {}", r.run_id);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .current_dir(dir.path())
+        .args(["run", "--suite", suite.to_str().unwrap(), "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    let r: isobench_reports::RunResults = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not results JSON: {e}"));
+    assert!(r.scenarios.iter().any(|s| s.name == "cpuset"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("passed"), "summary not on stderr: {err}");
+    // Only the first run's file is there: `-o -` wrote none.
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("isobench-"))
+        .collect();
+    assert_eq!(files.len(), 1);
 }

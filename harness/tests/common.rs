@@ -120,3 +120,42 @@ pub fn tool(what: &str, tool: &str, package: &str) -> Option<std::path::PathBuf>
         None
     }
 }
+
+/// Tests that need root (real cgroups, namespaces) skip without it, loudly:
+/// one line on stderr naming the test and the way to run it, visible even
+/// when the harness captures output (`cargo test` shows stderr of failures
+/// only, so the line goes straight to the terminal's fd 2 as well).
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    let line = format!(
+        "SKIPPED {test}: needs root (cgroups, namespaces); run the tests as \
+         sudo -E env \"PATH=$PATH\" cargo test --workspace -- --test-threads=1\n"
+    );
+    // Straight to fd 2: libtest's capture only swallows print!/eprint!.
+    // SAFETY: write(2) of a valid buffer to stderr.
+    unsafe {
+        libc::write(2, line.as_ptr().cast(), line.len());
+    }
+    false
+}
+
+/// The newest cached kernel of `series` for the VM tests, and qemu; the
+/// test fails (never passes vacuously) when either is missing.
+pub fn vm_kernel(series: &str) -> std::path::PathBuf {
+    assert!(
+        isobench::env::which("qemu-system-x86_64").is_some(),
+        "qemu-system-x86_64 is not installed: apt-get install qemu-system-x86"
+    );
+    isobench::vm::kernels::find_cached(series).unwrap_or_else(|| {
+        let looked: Vec<String> = isobench::vm::kernels::cache_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        panic!(
+            "no {series} kernel in {}: run `target/release/isobench kernels fetch --version {series}` first",
+            looked.join(" or ")
+        )
+    })
+}

@@ -48,6 +48,9 @@ fn assert_nothing_left(r: &RunResults) {
 
 #[test]
 fn runc_enforces_the_quota() {
+    if !common::root_or_skip("launchers::runc_enforces_the_quota") {
+        return;
+    }
     if common::tool("runc", "runc", "runc").is_none() {
         return;
     }
@@ -172,6 +175,9 @@ fn bwrap_and_unshare_enforce_the_quota_and_contain_the_escape_probe() {
 
 #[test]
 fn a_custom_launcher_that_drops_the_quota_is_caught() {
+    if !common::root_or_skip("launchers::a_custom_launcher_that_drops_the_quota_is_caught") {
+        return;
+    }
     // Lifts the quota the harness set, then runs the workload.
     let template = "custom:for d in {cgroup}; do \
         if [ -f $d/cpu.cfs_quota_us ]; then echo -1 > $d/cpu.cfs_quota_us; fi; \
@@ -185,6 +191,9 @@ fn a_custom_launcher_that_drops_the_quota_is_caught() {
 
 #[test]
 fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
+    if !common::root_or_skip("launchers::a_custom_launcher_that_escapes_the_cgroup_is_caught") {
+        return;
+    }
     // A second cgroup of the test's own: the broken launcher moves the
     // workload there, away from the limits and counters.
     let set = common::set("escape");
@@ -209,6 +218,9 @@ fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
 
 #[test]
 fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
+    if !common::root_or_skip("launchers::crun_is_skipped_with_its_reason_in_hybrid_mode") {
+        return;
+    }
     if common::tool("crun", "crun", "crun").is_none() {
         return;
     }
@@ -237,6 +249,9 @@ fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
 
 #[test]
 fn unknown_and_malformed_launchers_are_refused() {
+    if !common::root_or_skip("launchers::unknown_and_malformed_launchers_are_refused") {
+        return;
+    }
     for (arg, needle) in [
         ("docker", "unknown launcher"),
         ("custom:", "template"),

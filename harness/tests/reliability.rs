@@ -255,6 +255,11 @@ fn dead_pid() -> i32 {
 
 #[test]
 fn sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run() {
+    if !common::root_or_skip(
+        "reliability::sigkill_leaves_what_cleanup_removes_without_disturbing_a_live_run",
+    ) {
+        return;
+    }
     let _cleanup = CleanupOnDrop;
     let dir = tempfile::tempdir().unwrap();
     let long = suite(dir.path(), "long.toml", &long_cpu_quota(60));
@@ -543,6 +548,9 @@ fn a_clock_step_does_not_make_cleanup_touch_a_live_run() {
 
 #[test]
 fn two_runs_at_once_both_succeed() {
+    if !common::root_or_skip("reliability::two_runs_at_once_both_succeed") {
+        return;
+    }
     let _cleanup = CleanupOnDrop;
     let dir = tempfile::tempdir().unwrap();
     let s = suite(
@@ -583,6 +591,10 @@ fn two_runs_at_once_both_succeed() {
 
 #[test]
 fn sigterm_mid_run_saves_what_completed_and_leaves_nothing() {
+    if !common::root_or_skip("reliability::sigterm_mid_run_saves_what_completed_and_leaves_nothing")
+    {
+        return;
+    }
     let _cleanup = CleanupOnDrop;
     let dir = tempfile::tempdir().unwrap();
     let s = suite(
@@ -670,6 +682,9 @@ fn assert_one_line_exit_2(out: &Output, needle: &str) {
 
 #[test]
 fn unwritable_outputs_give_exit_2_and_no_file() {
+    if !common::root_or_skip("reliability::unwritable_outputs_give_exit_2_and_no_file") {
+        return;
+    }
     let _cleanup = CleanupOnDrop;
     // Read-only from the start: refused before anything runs.
     let ro = Tmpfs::new();
@@ -748,6 +763,9 @@ fn hung_sandbox_times_out(test: &str, hang: impl FnOnce(&sandbox::Running)) {
 
 #[test]
 fn a_frozen_sandbox_is_killed_at_its_deadline() {
+    if !common::root_or_skip("reliability::a_frozen_sandbox_is_killed_at_its_deadline") {
+        return;
+    }
     hung_sandbox_times_out("frozen", |r| {
         let v = r.cgroup();
         let (file, value) = match (v.v1.dirs.get(&Controller::Freezer), &v.v2) {
@@ -768,6 +786,9 @@ fn a_frozen_sandbox_is_killed_at_its_deadline() {
 
 #[test]
 fn a_stopped_workload_is_killed_at_its_deadline() {
+    if !common::root_or_skip("reliability::a_stopped_workload_is_killed_at_its_deadline") {
+        return;
+    }
     hung_sandbox_times_out("stopped", |r| {
         // SAFETY: kill(2) on the sandbox's own process.
         assert_eq!(unsafe { libc::kill(r.pid, libc::SIGSTOP) }, 0);
@@ -776,6 +797,9 @@ fn a_stopped_workload_is_killed_at_its_deadline() {
 
 #[test]
 fn stale_staging_dirs_of_dead_runs_only_are_removed() {
+    if !common::root_or_skip("reliability::stale_staging_dirs_of_dead_runs_only_are_removed") {
+        return;
+    }
     let base = tempfile::tempdir().unwrap();
     let dead = base.path().join(format!("root-p{}-0badf00d", dead_pid()));
     let live = base

@@ -28,6 +28,9 @@ fn probe(spec: &SandboxSpec, set: &isobench::cgroup::CgroupSet) -> serde_json::V
 
 #[test]
 fn full_namespace_set_with_minimal_rootfs_isolates() {
+    if !common::root_or_skip("sandbox::full_namespace_set_with_minimal_rootfs_isolates") {
+        return;
+    }
     let set = common::set("fullns");
     let mut spec = SandboxSpec::workload(&["probe"]);
     spec.namespaces = Namespaces::parse("pid,mnt,net,uts,ipc,user,cgroup").unwrap();
@@ -52,6 +55,9 @@ fn full_namespace_set_with_minimal_rootfs_isolates() {
 
 #[test]
 fn no_namespaces_still_lands_in_the_cgroup() {
+    if !common::root_or_skip("sandbox::no_namespaces_still_lands_in_the_cgroup") {
+        return;
+    }
     let set = common::set("nons");
     let spec = SandboxSpec::workload(&["probe"]);
     let p = probe(&spec, &set);
@@ -63,6 +69,9 @@ fn no_namespaces_still_lands_in_the_cgroup() {
 
 #[test]
 fn deadline_kills_a_hung_workload() {
+    if !common::root_or_skip("sandbox::deadline_kills_a_hung_workload") {
+        return;
+    }
     let set = common::set("deadline");
     let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", "30"]);
     spec.deadline = Duration::from_millis(500);
@@ -76,6 +85,9 @@ fn deadline_kills_a_hung_workload() {
 
 #[test]
 fn cgroup_create_limit_read_kill_destroy() {
+    if !common::root_or_skip("sandbox::cgroup_create_limit_read_kill_destroy") {
+        return;
+    }
     let set = common::set("cglife");
     let mut spec = SandboxSpec::workload(&["forkbomb"]);
     spec.limits = Limits {

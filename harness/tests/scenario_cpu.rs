@@ -30,6 +30,9 @@ fn status(r: &[ScenarioResult], check: &str) -> Vec<Status> {
 
 #[test]
 fn cpu_weight_shares_follow_the_weights() {
+    if !common::root_or_skip("scenario_cpu::cpu_weight_shares_follow_the_weights") {
+        return;
+    }
     let (ctx, _root) = ctx("weight");
     let cfg = cpu_weight::Config::parse(Level::Quick, None).unwrap();
     let r = cpu_weight::run(&cfg, &ctx).unwrap();
@@ -46,6 +49,9 @@ fn cpu_weight_shares_follow_the_weights() {
 
 #[test]
 fn cpuset_pins_every_thread() {
+    if !common::root_or_skip("scenario_cpu::cpuset_pins_every_thread") {
+        return;
+    }
     let (ctx, _root) = ctx("cpuset");
     let cfg = cpuset::Config::parse(Level::Quick, None).unwrap();
     let r = cpuset::run(&cfg, &ctx).unwrap();
@@ -61,6 +67,9 @@ fn cpuset_pins_every_thread() {
 
 #[test]
 fn cpu_latency_shows_throttling_and_burst() {
+    if !common::root_or_skip("scenario_cpu::cpu_latency_shows_throttling_and_burst") {
+        return;
+    }
     let (ctx, _root) = ctx("latency");
     let cfg = cpu_latency::Config::parse(Level::Quick, None).unwrap();
     let r = cpu_latency::run(&cfg, &ctx).unwrap();

@@ -85,6 +85,9 @@ fn status(s: &ScenarioResult, name: &str) -> Status {
 
 #[test]
 fn baseline_leaks_and_the_full_set_isolates() {
+    if !common::root_or_skip("scenario_isolation::baseline_leaks_and_the_full_set_isolates") {
+        return;
+    }
     let (r, set) = run("iso", None);
     assert_eq!(
         r.len(),
@@ -166,6 +169,11 @@ fn baseline_leaks_and_the_full_set_isolates() {
 
 #[test]
 fn namespaces_flag_probes_one_set_after_the_baseline() {
+    if !common::root_or_skip(
+        "scenario_isolation::namespaces_flag_probes_one_set_after_the_baseline",
+    ) {
+        return;
+    }
     let (r, set) = run("iso1", Some(Namespaces::parse("pid,mnt,net").unwrap()));
     let names: Vec<String> = r
         .iter()
@@ -185,6 +193,9 @@ fn namespaces_flag_probes_one_set_after_the_baseline() {
 /// allows at all. The target process and the socket are gone afterwards.
 #[test]
 fn escape_attempts_fail_under_the_full_set() {
+    if !common::root_or_skip("scenario_isolation::escape_attempts_fail_under_the_full_set") {
+        return;
+    }
     let (r, set) = run("esc", Some(Namespaces::parse("pid").unwrap()));
     let all = escape_row(&r, &Namespaces::all().to_string());
     assert!(all.error.is_none(), "{all:#?}");

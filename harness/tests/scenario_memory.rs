@@ -52,6 +52,9 @@ fn variant<'a>(results: &'a [ScenarioResult], v: &str) -> &'a ScenarioResult {
 
 #[test]
 fn memory_oom_quick() {
+    if !common::root_or_skip("scenario_memory::memory_oom_quick") {
+        return;
+    }
     let (ctx, _root) = ctx("memoom");
     let cfg = memory_oom::Config::level(Level::Quick);
     let results = memory_oom::run(&cfg, &ctx).unwrap();
@@ -81,6 +84,9 @@ fn memory_oom_quick() {
 
 #[test]
 fn memory_high_quick() {
+    if !common::root_or_skip("scenario_memory::memory_high_quick") {
+        return;
+    }
     let (ctx, _root) = ctx("memhigh");
     let cfg = memory_high::Config::level(Level::Quick);
     let results = memory_high::run(&cfg, &ctx).unwrap();
@@ -98,6 +104,9 @@ fn memory_high_quick() {
 
 #[test]
 fn pagecache_quick() {
+    if !common::root_or_skip("scenario_memory::pagecache_quick") {
+        return;
+    }
     let (ctx, _root) = ctx("pagecache");
     let cfg = pagecache::Config::level(Level::Quick);
     let results = pagecache::run(&cfg, &ctx).unwrap();
@@ -118,6 +127,9 @@ fn pagecache_quick() {
 
 #[test]
 fn pagecache_refuses_a_tmpfs_dir() {
+    if !common::root_or_skip("scenario_memory::pagecache_refuses_a_tmpfs_dir") {
+        return;
+    }
     if std::fs::metadata("/dev/shm").is_err() {
         return;
     }

@@ -8,6 +8,9 @@ use isobench_reports::Status;
 
 #[test]
 fn pids_quick() {
+    if !common::root_or_skip("scenario_pids::pids_quick") {
+        return;
+    }
     let root = tempfile::tempdir().unwrap();
     let set = common::set("pids");
     let wl = isobench::sandbox::workload::path().unwrap();

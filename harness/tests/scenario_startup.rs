@@ -33,6 +33,9 @@ const PHASES: [&str; 8] = [
 
 #[test]
 fn every_set_launches_and_every_phase_is_measured() {
+    if !common::root_or_skip("scenario_startup::every_set_launches_and_every_phase_is_measured") {
+        return;
+    }
     let (ctx, _root) = ctx("startup", None);
     let t: toml::Table = toml::from_str("launches = 5\nwarmup = 1").unwrap();
     let cfg = Config::parse(Level::Quick, Some(&t)).unwrap();
@@ -89,6 +92,9 @@ fn every_set_launches_and_every_phase_is_measured() {
 
 #[test]
 fn namespaces_flag_measures_only_that_set() {
+    if !common::root_or_skip("scenario_startup::namespaces_flag_measures_only_that_set") {
+        return;
+    }
     let (ctx, _root) = ctx("startup1", Some(Namespaces::parse("pid,net").unwrap()));
     let t: toml::Table = toml::from_str("launches = 3\nwarmup = 0").unwrap();
     let cfg = Config::parse(Level::Quick, Some(&t)).unwrap();

@@ -61,6 +61,7 @@ pub fn empty_run(run_id: &str) -> RunResults {
             virtualization: "none".into(),
             isobench_version: "0.1.0".into(),
             launchers,
+            ..Default::default()
         },
         scenarios: vec![],
         interrupted: false,

@@ -172,6 +172,27 @@ mod tests {
         }
     }
 
+    /// The environment fields of systemd hosts are optional: files written
+    /// before them load, and a file with them keeps them.
+    #[test]
+    fn environment_host_fields_are_optional() {
+        let mut r = sample();
+        let old = serde_json::to_string(&r).unwrap();
+        assert!(
+            !old.contains("cgroup_manager"),
+            "absent fields are not written"
+        );
+        let back = parse_results(&old, Path::new("old.json")).unwrap();
+        assert_eq!(back.environment.cgroup_manager, None);
+        r.environment.node = Some("n1".into());
+        r.environment.cgroup_manager = Some("systemd".into());
+        r.environment.own_cgroup = Some("/system.slice/isobench-p1-x.scope".into());
+        r.environment.init = Some("systemd".into());
+        let text = serde_json::to_string(&r).unwrap();
+        let back = parse_results(&text, Path::new("new.json")).unwrap();
+        assert_eq!(back.environment, r.environment);
+    }
+
     #[test]
     fn round_trip_through_file() {
         let dir = std::env::temp_dir().join(format!("isobench-load-test-{}", std::process::id()));

@@ -40,6 +40,18 @@ pub struct Environment {
     pub isobench_version: String,
     #[serde(default)]
     pub launchers: BTreeMap<String, String>,
+    /// The hostname, or the Kubernetes node name (`$NODE_NAME`) when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Who manages the cgroup tree the run used: `systemd` or `cgroupfs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_manager: Option<String>,
+    /// The cgroup the harness itself ran in (a delegated scope on systemd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_cgroup: Option<String>,
+    /// What PID 1 of the host is (`systemd`, `init`, a container's entrypoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 /// One scenario × launcher × parameter point.

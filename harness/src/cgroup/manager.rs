@@ -32,6 +32,17 @@ pub struct CgroupSet {
     pub run_id: String,
     /// Set once v2 controllers are delegated (checked once per run).
     v2_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// What preparing v2 changed, for [`CgroupSet::release`].
+    prepared: std::sync::Arc<std::sync::Mutex<Prepared>>,
+}
+
+/// Changes made to the base cgroup for v2 delegation.
+#[derive(Debug, Default)]
+struct Prepared {
+    /// The `-self` leaf the harness moved into.
+    leaf: Option<PathBuf>,
+    /// Controllers enabled in the base's cgroup.subtree_control.
+    enabled: Vec<String>,
 }
 
 /// A unique run id that names its owner: `p<pid>-t<start ticks>-<nonce>`,
@@ -203,6 +214,7 @@ impl CgroupSet {
             v2_controllers,
             run_id,
             v2_ready: Default::default(),
+            prepared: Default::default(),
         })
     }
 
@@ -219,7 +231,9 @@ impl CgroupSet {
     }
 
     /// Makes sure v2 controllers are delegated to children of the base,
-    /// respecting the no-internal-process rule.
+    /// respecting the no-internal-process rule. What it changes (a leaf it
+    /// moved us into, controllers it enabled) is recorded so that
+    /// [`CgroupSet::release`] undoes it; on error it is undone at once.
     fn prepare_v2(&self) -> Result<()> {
         let Some(base) = &self.v2_base else {
             return Ok(());
@@ -227,8 +241,20 @@ impl CgroupSet {
         if self.v2_controllers.is_empty() {
             return Ok(());
         }
+        let before = parse::read(&base.join("cgroup.subtree_control")).unwrap_or_default();
+        let enabled_now = || -> Vec<String> {
+            self.v2_controllers
+                .iter()
+                .filter_map(|c| c.v2_name())
+                .filter(|n| !before.split_whitespace().any(|x| x == *n))
+                .map(str::to_string)
+                .collect()
+        };
         match v2::enable_controllers(base, &self.v2_controllers) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.record(None, enabled_now());
+                Ok(())
+            }
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 // Our base holds processes (at least us): move ourselves into a
                 // leaf of our own, then retry.
@@ -238,17 +264,85 @@ impl CgroupSet {
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(CgroupError::io(&leaf, e)),
                 }
-                parse::write(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
-                v2::enable_controllers(base, &self.v2_controllers).map_err(|_| {
-                    CgroupError::Setup(format!(
-                        "cgroup v2: {} holds other processes, so controllers cannot be \
-                         delegated below it; pass --cgroup-parent with a cgroup you own",
-                        base.display()
-                    ))
-                })
+                if let Err(e) =
+                    parse::write(&leaf.join("cgroup.procs"), &std::process::id().to_string())
+                {
+                    let _ = std::fs::remove_dir(&leaf);
+                    return Err(e);
+                }
+                match v2::enable_controllers(base, &self.v2_controllers) {
+                    Ok(()) => {
+                        self.record(Some(leaf), enabled_now());
+                        Ok(())
+                    }
+                    Err(_) => {
+                        // Undo: back into the base (still without controllers
+                        // enabled, so that is allowed), and the leaf goes.
+                        let _ = parse::write(
+                            &base.join("cgroup.procs"),
+                            &std::process::id().to_string(),
+                        );
+                        let _ = rmdir_retry(&leaf);
+                        Err(CgroupError::Setup(format!(
+                            "cgroup v2: {} holds other processes, so controllers cannot be \
+                             delegated below it; on a systemd host run isobench without \
+                             --cgroup-parent (it takes a Delegate=yes scope), else pass \
+                             --cgroup-parent with a cgroup you own",
+                            base.display()
+                        )))
+                    }
+                }
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn record(&self, leaf: Option<PathBuf>, enabled: Vec<String>) {
+        if let Ok(mut p) = self.prepared.lock() {
+            *p = Prepared { leaf, enabled };
+        }
+    }
+
+    /// Undoes what preparing v2 did, once every sandbox cgroup is gone:
+    /// disables the controllers it enabled in the base, moves the harness
+    /// back into the base and removes its `-self` leaf. Errors are
+    /// returned (the leaf is then left for `isobench cleanup`).
+    pub fn release(&self) -> Result<()> {
+        let prepared = match self.prepared.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Ok(()),
+        };
+        self.v2_ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let (Some(base), Some(leaf)) = (&self.v2_base, prepared.leaf) else {
+            return Ok(());
+        };
+        // Another cgroup beside our leaf (a concurrent run's) still needs the
+        // controllers: leave everything as is then.
+        let others: Vec<PathBuf> = std::fs::read_dir(base)
+            .map_err(|e| CgroupError::io(base, e))?
+            .flatten()
+            .filter(|e| e.path().is_dir() && e.path() != leaf)
+            .map(|e| e.path())
+            .collect();
+        if !others.is_empty() {
+            return Err(CgroupError::Setup(format!(
+                "{} stays: {} also holds {}",
+                leaf.display(),
+                base.display(),
+                others
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !prepared.enabled.is_empty() {
+            let off: Vec<String> = prepared.enabled.iter().map(|n| format!("-{n}")).collect();
+            parse::write(&base.join("cgroup.subtree_control"), &off.join(" "))?;
+        }
+        parse::write(&base.join("cgroup.procs"), &std::process::id().to_string())?;
+        rmdir_retry(&leaf)
     }
 
     /// The name of sandbox cgroup `n` of this run.
@@ -361,6 +455,35 @@ impl CgroupSet {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// Why controller `c` is not usable here, in words a user can act on:
+    /// on v2, the kernel lacking it is told apart from a parent (systemd)
+    /// that did not delegate it.
+    pub fn why_missing(&self, c: Controller) -> String {
+        match (&self.hierarchies.unified, c.v2_name(), self.mode) {
+            (Some(h), Some(name), super::Mode::V2) => {
+                let root = std::fs::read_to_string(h.mount.mount_point.join("cgroup.controllers"))
+                    .unwrap_or_default();
+                let parent_sc = h
+                    .own_dir
+                    .parent()
+                    .and_then(|p| std::fs::read_to_string(p.join("cgroup.subtree_control")).ok());
+                super::systemd::missing_reason(
+                    name,
+                    &root,
+                    &h.own_dir,
+                    parent_sc.as_deref(),
+                    super::systemd::manager(),
+                )
+            }
+            _ => format!(
+                "no {} controller in this kernel's cgroup {} setup (e.g. 6.12 builds without \
+                 CONFIG_MEMCG_V1 have no v1 memory controller)",
+                c.name(),
+                self.mode.as_str()
+            ),
+        }
     }
 
     /// Names of controllers and where they are, for `isobench env`.

@@ -7,6 +7,7 @@ pub mod hierarchy;
 pub mod limits;
 pub mod manager;
 pub mod parse;
+pub mod systemd;
 pub mod translate;
 pub mod v1;
 pub mod v2;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::accel::AccelChoice;
+use super::image::{GuestOs, StartMode};
 use super::CgroupVersion;
 
 /// Settings every guest boot shares.
@@ -14,9 +15,9 @@ pub struct GuestArgs {
     /// Virtual CPUs of the guest.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub cpus: u32,
-    /// Guest memory, e.g. 1G or 768M.
-    #[arg(long, default_value = "1G", value_name = "SIZE")]
-    pub memory: String,
+    /// Guest memory, e.g. 1G or 768M (default 1G; 2G for --guest debian12).
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
     /// Seconds before a guest that has not delivered results is killed.
     #[arg(long, default_value_t = 600, value_name = "S")]
     pub timeout: u64,
@@ -36,9 +37,17 @@ pub struct VmArgs {
     /// fetch` (6.1, 6.12).
     #[arg(long, value_name = "VMLINUZ")]
     pub kernel: String,
-    /// cgroup filesystem the guest mounts.
+    /// cgroup filesystem the guest mounts (minimal guest; debian12 is v2).
     #[arg(long, value_enum, default_value_t = CgroupVersion::V2)]
     pub cgroup: CgroupVersion,
+    /// Guest userland: minimal (isobench as /init) or debian12 (Debian 12
+    /// with systemd as PID 1, image built with mmdebstrap and cached).
+    #[arg(long = "guest", value_enum, default_value_t = GuestOs::Minimal)]
+    pub os: GuestOs,
+    /// How the debian12 guest starts `isobench run`: login (`sudo` from a
+    /// login session), service (systemd-run --wait), scope (systemd-run --scope).
+    #[arg(long, value_enum, default_value_t = StartMode::Login)]
+    pub start: StartMode,
     #[command(flatten)]
     pub guest: GuestArgs,
     /// Results file (written atomically); the console log goes beside it.

@@ -5,13 +5,29 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::args::{normalize_run_args, GuestArgs, KernelsCommand, VmArgs};
+use super::image::{GuestOs, StartMode};
 use super::kernels;
 use super::qemu::{self, VmOutcome, VmRequest};
 use super::{CgroupVersion, VmError};
 
 /// `--kernel` is a path, or a series fetched into the cache (`6.1`).
 pub fn resolve_kernel(arg: &str) -> Result<PathBuf, VmError> {
-    resolve_kernel_in(arg, &kernels::cache_dir())
+    let dirs = kernels::cache_dirs();
+    if let Some(k) = dirs.iter().find_map(|d| resolve_kernel_in(arg, d).ok()) {
+        return Ok(k);
+    }
+    match resolve_kernel_in(arg, &kernels::cache_dir()) {
+        Err(VmError::Input(m)) if dirs.len() > 1 && m.contains("kernels fetch --version") => {
+            Err(VmError::Input(format!(
+                "--kernel {arg}: no {arg} kernel in {}; run `isobench kernels fetch --version {arg}`",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+        }
+        r => r,
+    }
 }
 
 fn resolve_kernel_in(arg: &str, cache: &Path) -> Result<PathBuf, VmError> {
@@ -46,17 +62,33 @@ pub fn console_beside(output: &Path) -> PathBuf {
 pub fn request(
     kernel: PathBuf,
     cgroup: CgroupVersion,
+    os: GuestOs,
+    start: StartMode,
     guest: &GuestArgs,
     run_args: &[String],
     console_log: Option<PathBuf>,
 ) -> Result<VmRequest, VmError> {
     let init = std::env::current_exe()
         .map_err(|e| VmError::Io(format!("cannot find the isobench binary: {e}")))?;
+    let memory = guest.memory.clone().unwrap_or_else(|| {
+        match os {
+            GuestOs::Minimal => "1G",
+            GuestOs::Debian12 => "2G",
+        }
+        .into()
+    });
+    if os == GuestOs::Debian12 && cgroup != CgroupVersion::V2 {
+        return Err(VmError::Input(
+            "--guest debian12 boots systemd on cgroup v2; drop --cgroup v1".into(),
+        ));
+    }
     Ok(VmRequest {
         kernel,
         cgroup,
+        os,
+        start,
         cpus: guest.cpus,
-        memory_mib: qemu::parse_memory(&guest.memory).map_err(VmError::Input)?,
+        memory_mib: qemu::parse_memory(&memory).map_err(VmError::Input)?,
         timeout: Duration::from_secs(guest.timeout.max(1)),
         includes: guest.includes.clone(),
         run_args: normalize_run_args(run_args),
@@ -116,6 +148,8 @@ pub fn vm(a: &VmArgs) -> Result<u8, VmError> {
     let req = request(
         kernel,
         a.cgroup,
+        a.os,
+        a.start,
         &a.guest,
         &a.run_args,
         a.output.as_deref().map(console_beside),

@@ -32,6 +32,8 @@ pub struct CpioWriter<W: Write> {
 struct Header {
     ino: u32,
     mode: u32,
+    uid: u32,
+    gid: u32,
     nlink: u32,
     filesize: u32,
     rdev_major: u32,
@@ -85,8 +87,8 @@ impl<W: Write> CpioWriter<W> {
         let fields: [u32; 13] = [
             h.ino,
             h.mode,
-            0, // uid
-            0, // gid
+            h.uid,
+            h.gid,
             h.nlink,
             0, // mtime: fixed, so archives are reproducible
             h.filesize,
@@ -163,6 +165,30 @@ impl<W: Write> CpioWriter<W> {
             ..Header::default()
         };
         self.entry(archive_name(path)?, h, &[])
+    }
+
+    /// Any entry as it is on disk: full `st_mode` (type bits included),
+    /// owner, device numbers (for device nodes) and data (file content or
+    /// symlink target). For packing a whole root filesystem.
+    pub fn raw(
+        &mut self,
+        path: &str,
+        mode: u32,
+        owner: (u32, u32),
+        rdev: (u32, u32),
+        data: &[u8],
+    ) -> io::Result<()> {
+        let h = Header {
+            ino: self.ino(),
+            mode,
+            uid: owner.0,
+            gid: owner.1,
+            nlink: if mode & 0o170_000 == S_IFDIR { 2 } else { 1 },
+            rdev_major: rdev.0,
+            rdev_minor: rdev.1,
+            ..Header::default()
+        };
+        self.entry(archive_name(path)?, h, data)
     }
 
     /// Writes the trailer and returns the underlying writer.

@@ -22,6 +22,7 @@ use clap::Parser;
 use nix::mount::{mount, MsFlags};
 
 use super::frame::Frame;
+use super::image::{GuestOs, StartMode};
 use super::CgroupVersion;
 use crate::cli::{Cli, Command as CliCommand};
 
@@ -44,6 +45,10 @@ pub const V1_CONTROLLERS: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pi
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GuestOptions {
     pub cgroup: CgroupVersion,
+    /// `isobench.guest=debian12`: exec systemd instead of running here.
+    pub os: GuestOs,
+    /// `isobench.start=login|service|scope` (systemd guest).
+    pub start: StartMode,
     /// Guest uptime (s) by which the run must be done; past it /init
     /// reports what is stuck instead of letting the host's deadline hit.
     pub deadline: Option<f64>,
@@ -56,9 +61,22 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
     let mut cgroup = CgroupVersion::V2;
     let mut deadline = None;
     let mut scratch = false;
+    let mut os = GuestOs::Minimal;
+    let mut start = StartMode::Login;
     for tok in text.split_whitespace() {
         if tok == "isobench.scratch=1" {
             scratch = true;
+        }
+        if let Some(v) = tok.strip_prefix("isobench.guest=") {
+            os = match v {
+                "minimal" => GuestOs::Minimal,
+                "debian12" => GuestOs::Debian12,
+                o => return Err(format!("isobench.guest={o}: accepted minimal, debian12")),
+            };
+        }
+        if let Some(v) = tok.strip_prefix("isobench.start=") {
+            start = StartMode::parse(v)
+                .ok_or_else(|| format!("isobench.start={v}: accepted login, service, scope"))?;
         }
         if let Some(v) = tok.strip_prefix("isobench.deadline=") {
             deadline = Some(
@@ -76,6 +94,8 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
     }
     Ok(GuestOptions {
         cgroup,
+        os,
+        start,
         deadline,
         scratch,
     })
@@ -138,7 +158,7 @@ pub fn main() -> ! {
     power_off()
 }
 
-fn power_off() -> ! {
+pub(crate) fn power_off() -> ! {
     nix::unistd::sync();
     // SAFETY: reboot(2) with a valid command; as PID 1 we own the machine.
     unsafe {
@@ -150,7 +170,7 @@ fn power_off() -> ! {
     }
 }
 
-fn send(port: &mut File, frame: &Frame) {
+pub(crate) fn send(port: &mut File, frame: &Frame) {
     if let Err(e) = port.write_all(&frame.encode()).and_then(|()| port.flush()) {
         eprintln!("isobench-guest: writing to the results port: {e}");
     }
@@ -163,6 +183,11 @@ fn guest_main(port: &mut Option<File>) -> Result<Frame, String> {
         std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("/proc/cmdline: {e}"))?;
     let opts = parse_cmdline(&cmdline)?;
     load_modules()?;
+    if opts.os == GuestOs::Debian12 {
+        // systemd takes over as PID 1; the driver unit does the run.
+        let err = nix::unistd::execv(c"/sbin/init", &[c"/sbin/init"]);
+        return Err(format!("exec /sbin/init (systemd): {err:?}"));
+    }
     let p = port.insert(open_port(Duration::from_secs(30))?);
     let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
     send(
@@ -333,7 +358,7 @@ fn load_modules() -> Result<(), String> {
 }
 
 /// Waits for the virtio port named [`PORT_NAME`] and opens it for writing.
-fn open_port(wait: Duration) -> Result<File, String> {
+pub(crate) fn open_port(wait: Duration) -> Result<File, String> {
     let deadline = Instant::now() + wait;
     loop {
         if let Ok(dir) = std::fs::read_dir("/sys/class/virtio-ports") {
@@ -358,7 +383,7 @@ fn open_port(wait: Duration) -> Result<File, String> {
     }
 }
 
-fn uptime() -> f64 {
+pub(crate) fn uptime() -> f64 {
     std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|t| t.split_whitespace().next()?.parse().ok())
@@ -366,7 +391,7 @@ fn uptime() -> f64 {
 }
 
 /// User processes with state and wait channel: what a hung run waits on.
-fn process_table() -> String {
+pub(crate) fn process_table() -> String {
     let mut rows = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
@@ -469,17 +494,28 @@ fn mount_cgroups(version: CgroupVersion) -> Result<Vec<String>, String> {
 /// Runs `/init run … -o RESULTS_PATH` (our own binary, not as PID 1, so it
 /// takes the host's exact code path), reaping every orphan meanwhile.
 fn run_child(args: &[String], deadline: Option<f64>) -> Result<Frame, String> {
-    let mut child = Command::new("/init")
-        .args(args)
+    let mut cmd = Command::new("/init");
+    cmd.args(args)
         .args(["-o", RESULTS_PATH])
         .env_clear()
         .env("PATH", GUEST_PATH)
         .env("HOME", "/root")
-        .env("TERM", "linux")
+        .env("TERM", "linux");
+    run_to_frame(cmd, Path::new(RESULTS_PATH), deadline)
+}
+
+/// Runs `cmd` (an `isobench run` that writes `results`) under the guest's
+/// deadline, its stderr passed through; its results as a frame.
+pub(crate) fn run_to_frame(
+    mut cmd: Command,
+    results: &Path,
+    deadline: Option<f64>,
+) -> Result<Frame, String> {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("starting /init run: {e}"))?;
+        .map_err(|e| format!("starting the run: {e}"))?;
     let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
     let reader = child.stderr.take().map(|err| {
         let tail = Arc::clone(&tail);
@@ -548,7 +584,7 @@ fn run_child(args: &[String], deadline: Option<f64>) -> Result<Frame, String> {
         ));
     }
     let code = libc::WEXITSTATUS(status);
-    match (code, std::fs::read(RESULTS_PATH)) {
+    match (code, std::fs::read(results)) {
         (0 | 1, Ok(json)) => Ok(Frame::Results {
             exit: code as u8,
             json,

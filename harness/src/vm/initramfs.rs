@@ -232,15 +232,6 @@ impl Initramfs {
             t.add_program(&host, &guest_path)
                 .map_err(|e| VmError::Input(format!("--include: {e}")))?;
         }
-        for f in &spec.files {
-            t.add(
-                &f.to_string_lossy(),
-                Node::File {
-                    perm: 0o644,
-                    source: Source::Host(f.clone()),
-                },
-            );
-        }
         // Lets the guest's loader find libraries outside the default dirs.
         if Path::new("/etc/ld.so.cache").is_file() {
             t.add(
@@ -251,35 +242,59 @@ impl Initramfs {
                 },
             );
         }
+        t.add_run_inputs(&spec.modules, &spec.run_args, &spec.files, str::to_string)?;
+        Ok(t)
+    }
+
+    /// What /init reads, in both kinds of guest: the modules to load (each
+    /// at `place(its guest path)`) and their list, the run arguments, and
+    /// host files carried to the same absolute path (a suite file).
+    pub fn add_run_inputs(
+        &mut self,
+        modules: &[ModuleFile],
+        run_args: &[String],
+        files: &[PathBuf],
+        place: fn(&str) -> String,
+    ) -> Result<(), VmError> {
         let mut list = String::new();
-        for m in &spec.modules {
-            t.add(
-                &m.guest_path,
+        for m in modules {
+            let path = place(&m.guest_path);
+            self.add(
+                &path,
                 Node::File {
                     perm: 0o644,
                     source: Source::Bytes(m.bytes.clone()),
                 },
             );
-            list += &m.guest_path;
+            list += &path;
             list.push('\n');
         }
-        t.add(
+        self.add(
             guest::MODULES_PATH,
             Node::File {
                 perm: 0o644,
                 source: Source::Bytes(list.into_bytes()),
             },
         );
-        let args = serde_json::to_vec(&spec.run_args)
+        let args = serde_json::to_vec(run_args)
             .map_err(|e| VmError::Input(format!("run arguments: {e}")))?;
-        t.add(
+        self.add(
             guest::ARGS_PATH,
             Node::File {
                 perm: 0o644,
                 source: Source::Bytes(args),
             },
         );
-        Ok(t)
+        for f in files {
+            self.add(
+                &f.to_string_lossy(),
+                Node::File {
+                    perm: 0o644,
+                    source: Source::Host(f.clone()),
+                },
+            );
+        }
+        Ok(())
     }
 
     /// One line per entry (`d 0755 /proc`, `f 0755 /init`, `c 0600 /dev/console 5:1`,

@@ -17,11 +17,35 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("ISOBENCH_KERNELS") {
         return PathBuf::from(d);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
+    cache_base().join("kernels")
+}
+
+/// `$XDG_CACHE_HOME/isobench`, else `~/.cache/isobench` (kernels, images).
+pub fn cache_base() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"));
-    base.join("isobench/kernels")
+        .unwrap_or_else(|| PathBuf::from("/var/cache"))
+        .join("isobench")
+}
+
+/// The kernel cache of the user who ran `sudo`: `isobench kernels fetch`
+/// as that user, then `sudo isobench vm`, must find the same kernels.
+pub fn sudo_user_cache_dir() -> Option<PathBuf> {
+    if std::env::var_os("ISOBENCH_KERNELS").is_some() || !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let name = std::env::var("SUDO_USER").ok().filter(|u| u != "root")?;
+    let user = nix::unistd::User::from_name(&name).ok()??;
+    let d = user.dir.join(".cache/isobench/kernels");
+    (d != cache_dir()).then_some(d)
+}
+
+/// Every cache `--kernel 6.1` looks in, in order: ours, then SUDO_USER's.
+pub fn cache_dirs() -> Vec<PathBuf> {
+    std::iter::once(cache_dir())
+        .chain(sudo_user_cache_dir())
+        .collect()
 }
 
 /// A kernel package in the cache.
@@ -97,9 +121,10 @@ pub fn cached_in(cache: &Path) -> Vec<CachedKernel> {
     out
 }
 
-/// The newest cached kernel of a series (e.g. `6.1`), for `--kernel 6.1`.
+/// The newest cached kernel of a series (e.g. `6.1`), for `--kernel 6.1`,
+/// from the first of [`cache_dirs`] that has one.
 pub fn find_cached(series: &str) -> Option<PathBuf> {
-    find_cached_in(&cache_dir(), series)
+    cache_dirs().iter().find_map(|d| find_cached_in(d, series))
 }
 
 /// The newest kernel of a series in `cache`.

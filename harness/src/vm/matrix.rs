@@ -196,6 +196,8 @@ pub fn matrix(a: &MatrixArgs) -> Result<u8, VmError> {
             let req = request(
                 k.path.clone(),
                 mode,
+                crate::vm::image::GuestOs::Minimal,
+                crate::vm::image::StartMode::Login,
                 &a.guest,
                 &run_args,
                 Some(a.output.join(format!("{l}.console.log"))),

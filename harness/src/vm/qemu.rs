@@ -14,6 +14,7 @@ use isobench_reports::RunResults;
 use super::accel::{self, Accel, AccelChoice};
 use super::frame::{self, Frame, Tail};
 use super::guest::{self, PORT_NAME};
+use super::image::{self, GuestOs, StartMode};
 use super::initramfs::{carry_suite_file, Initramfs, InitramfsSpec};
 use super::kernel::KernelImage;
 use super::{CgroupVersion, VmError};
@@ -24,6 +25,10 @@ use crate::cgroup::manager::Owner;
 pub struct VmRequest {
     pub kernel: PathBuf,
     pub cgroup: CgroupVersion,
+    /// The guest's userland.
+    pub os: GuestOs,
+    /// How the debian12 guest starts the run.
+    pub start: StartMode,
     pub cpus: u32,
     pub memory_mib: u64,
     pub timeout: Duration,
@@ -289,6 +294,26 @@ fn scratch_disk(dir: &Path) -> Option<PathBuf> {
     ok.then_some(img)
 }
 
+/// The command line of a guest of `os`: the debian12 guest also names
+/// its start mode, and asks systemd for the unified (v2) hierarchy.
+pub fn kernel_cmdline_for(
+    cgroup: CgroupVersion,
+    os: GuestOs,
+    start: StartMode,
+    accel: Accel,
+    timeout: Duration,
+    scratch: bool,
+) -> String {
+    let base = kernel_cmdline(cgroup, accel, timeout, scratch);
+    match os {
+        GuestOs::Minimal => base,
+        GuestOs::Debian12 => format!(
+            "{base} isobench.guest=debian12 isobench.start={} systemd.unified_cgroup_hierarchy=1",
+            start.as_str()
+        ),
+    }
+}
+
 /// `512M`, `1G`, `2GiB`, or a plain number of MiB (qemu's unit).
 pub fn parse_memory(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -332,9 +357,15 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     cleanup_stale_workdirs();
     let mut modules = kernel.port_modules()?;
     let work = WorkDir::create().map_err(|e| VmError::Io(format!("scratch dir: {e}")))?;
-    let scratch = kernel
-        .scratch_modules()
-        .and_then(|m| Some((scratch_disk(work.path())?, m)));
+    // The scratch disk is mounted by the minimal guest's /init; the
+    // debian12 guest runs from its own root and does not use one.
+    let scratch = if matches!(req.os, GuestOs::Minimal) {
+        kernel
+            .scratch_modules()
+            .and_then(|m| Some((scratch_disk(work.path())?, m)))
+    } else {
+        None
+    };
     if let Some((_, extra)) = &scratch {
         for m in extra {
             if !modules.iter().any(|have| have.name == m.name) {
@@ -343,14 +374,31 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         }
     }
     let initrd = work.path().join("initrd.cpio");
-    Initramfs::build(&InitramfsSpec {
-        init: without_debug_info(&req.init, work.path()),
-        includes: req.includes.clone(),
-        modules,
-        run_args,
-        files,
-    })?
-    .write(&initrd)?;
+    match req.os {
+        GuestOs::Minimal => {
+            Initramfs::build(&InitramfsSpec {
+                init: without_debug_info(&req.init, work.path()),
+                includes: req.includes.clone(),
+                modules,
+                run_args,
+                files,
+            })?
+            .write(&initrd)?;
+        }
+        GuestOs::Debian12 => {
+            if !req.includes.is_empty() {
+                return Err(VmError::Input(
+                    "--include is for the minimal guest; the debian12 guest has its own \
+                     userland"
+                        .into(),
+                ));
+            }
+            let img = image::ensure_debian12()?;
+            let init = without_debug_info(&req.init, work.path());
+            let overlay = image::overlay(&init, &modules, &run_args, &files)?;
+            image::write_initrd(&img, &overlay, &initrd)?;
+        }
+    }
     let (accel, accel_note) = accel::choose(req.accel, &qemu, &kernel.path);
     let image = super::pvh::vmlinux_for(
         &kernel.path,
@@ -377,8 +425,10 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(kernel_cmdline(
+        .arg(kernel_cmdline_for(
             req.cgroup,
+            req.os,
+            req.start,
             accel,
             req.timeout,
             scratch.is_some(),

@@ -36,6 +36,17 @@ pub fn fields(env: &Environment) -> Vec<(String, String)> {
         ("controllers".to_string(), controllers.join(",")),
         ("isobench_version".to_string(), env.isobench_version.clone()),
     ];
+    // Optional host fields (results of older isobench lack them); the own
+    // cgroup is left out, it names the run.
+    for (name, v) in [
+        ("cgroup_manager", &env.cgroup_manager),
+        ("init", &env.init),
+        ("node", &env.node),
+    ] {
+        if let Some(v) = v {
+            out.push((name.to_string(), v.clone()));
+        }
+    }
     for (name, version) in &env.launchers {
         out.push((format!("launcher {name}"), version.clone()));
     }
@@ -75,6 +86,17 @@ pub fn differences(base: &Environment, new: &Environment) -> Vec<EnvDifference> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_fields_show_only_when_known() {
+        let mut e = Environment::default();
+        assert!(!fields(&e).iter().any(|f| f.0 == "cgroup_manager"));
+        e.cgroup_manager = Some("systemd".into());
+        e.own_cgroup = Some("/system.slice/isobench-p1-x.scope".into());
+        let f = fields(&e);
+        assert!(f.contains(&("cgroup_manager".into(), "systemd".into())));
+        assert!(!f.iter().any(|f| f.0 == "own_cgroup"));
+    }
 
     #[test]
     fn names_what_differs() {
