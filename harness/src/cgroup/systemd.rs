@@ -264,10 +264,8 @@ pub fn cleanup_stale_scopes(root: &Path) -> Vec<PathBuf> {
             }
             let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".scope") {
-                if let Some(pid) = super::manager::owner_pid(&name) {
-                    if !super::manager::owner_alive(pid, &e.path()) {
-                        found.push((name, e.path()));
-                    }
+                if super::manager::owner_alive(&name, &e.path()) == Some(false) {
+                    found.push((name, e.path()));
                 }
             } else if name.ends_with(".slice") && depth < 4 {
                 stack.push((e.path(), depth + 1));
