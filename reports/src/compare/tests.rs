@@ -251,13 +251,13 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
         .find(|r| r.key.ends_with("/ready"))
         .unwrap();
     let cell = ready.cells[0].as_ref().unwrap();
-    assert!(
-        !cell.gated && cell.verdict == Verdict::Regressed,
-        "{cell:?}"
-    );
-    // Gating them (single_run_times) flags exactly the startup times.
+    assert!(!cell.gated, "{cell:?}");
+    // Gating them (single_run_times, and no calibrated bands: the shipped
+    // ones are this machine's run-to-run spread) flags exactly the startup
+    // times.
     let mut gate = gate;
     gate.defaults.single_run_times = true;
+    gate.bands.clear();
     let c = compare(&base, &[slow], &gate, DEFAULT_SEED, RESAMPLES);
     assert!(c.regressed());
     let regs = c.regressions();
