@@ -294,8 +294,7 @@ struct Grouped {
     scenario: String,
     meta: Metric,
     groups: Vec<(u64, Vec<f64>)>,
-    /// A check of this scenario point warned (starved, emulated timing, a
-    /// known kernel effect): its figures are not a clean measurement.
+    /// Why this scenario point is not a clean measurement (see [`unclean`]).
     warned: Option<String>,
 }
 
@@ -382,11 +381,7 @@ impl Side {
                     }
                 });
                 if entry.warned.is_none() {
-                    entry.warned = s
-                        .checks
-                        .iter()
-                        .find(|c| c.status == Status::Warn)
-                        .map(|c| c.name.clone());
+                    entry.warned = unclean(s);
                 }
                 for (i, x) in m.samples.iter().enumerate() {
                     let unit = if by_round {
@@ -421,6 +416,28 @@ impl Side {
             }
         }
     }
+}
+
+/// Other host load (CPUs, the `host_other_load` metric a point records)
+/// above which the point measured a busy machine.
+pub const BUSY_CPUS: f64 = 0.25;
+
+/// Why a scenario point is not a clean measurement, if it is not: a check
+/// warned (a starved spinner, emulated timing, a known kernel effect), or
+/// the host's other load during it was above [`BUSY_CPUS`]. With one run
+/// per side such a point is shown, not judged, and `calibrate` leaves it
+/// out of the bands.
+pub fn unclean(s: &ScenarioResult) -> Option<String> {
+    if let Some(c) = s.checks.iter().find(|c| c.status == Status::Warn) {
+        return Some(format!("check {:?} warned", c.name));
+    }
+    let busy = s
+        .metrics
+        .iter()
+        .find(|m| m.name == "host_other_load")
+        .map(|m| median(&m.samples))
+        .filter(|l| *l > BUSY_CPUS)?;
+    Some(format!("other host load {busy:.2} CPUs > {BUSY_CPUS}"))
 }
 
 /// Why a comparison cannot be made; the CLI prints it and exits 2.
@@ -803,9 +820,9 @@ fn compare_metric(
         let warned = [(&bg.warned, "BASE"), (&ng.warned, "NEW")]
             .into_iter()
             .find_map(|(w, side)| w.as_ref().map(|c| (c, side)));
-        if let Some((check, side)) = warned {
+        if let Some((why, side)) = warned {
             cell.gated = false;
-            let why = format!("check {check:?} warned in {side}: not a clean measurement");
+            let why = format!("{why} in {side}: not a clean measurement");
             return not_comparable(cell, &why);
         }
     }
