@@ -82,7 +82,8 @@ pub const ORDER_STAT_MIN_N: usize = 1000;
 /// CI for large samples) and a Mann–Whitney p-value.
 pub fn single_run(base: &[f64], new: &[f64], resamples: usize, rng: &mut SplitMix64) -> Estimate {
     let p_value = mann_whitney(base, new).p_value;
-    if base.len() >= ORDER_STAT_MIN_N && new.len() >= ORDER_STAT_MIN_N {
+    let (small, large) = (base.len().min(new.len()), base.len().max(new.len()));
+    if large >= ORDER_STAT_MIN_N && small >= 20 {
         let (ratio, low, high) = order_statistic_ratio_ci(base, new);
         return Estimate {
             ratio,
@@ -91,6 +92,8 @@ pub fn single_run(base: &[f64], new: &[f64], resamples: usize, rng: &mut SplitMi
             p_value,
         };
     }
+    // Fewer resamples where n is large: the cost is resamples × n.
+    let resamples = resamples.min((20_000_000 / (small + large).max(1)).max(200));
     let ci = ratio_of_medians_ci(base, new, resamples, super::CONFIDENCE, rng);
     Estimate {
         ratio: ci.ratio,
