@@ -305,3 +305,22 @@ fn a_required_runtime_that_is_missing_fails_the_test() {
     let (ok, text) = run(Some("runcc"));
     assert!(!ok && text.contains("known preconditions"), "{text}");
 }
+
+#[test]
+fn an_oci_path_arm_runs_a_runtime_binary_by_path() {
+    if !common::root_or_skip("launchers::an_oci_path_arm_runs_a_runtime_binary_by_path") {
+        return;
+    }
+    let Some(runc) = common::tool("runc", "runc", "runc") else {
+        return;
+    };
+    let arm = format!("mine=oci:{}", runc.display());
+    let (out, r) = quota_run(&arm);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(check(&r, "accuracy"), Status::Fail, "{text}");
+    assert_eq!(check(&r, "confined"), Status::Pass, "{text}");
+    let s = r.scenarios.iter().find(|s| s.name == "cpu-quota").unwrap();
+    assert_eq!(s.launcher, "mine");
+    assert_eq!(s.launcher_spec.as_deref(), Some(&arm["mine=".len()..]));
+    assert_nothing_left(&r);
+}
