@@ -155,7 +155,6 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
     } else {
         req.launchers.clone()
     };
-    let launchers = &arms;
     let rounds = req.rounds.max(1);
     let mut scenarios = Vec::new();
     let t_run = std::time::Instant::now();
@@ -265,7 +264,7 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
         per_round.extend(done.into_iter().map(|r| (round, r)));
     }
     scenarios.extend(merge_rounds(per_round, rounds > 1));
-    if unavailable.len() == launchers.len() && !launchers.is_empty() {
+    if unavailable.len() == arms.len() {
         return Err(EnvError(format!(
             "no launcher asked for can run here: {}",
             unavailable.join("; ")
@@ -369,10 +368,8 @@ pub fn merge_rounds(per_round: Vec<(u32, ScenarioResult)>, record: bool) -> Vec<
     let mut out: Vec<ScenarioResult> = Vec::new();
     let mut tallies: Vec<Vec<(String, Vec<Status>)>> = Vec::new();
     for (round, mut r) in per_round {
-        if record {
-            for m in &mut r.metrics {
-                m.rounds = vec![round; m.samples.len()];
-            }
+        for m in &mut r.metrics {
+            m.rounds = vec![round; m.samples.len()];
         }
         let key = isobench_reports::key::scenario_key(&r);
         let Some(i) = out
@@ -417,25 +414,23 @@ pub fn merge_rounds(per_round: Vec<(u32, ScenarioResult)>, record: bool) -> Vec<
             o.error = r.error.map(|e| format!("round {round}: {e}"));
         }
     }
-    if record {
-        for (o, t) in out.iter_mut().zip(&tallies) {
-            for c in &mut o.checks {
-                let Some((_, st)) = t.iter().find(|x| x.0 == c.name) else {
-                    continue;
-                };
-                let count = |s: Status| st.iter().filter(|x| **x == s).count();
-                let parts: Vec<String> = [Status::Pass, Status::Warn, Status::Skip, Status::Fail]
-                    .into_iter()
-                    .filter(|s| count(*s) > 0)
-                    .map(|s| format!("{} {}", s.as_str(), count(s)))
-                    .collect();
-                let tally = format!("rounds: {} (worst shown)", parts.join(", "));
-                c.detail = if c.detail.is_empty() {
-                    tally
-                } else {
-                    format!("{}; {tally}", c.detail)
-                };
-            }
+    for (o, t) in out.iter_mut().zip(&tallies) {
+        for c in &mut o.checks {
+            let Some((_, st)) = t.iter().find(|x| x.0 == c.name) else {
+                continue;
+            };
+            let count = |s: Status| st.iter().filter(|x| **x == s).count();
+            let parts: Vec<String> = [Status::Pass, Status::Warn, Status::Skip, Status::Fail]
+                .into_iter()
+                .filter(|s| count(*s) > 0)
+                .map(|s| format!("{} {}", s.as_str(), count(s)))
+                .collect();
+            let tally = format!("rounds: {} (worst shown)", parts.join(", "));
+            c.detail = if c.detail.is_empty() {
+                tally
+            } else {
+                format!("{}; {tally}", c.detail)
+            };
         }
     }
     out

@@ -30,11 +30,17 @@ pub fn params_text(params: &Map<String, Value>) -> String {
 
 /// `name[launcher]{params}`: what identifies one scenario point across runs.
 pub fn scenario_key(s: &ScenarioResult) -> String {
+    scenario_key_as(s, &s.launcher)
+}
+
+/// [`scenario_key`] with another launcher label (compare keys both arms of
+/// an interleaved run as one).
+pub fn scenario_key_as(s: &ScenarioResult, launcher: &str) -> String {
     let params = params_text(&s.params);
     if params.is_empty() {
-        format!("{}[{}]", s.name, s.launcher)
+        format!("{}[{launcher}]", s.name)
     } else {
-        format!("{}[{}]{{{}}}", s.name, s.launcher, params)
+        format!("{}[{launcher}]{{{params}}}", s.name)
     }
 }
 

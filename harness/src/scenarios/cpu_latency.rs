@@ -15,7 +15,7 @@ use crate::monitor::host_load::HostCpu;
 use crate::sandbox::{Exit, LaunchError, SandboxSpec};
 
 /// Other host load (CPUs) above which missing throttling is inconclusive.
-const BUSY_CPUS: f64 = 0.25;
+use isobench_reports::compare::BUSY_CPUS;
 
 pub const ABOUT: &str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
 

@@ -296,7 +296,7 @@ struct Point {
 }
 
 /// Other host load (CPUs) below which contention cannot excuse a shortfall.
-const BUSY_CPUS: f64 = 0.25;
+use isobench_reports::compare::BUSY_CPUS;
 
 /// Whether other host load explains a repetition's shortfall, by arithmetic.
 /// First, the throttling counter must agree: a period ends throttled only
@@ -553,7 +553,7 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
             thr_time,
         ),
         Metric::new(
-            "host_other_load",
+            isobench_reports::compare::HOST_OTHER_LOAD,
             "cpus",
             isobench_reports::Better::Lower,
             others,

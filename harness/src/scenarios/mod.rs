@@ -181,9 +181,7 @@ impl Ctx {
     /// Launches a sandbox (through the launcher under test) in a fresh,
     /// uniquely numbered cgroup.
     pub fn launch(&self, spec: &SandboxSpec) -> Result<Running, LaunchError> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.kind
-            .launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
+        self.launch_as(&self.kind, spec)
     }
 
     /// Launches through another launcher than the one under test (e.g. a
@@ -197,13 +195,8 @@ impl Ctx {
         kind.launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
     }
 
-    /// The same context for another launcher (sandbox numbers stay unique).
-    pub fn with_launcher(&mut self, kind: crate::launchers::Launcher) {
-        self.launcher = kind.name().to_string();
-        self.kind = kind;
-    }
-
-    /// The same context for another arm: results carry `label`.
+    /// The same context for another arm (sandbox numbers stay unique):
+    /// results carry `label`.
     pub fn with_arm(&mut self, label: &str, kind: crate::launchers::Launcher) {
         self.launcher = label.to_string();
         self.kind = kind;

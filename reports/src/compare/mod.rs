@@ -31,7 +31,7 @@ pub use mannwhitney::{mann_whitney, MannWhitney, Method};
 pub use rng::SplitMix64;
 pub use verdict::{decide, Evidence, Verdict};
 
-use crate::key::{metric_key, scenario_key};
+use crate::key::scenario_key_as;
 use crate::schema::{Better, Environment, Metric, RunResults, ScenarioResult, Status};
 use crate::stats::median;
 use crate::units::is_time_unit;
@@ -295,7 +295,7 @@ struct Grouped {
     meta: Metric,
     groups: Vec<(u64, Vec<f64>)>,
     /// Why this scenario point is not a clean measurement (see [`unclean`]).
-    warned: Option<String>,
+    unclean: Option<String>,
 }
 
 impl Grouped {
@@ -363,11 +363,9 @@ impl Side {
             let Some(label) = pick(s) else {
                 continue;
             };
-            let mut keyed = s.clone();
-            keyed.launcher = label;
-            let sk = scenario_key(&keyed);
+            let sk = scenario_key_as(s, &label);
             for m in &s.metrics {
-                let key = metric_key(&keyed, &m.name);
+                let key = format!("{sk}/{}", m.name);
                 let entry = self.metrics.entry(key.clone()).or_insert_with(|| {
                     self.order.push(key.clone());
                     let mut meta = m.clone();
@@ -377,11 +375,11 @@ impl Side {
                         scenario: sk.clone(),
                         meta,
                         groups: Vec::new(),
-                        warned: None,
+                        unclean: None,
                     }
                 });
-                if entry.warned.is_none() {
-                    entry.warned = unclean(s);
+                if entry.unclean.is_none() {
+                    entry.unclean = unclean(s);
                 }
                 for (i, x) in m.samples.iter().enumerate() {
                     let unit = if by_round {
@@ -419,8 +417,12 @@ impl Side {
 }
 
 /// Other host load (CPUs, the `host_other_load` metric a point records)
-/// above which the point measured a busy machine.
+/// above which the point measured a busy machine. The scenarios use the
+/// same figure for their starvation excuses.
 pub const BUSY_CPUS: f64 = 0.25;
+
+/// Name of the metric of the host's other load during a measurement.
+pub const HOST_OTHER_LOAD: &str = "host_other_load";
 
 /// Why a scenario point is not a clean measurement, if it is not: a check
 /// warned (a starved spinner, emulated timing, a known kernel effect), or
@@ -434,7 +436,7 @@ pub fn unclean(s: &ScenarioResult) -> Option<String> {
     let busy = s
         .metrics
         .iter()
-        .find(|m| m.name == "host_other_load")
+        .find(|m| m.name == HOST_OTHER_LOAD)
         .map(|m| median(&m.samples))
         .filter(|l| *l > BUSY_CPUS)?;
     Some(format!("other host load {busy:.2} CPUs > {BUSY_CPUS}"))
@@ -817,10 +819,10 @@ fn compare_metric(
     // spinner, emulated timing) measured the machine, not the thing under
     // test; its figures are shown, not judged.
     if design == Design::SingleRun {
-        let warned = [(&bg.warned, "BASE"), (&ng.warned, "NEW")]
+        let unclean = [(&bg.unclean, "BASE"), (&ng.unclean, "NEW")]
             .into_iter()
             .find_map(|(w, side)| w.as_ref().map(|c| (c, side)));
-        if let Some((why, side)) = warned {
+        if let Some((why, side)) = unclean {
             cell.gated = false;
             let why = format!("{why} in {side}: not a clean measurement");
             return not_comparable(cell, &why);

@@ -641,7 +641,7 @@ fn several_runs_per_side_see_run_to_run_noise() {
 }
 
 #[test]
-fn large_files_compare_quickly() {
+fn large_files_use_order_statistic_intervals() {
     // 10,000 samples per side: the interval comes from order statistics.
     let mut g = SplitMix64::new(9);
     let base = run_with(lognormal(&mut g, 10_000, 1e-3, 0.3));
