@@ -9,7 +9,7 @@ use isobench_reports::{RunResults, ScenarioResult, Status, SCHEMA};
 use crate::cgroup::{manager, CgroupSet};
 use crate::launchers::{Arm, Launcher};
 use crate::sandbox::{workload, Namespaces, SandboxSpec};
-use crate::scenarios::Ctx;
+use crate::scenarios::{Ctx, ScenarioError};
 use crate::suite::Suite;
 
 /// Everything `isobench run` was asked, parsed.
@@ -249,7 +249,9 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
                 Ok(Ok(v)) => done = v,
                 // Cut short by a signal: only completed scenarios are saved.
                 _ if cut_short => break,
-                Ok(Err(e)) => done.push(errored(name, &ctx.launcher, e)),
+                Ok(Err(ScenarioError::Interrupted(_))) => break,
+                Ok(Err(ScenarioError::Skipped(s))) => done.push(s.into_result(name, &ctx.launcher)),
+                Ok(Err(e)) => done.push(errored(name, &ctx.launcher, e.to_string())),
                 Err(p) => {
                     let msg = p
                         .downcast_ref::<String>()

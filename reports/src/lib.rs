@@ -7,6 +7,7 @@ pub mod export;
 pub mod fixture;
 pub mod key;
 pub mod load;
+pub mod names;
 pub mod render;
 pub mod schema;
 pub mod stats;

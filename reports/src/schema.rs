@@ -139,6 +139,21 @@ pub enum Status {
 }
 
 impl Status {
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn pass_if(ok: bool) -> Status {
+        Status::pass_or(ok, Status::Fail)
+    }
+
+    /// `Pass` when `ok`, else `otherwise` (e.g. `Warn` for what is only
+    /// reported).
+    pub fn pass_or(ok: bool, otherwise: Status) -> Status {
+        if ok {
+            Status::Pass
+        } else {
+            otherwise
+        }
+    }
+
     /// The lower-case name used in the results file and in reports.
     pub fn as_str(self) -> &'static str {
         match self {

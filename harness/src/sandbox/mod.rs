@@ -1,10 +1,12 @@
 //! Sandboxes: the spec, the native launcher and the embedded workload.
 
 pub mod child;
+pub mod event;
 pub mod native;
 pub mod spec;
 pub mod workload;
 
+pub use event::Event;
 pub use native::{launch, launch_with, Cleanup, Running};
 pub use spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
 

@@ -459,6 +459,15 @@ pub fn launch_with(
 }
 
 impl Running {
+    /// The workload's events so far, typed; lines this harness does not know
+    /// are left out (they stay in `events`).
+    pub fn typed_events(&self) -> Vec<super::Event> {
+        self.events
+            .iter()
+            .filter_map(super::Event::from_value)
+            .collect()
+    }
+
     /// Waits for the workload's `ready` event (or its exit, or the deadline).
     /// A peer launcher's stderr is quoted when it fails.
     pub fn wait_ready(&mut self) -> Result<(), LaunchError> {

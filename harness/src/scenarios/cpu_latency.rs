@@ -334,6 +334,8 @@ pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
     Ok(out)
 }
 
+super::legacy_scenario!(CpuLatency, "cpu-latency", [Cpu]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

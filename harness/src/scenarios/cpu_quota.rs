@@ -595,6 +595,8 @@ fn point_result(cfg: &Config, p: &Point, reps: &[Rep], launcher: &str) -> Scenar
     }
 }
 
+super::legacy_scenario!(CpuQuota, "cpu-quota", [Cpu]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,6 +272,8 @@ fn result(
     }
 }
 
+super::legacy_scenario!(CpuWeight, "cpu-weight", [Cpu]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1303,6 +1303,8 @@ pub fn leak_checks(p: &Value, exp: &Expect, w: &Window) -> Vec<Check> {
     out
 }
 
+super::legacy_scenario!(Isolation, "isolation", [Cpu, Memory]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

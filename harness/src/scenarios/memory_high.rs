@@ -380,6 +380,8 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     }
 }
 
+super::legacy_scenario!(MemoryHigh, "memory-high", [Memory]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1007,6 +1007,8 @@ fn variant_result(cfg: &Config, variant: Variant, reps: &[Rep], launcher: &str) 
     }
 }
 
+super::legacy_scenario!(MemoryOom, "memory-oom", [Memory]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

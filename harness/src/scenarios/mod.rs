@@ -1,13 +1,25 @@
-//! Scenarios: each parses its typed config at the edge (suite file section or
-//! built-in level defaults) and turns sandboxes into metrics and checks.
+//! Scenarios: each is one type implementing [`Scenario`]: its name, what it
+//! needs, its typed config (level defaults, suite-file overrides, validation)
+//! and its run, which turns sandboxes into metrics and checks.
+//!
+//! Adding a scenario is one new file (or folder) with an `impl Scenario` and
+//! one line in the `scenarios!` registry below.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use isobench_reports::ScenarioResult;
 
-use crate::cgroup::CgroupSet;
+use crate::cgroup::{CgroupSet, Controller};
 use crate::sandbox::{LaunchError, Namespaces, Running, SandboxSpec};
+
+pub mod config;
+pub mod error;
+pub mod result;
+
+pub use config::{check_range, ConfigError};
+pub use error::{ScenarioError, Skip};
+pub use result::Point;
 
 /// Built-in suite sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,91 +37,130 @@ pub struct Param {
     pub about: &'static str,
 }
 
-/// Declares every scenario once: its CLI name, variant and module. Each
-/// module provides `ABOUT`, `Config` (with `Config::parse(level, table)` and
-/// `Config::level(level)`), `ABOUT_PARAMS` and `run(&Config, &Ctx)`.
+/// One scenario: what `isobench list` shows, what it needs, its config and
+/// its run. Implemented by a unit type per scenario.
+pub trait Scenario {
+    /// The CLI and results name (`cpu-quota`).
+    const NAME: &'static str;
+    /// One line for `isobench list`.
+    const ABOUT: &'static str;
+    /// Controllers it cannot run without: a set lacking one gets a skip row
+    /// with the reason instead of an error.
+    const NEEDS: &'static [Controller] = &[];
+    /// Each parameter's meaning, in the config's (kebab-case) key spelling.
+    const PARAMS: &'static [(&'static str, &'static str)];
+    /// Its parameters, as written in a suite file's `[name]` table.
+    type Config: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug;
+
+    /// Built-in defaults of a suite level.
+    fn level(level: Level) -> Self::Config;
+
+    /// Rejects values the scenario cannot run with (the registry names the
+    /// scenario in the message).
+    fn validate(_cfg: &Self::Config) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Runs the scenario: one result per parameter point.
+    fn run(cfg: &Self::Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError>;
+
+    /// Level defaults overridden by a suite-file table, then validated.
+    fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self::Config, ConfigError> {
+        let cfg = config::merge_over(&Self::level(level), table)?;
+        Self::validate(&cfg)?;
+        Ok(cfg)
+    }
+
+    /// Its parameters with their quick and default values.
+    fn describe() -> Vec<Param> {
+        params_of(
+            &Self::level(Level::Quick),
+            &Self::level(Level::Default),
+            Self::PARAMS,
+        )
+    }
+}
+
+/// The registry: one line per scenario, `Variant => module::Type`, in suite
+/// order. Everything else (names, parsing, `list`, needs) follows from the
+/// `Scenario` impls.
 macro_rules! scenarios {
-    ($($variant:ident => $name:literal, $module:ident;)*) => {
+    ($($variant:ident => $module:ident :: $ty:ident;)*) => {
         $(pub mod $module;)*
 
         /// Names of every scenario, in suite order.
-        pub const NAMES: &[&str] = &[$($name),*];
+        pub const NAMES: &[&str] = &[$(<$module::$ty as Scenario>::NAME),*];
 
         /// A scenario with its parsed configuration.
         #[derive(Debug, Clone)]
         pub enum ScenarioSpec {
-            $($variant($module::Config),)*
+            $($variant(<$module::$ty as Scenario>::Config),)*
         }
 
         impl ScenarioSpec {
             /// Parses a scenario by CLI name with level defaults, overridden by
             /// its suite-file table when given.
-            pub fn parse(name: &str, level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-                match name {
-                    $($name => Ok(ScenarioSpec::$variant($module::Config::parse(level, table)?)),)*
-                    other => Err(format!(
-                        "unknown scenario {other:?}; known: {}",
-                        NAMES.join(", ")
-                    )),
-                }
+            pub fn parse(name: &str, level: Level, table: Option<&toml::Table>) -> Result<Self, ConfigError> {
+                $(
+                    if name == <$module::$ty as Scenario>::NAME {
+                        return <$module::$ty as Scenario>::parse(level, table)
+                            .map(ScenarioSpec::$variant)
+                            .map_err(|e| e.in_scenario(name));
+                    }
+                )*
+                Err(ConfigError::new(format!(
+                    "unknown scenario {name:?}; known: {}",
+                    NAMES.join(", ")
+                )))
             }
 
             pub fn name(&self) -> &'static str {
                 match self {
-                    $(ScenarioSpec::$variant(_) => $name,)*
+                    $(ScenarioSpec::$variant(_) => <$module::$ty as Scenario>::NAME,)*
                 }
             }
 
             /// Runs the scenario; one result per parameter point.
-            pub fn run(&self, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
+            pub fn run(&self, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
                 match self {
-                    $(ScenarioSpec::$variant(c) => $module::run(c, ctx),)*
+                    $(ScenarioSpec::$variant(c) => <$module::$ty as Scenario>::run(c, ctx),)*
                 }
             }
         }
 
         /// Description and parameters of a scenario (for `isobench list`).
         pub fn describe(name: &str) -> Option<(&'static str, Vec<Param>)> {
-            match name {
-                $($name => Some((
-                    $module::ABOUT,
-                    params_of(
-                        &$module::Config::level(Level::Quick),
-                        &$module::Config::level(Level::Default),
-                        $module::ABOUT_PARAMS,
-                    ),
-                )),)*
-                _ => None,
-            }
+            $(
+                if name == <$module::$ty as Scenario>::NAME {
+                    return Some((<$module::$ty as Scenario>::ABOUT, <$module::$ty as Scenario>::describe()));
+                }
+            )*
+            None
+        }
+
+        /// Controllers a scenario cannot run without.
+        pub fn needs(name: &str) -> &'static [Controller] {
+            $(
+                if name == <$module::$ty as Scenario>::NAME {
+                    return <$module::$ty as Scenario>::NEEDS;
+                }
+            )*
+            &[]
         }
     };
 }
 
 scenarios! {
-    Startup => "startup", startup;
-    CpuQuota => "cpu-quota", cpu_quota;
-    CpuWeight => "cpu-weight", cpu_weight;
-    Cpuset => "cpuset", cpuset;
-    CpuLatency => "cpu-latency", cpu_latency;
-    MemoryOom => "memory-oom", memory_oom;
-    MemoryHigh => "memory-high", memory_high;
-    Pagecache => "pagecache", pagecache;
-    Pids => "pids", pids;
-    Isolation => "isolation", isolation;
-}
-
-/// Controllers a scenario cannot run without; a machine lacking one gets a
-/// skip row with the reason instead of an error.
-pub fn needs(name: &str) -> &'static [crate::cgroup::Controller] {
-    use crate::cgroup::Controller::*;
-    match name {
-        "cpu-quota" | "cpu-latency" | "cpu-weight" => &[Cpu],
-        "cpuset" => &[Cpuset],
-        "memory-oom" | "memory-high" | "pagecache" => &[Memory],
-        "pids" => &[Pids],
-        "isolation" => &[Cpu, Memory],
-        _ => &[],
-    }
+    Startup => startup::Startup;
+    CpuQuota => cpu_quota::CpuQuota;
+    CpuWeight => cpu_weight::CpuWeight;
+    Cpuset => cpuset::Cpuset;
+    CpuLatency => cpu_latency::CpuLatency;
+    MemoryOom => memory_oom::MemoryOom;
+    MemoryHigh => memory_high::MemoryHigh;
+    Pagecache => pagecache::Pagecache;
+    Pids => pids::Pids;
+    Isolation => isolation::Isolation;
 }
 
 /// Documents a config's parameters from its quick and default values.
@@ -122,23 +173,17 @@ pub fn params_of<T: serde::Serialize>(
     let d = toml::Table::try_from(default).unwrap_or_default();
     let show = |t: &toml::Table, k: &str| t.get(k).map(|v| v.to_string()).unwrap_or_default();
     d.keys()
-        .map(|k| Param {
-            name: about
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(n, _)| *n)
-                .unwrap_or("?"),
-            quick: show(&q, k),
-            default: show(&d, k),
-            about: about
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, a)| *a)
-                .unwrap_or(""),
+        .map(|k| {
+            let doc = about.iter().find(|(n, _)| n == k);
+            Param {
+                name: doc.map(|(n, _)| *n).unwrap_or("?"),
+                quick: show(&q, k),
+                default: show(&d, k),
+                about: doc.map(|(_, a)| *a).unwrap_or(""),
+            }
         })
         .collect()
 }
-
 /// What every scenario gets from the run.
 pub struct Ctx {
     pub set: CgroupSet,
@@ -209,42 +254,50 @@ impl Ctx {
     }
 }
 
-/// Deserialises a suite-file table into a config (unknown keys rejected),
-/// naming the scenario in errors.
-pub fn from_table<T: serde::de::DeserializeOwned>(
-    scenario: &str,
-    table: &toml::Table,
-) -> Result<T, String> {
-    T::deserialize(toml::Value::Table(table.clone()))
-        .map_err(|e| format!("[{scenario}]: {}", e.message()))
-}
-
-/// Merges a suite-file table over a config's defaults.
+/// Transitional (removed once every scenario validates through
+/// `Scenario::validate`): the old prefixed merge.
 pub fn merge_over<T>(scenario: &str, defaults: &T, table: Option<&toml::Table>) -> Result<T, String>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let Some(t) = table else {
-        return from_table(
-            scenario,
-            &toml::Table::try_from(defaults).map_err(|e| e.to_string())?,
-        );
-    };
-    let mut base = toml::Table::try_from(defaults).map_err(|e| e.to_string())?;
-    let pristine = base.clone();
-    for (k, v) in t {
-        if !base.contains_key(k) {
-            let known: Vec<&str> = base.keys().map(String::as_str).collect();
-            return Err(format!(
-                "[{scenario}]: unknown key {k:?}; accepted: {}",
-                known.join(", ")
-            ));
-        }
-        // Try each key alone over the defaults so the error names it.
-        let mut one = pristine.clone();
-        one.insert(k.clone(), v.clone());
-        from_table::<T>(scenario, &one).map_err(|e| format!("{e} (key {k:?})"))?;
-        base.insert(k.clone(), v.clone());
-    }
-    from_table(scenario, &base)
+    config::merge_over(defaults, table).map_err(|e| e.in_scenario(scenario).into())
 }
+
+/// Transitional adapter for a scenario module still in the old shape
+/// (`ABOUT`, `ABOUT_PARAMS`, `Config::{level, parse}`, `run -> Result<_, String>`).
+macro_rules! legacy_scenario {
+    ($ty:ident, $name:literal, [$($need:ident),*]) => {
+        /// The scenario.
+        pub struct $ty;
+
+        impl $crate::scenarios::Scenario for $ty {
+            const NAME: &'static str = $name;
+            const ABOUT: &'static str = ABOUT;
+            const NEEDS: &'static [$crate::cgroup::Controller] = &[$($crate::cgroup::Controller::$need),*];
+            const PARAMS: &'static [(&'static str, &'static str)] = ABOUT_PARAMS;
+            type Config = Config;
+
+            fn level(level: $crate::scenarios::Level) -> Config {
+                Config::level(level)
+            }
+
+            fn parse(
+                level: $crate::scenarios::Level,
+                table: Option<&toml::Table>,
+            ) -> Result<Config, $crate::scenarios::ConfigError> {
+                Config::parse(level, table).map_err(|e| {
+                    let prefix = concat!("[", $name, "]: ");
+                    $crate::scenarios::ConfigError::new(e.strip_prefix(prefix).unwrap_or(&e))
+                })
+            }
+
+            fn run(
+                cfg: &Config,
+                ctx: &$crate::scenarios::Ctx,
+            ) -> Result<Vec<isobench_reports::ScenarioResult>, $crate::scenarios::ScenarioError> {
+                run(cfg, ctx).map_err($crate::scenarios::ScenarioError::Failed)
+            }
+        }
+    };
+}
+pub(crate) use legacy_scenario;

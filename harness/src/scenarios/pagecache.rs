@@ -482,6 +482,8 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     }
 }
 
+super::legacy_scenario!(Pagecache, "pagecache", [Memory]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -467,6 +467,8 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
     }
 }
 
+super::legacy_scenario!(Pids, "pids", [Pids]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

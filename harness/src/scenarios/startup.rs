@@ -446,6 +446,8 @@ pub fn set_result(
     }
 }
 
+super::legacy_scenario!(Startup, "startup", []);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,174 @@
+//! The workload's events, typed. The workload writes one JSON object per
+//! line (`{"event":"spin",…}`, built by hand to stay dependency-light); this
+//! is the harness's reading of that contract. Unknown fields are ignored so
+//! an older harness reads a newer workload.
+
+use serde::Deserialize;
+
+/// One line of the workload's event stream.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Arguments parsed; the measured part starts.
+    Ready,
+    /// The workload failed; it exits non-zero after this.
+    Error {
+        msg: String,
+    },
+    Spin(Spin),
+    Tick(Tick),
+    /// Memory hog progress: bytes touched so far.
+    Hog(Progress),
+    /// The hog touched everything it was asked to.
+    HogDone(Progress),
+    Pagecache(Progress),
+    PagecacheDone(Progress),
+    Forkbomb(Forkbomb),
+    Probe(Box<Probe>),
+    Escape(Escape),
+    EscapeDone(EscapeDone),
+}
+
+/// `spin`: CPU spinner totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Spin {
+    pub threads: u64,
+    pub wall_ns: u64,
+    pub cpu_ns: u64,
+    #[serde(default)]
+    pub thread_cpu_ns: Vec<u64>,
+    /// Per-thread run-queue wait (schedstat), when the kernel has it.
+    #[serde(default)]
+    pub thread_wait_ns: Option<Vec<u64>>,
+    /// CPUs any thread was seen on (sched_getcpu sampling).
+    #[serde(default)]
+    pub cpus_used: Vec<u64>,
+    #[serde(default)]
+    pub affinity: Option<Vec<u64>>,
+}
+
+/// `tick`: a periodic task's wake-up and completion times.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Tick {
+    pub period_ms: f64,
+    pub work_ms: f64,
+    pub count: u64,
+    pub missed: u64,
+    #[serde(default)]
+    pub wake_ns: Vec<u64>,
+    #[serde(default)]
+    pub done_ns: Vec<u64>,
+}
+
+/// `hog`, `hog_done`, `pagecache`, `pagecache_done`: bytes so far.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Progress {
+    pub bytes: u64,
+    /// Since the workload started (absent on `hog_done`).
+    #[serde(default)]
+    pub t_ns: Option<u64>,
+    /// Which of several hog processes (`--procs`).
+    #[serde(default)]
+    pub proc: Option<u64>,
+}
+
+/// `forkbomb`: forks so far.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Forkbomb {
+    pub forked: u64,
+    pub failed: u64,
+    pub t_ns: u64,
+}
+
+/// `escape`: one escape attempt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Escape {
+    pub attempt: String,
+    /// `None`: not tried (its precondition was missing).
+    #[serde(default)]
+    pub blocked: Option<bool>,
+    pub errno: i64,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// `escape_done`: the attempts' totals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EscapeDone {
+    pub attempts: u64,
+    pub blocked: u64,
+    pub escaped: u64,
+    pub untried: u64,
+}
+
+/// `probe`: what the sandbox looks like from inside. A field is `None` when
+/// the workload could not read it.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct Probe {
+    pub pid: i64,
+    pub ppid: i64,
+    pub uid: u64,
+    pub gid: u64,
+    pub euid: u64,
+    pub hostname: Option<String>,
+    pub visible_pids: Option<Vec<u64>>,
+    pub interfaces: Option<Vec<String>>,
+    pub mounts: Option<Vec<String>>,
+    pub mount_keys: Option<Vec<String>>,
+    pub uid_map: Option<String>,
+    pub gid_map: Option<String>,
+    pub cgroup: Option<Vec<String>>,
+    pub cap_eff: Option<String>,
+    pub no_new_privs: Option<u64>,
+    pub affinity: Option<Vec<u64>>,
+    pub sysvipc_shm: Option<Vec<u64>>,
+    pub meminfo_total_bytes: Option<u64>,
+    pub nprocs_online: Option<u64>,
+    pub cpuinfo_processors: Option<u64>,
+    pub loadavg: Option<String>,
+    pub uptime_s: Option<f64>,
+}
+
+impl Event {
+    /// Reads one event line's JSON; `None` for a line this harness does not
+    /// know (kept raw by the caller).
+    pub fn from_value(v: &serde_json::Value) -> Option<Event> {
+        Event::deserialize(v).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_read_as_the_workload_writes_them() {
+        let e = Event::from_value(&json!({"event":"ready"}));
+        assert_eq!(e, Some(Event::Ready));
+        let e = Event::from_value(&json!({"event":"hog","bytes":1024,"t_ns":5,"proc":2}));
+        assert_eq!(
+            e,
+            Some(Event::Hog(Progress {
+                bytes: 1024,
+                t_ns: Some(5),
+                proc: Some(2)
+            }))
+        );
+        let e = Event::from_value(
+            &json!({"event":"escape","attempt":"ptrace","blocked":null,"errno":0,"detail":""}),
+        );
+        assert!(matches!(
+            e,
+            Some(Event::Escape(Escape { blocked: None, .. }))
+        ));
+        let e = Event::from_value(&json!({"event":"probe","pid":1,"hostname":null,"extra":3}));
+        match e {
+            Some(Event::Probe(p)) => assert_eq!((p.pid, p.hostname), (1, None)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Event::from_value(&json!({"event":"new-thing"})), None);
+        assert_eq!(Event::from_value(&json!({"event":"spin"})), None);
+    }
+}

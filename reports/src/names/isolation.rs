@@ -1,0 +1,2 @@
+//! Metric, series and check names of the isolation scenario: the one spelling
+//! the scenario, the plots and the fixtures share.

@@ -1,0 +1,14 @@
+//! Names that cross crates: the metrics, series and checks each scenario
+//! records, as constants. The scenarios write them, the plots and fixtures
+//! read them, so a rename that misses one side does not compile.
+
+pub mod cpu_latency;
+pub mod cpu_quota;
+pub mod cpu_weight;
+pub mod cpuset;
+pub mod isolation;
+pub mod memory_high;
+pub mod memory_oom;
+pub mod pagecache;
+pub mod pids;
+pub mod startup;
