@@ -250,7 +250,6 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
                 // Cut short by a signal: only completed scenarios are saved.
                 _ if cut_short => break,
                 Ok(Err(ScenarioError::Interrupted(_))) => break,
-                Ok(Err(ScenarioError::Skipped(s))) => done.push(s.into_result(name, &ctx.launcher)),
                 Ok(Err(e)) => done.push(errored(name, &ctx.launcher, e.to_string())),
                 Err(p) => {
                     let msg = p

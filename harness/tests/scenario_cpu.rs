@@ -5,7 +5,8 @@
 mod common;
 
 use isobench::sandbox::workload;
-use isobench::scenarios::{cpu_latency, cpu_weight, cpuset, Ctx, Level};
+use isobench::scenarios::cpuset::Cpuset;
+use isobench::scenarios::{cpu_latency, cpu_weight, Ctx, Level, Scenario};
 use isobench_reports::{ScenarioResult, Status};
 
 fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
@@ -53,8 +54,8 @@ fn cpuset_pins_every_thread() {
         return;
     }
     let (ctx, _root) = ctx("cpuset");
-    let cfg = cpuset::Config::parse(Level::Quick, None).unwrap();
-    let r = cpuset::run(&cfg, &ctx).unwrap();
+    let cfg = Cpuset::parse(Level::Quick, None).unwrap();
+    let r = Cpuset::results(&cfg, &ctx).unwrap();
     if ctx.cpus < 2 {
         assert_eq!(status(&r, "cpuset"), vec![Status::Skip]);
         return;

@@ -64,6 +64,14 @@ pub trait Scenario {
     /// Runs the scenario: one result per parameter point.
     fn run(cfg: &Self::Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError>;
 
+    /// `run`, with a whole-scenario skip turned into its result row.
+    fn results(cfg: &Self::Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        match Self::run(cfg, ctx) {
+            Err(ScenarioError::Skipped(s)) => Ok(vec![s.into_result(Self::NAME, &ctx.launcher)]),
+            r => r,
+        }
+    }
+
     /// Level defaults overridden by a suite-file table, then validated.
     fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self::Config, ConfigError> {
         let cfg = config::merge_over(&Self::level(level), table)?;
@@ -120,10 +128,11 @@ macro_rules! scenarios {
                 }
             }
 
-            /// Runs the scenario; one result per parameter point.
+            /// Runs the scenario; one result per parameter point (a skip is a
+            /// row too).
             pub fn run(&self, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
                 match self {
-                    $(ScenarioSpec::$variant(c) => <$module::$ty as Scenario>::run(c, ctx),)*
+                    $(ScenarioSpec::$variant(c) => <$module::$ty as Scenario>::results(c, ctx),)*
                 }
             }
         }
