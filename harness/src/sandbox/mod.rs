@@ -8,7 +8,7 @@ pub mod workload;
 
 pub use event::Event;
 pub use native::{launch, launch_with, Cleanup, Running};
-pub use spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
+pub use spec::{IdMap, Namespaces, NsSet, Rootfs, SandboxSpec};
 
 use std::fmt;
 use std::time::Duration;
@@ -35,6 +35,14 @@ pub enum Exit {
     Signaled(i32),
     /// Killed by the harness at its deadline.
     TimedOut,
+}
+
+impl Exit {
+    /// Death by SIGKILL as a sandbox leader reports it: the signal itself,
+    /// or the shell convention 128 + 9 of wrappers and OCI runtimes.
+    pub fn is_sigkill(self) -> bool {
+        matches!(self, Exit::Signaled(libc::SIGKILL) | Exit::Code(137))
+    }
 }
 
 impl fmt::Display for Exit {

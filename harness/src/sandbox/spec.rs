@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::cgroup::Limits;
 
 /// The namespaces to create (each a clone flag).
@@ -245,5 +247,37 @@ mod tests {
         assert!(s.validate().is_err());
         s.namespaces.mnt = true;
         assert!(s.validate().is_ok());
+    }
+}
+
+/// A namespace set as it appears in suite files and results ("pid,mnt").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsSet(pub Namespaces);
+
+impl NsSet {
+    /// Parses a built-in set (panics on a typo in this crate's own tables).
+    pub fn of(s: &str) -> Self {
+        NsSet(Namespaces::parse(s).expect("built-in namespace set"))
+    }
+}
+
+impl fmt::Display for NsSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for NsSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for NsSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Namespaces::parse(&s)
+            .map(NsSet)
+            .map_err(serde::de::Error::custom)
     }
 }

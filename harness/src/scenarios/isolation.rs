@@ -28,7 +28,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::startup::NsSet;
+use crate::sandbox::NsSet;
 use super::{merge_over, Ctx, Level};
 use crate::cgroup::{CpuMax, Limits};
 use crate::launchers::Launcher;

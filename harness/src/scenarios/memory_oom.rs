@@ -283,12 +283,6 @@ fn limit_was_hit(s: &MemoryStats, near: u64) -> bool {
     s.events.max.unwrap_or(0) > 0 || s.failcnt.unwrap_or(0) > 0 || s.current.unwrap_or(0) >= near
 }
 
-/// How a sandbox leader reports death by SIGKILL: the signal itself, or
-/// the shell convention 128 + 9 of wrappers and OCI runtimes.
-pub(super) fn died_of_sigkill(e: Exit) -> bool {
-    matches!(e, Exit::Signaled(libc::SIGKILL) | Exit::Code(137))
-}
-
 /// Samples memory counters until the leader dies (or a hang shows, when
 /// `stop_on_hang`), or `until`.
 fn watch(
@@ -671,7 +665,7 @@ fn peak_of(r: &Rep) -> (u64, bool) {
 }
 
 fn check_killed(reps: &[Rep], what: &str) -> Check {
-    let killed = |r: &Rep| died_of_sigkill(r.exit);
+    let killed = |r: &Rep| r.exit.is_sigkill();
     let completed = reps.iter().any(|r| r.completed || r.exit == Exit::Code(0));
     // A wrapper may swallow the signal; the kernel's count still shows it.
     let masked = |r: &Rep| !killed(r) && !r.completed && r.stats.events.oom_kill.unwrap_or(0) > 0;
@@ -881,7 +875,7 @@ fn check_hang(cfg: &Config, reps: &[Rep]) -> Vec<Check> {
     let killed_ok = hangs
         .iter()
         .all(|h| h.left_after_kill == 0 && h.kill_seconds <= bound)
-        && reps.iter().all(|r| died_of_sigkill(r.exit));
+        && reps.iter().all(|r| r.exit.is_sigkill());
     vec![
         Check::new(
             "hang_detected",

@@ -12,7 +12,6 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::memory_oom::died_of_sigkill;
 use super::{merge_over, Ctx, Level};
 use crate::cgroup::{Cgroup, Limits, PidsStats};
 use crate::sandbox::{Exit, SandboxSpec};
@@ -365,7 +364,7 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
     let bound = cfg.kill_within_seconds;
     let killed = reps
         .iter()
-        .all(|r| r.kill_seconds.is_some_and(|s| s <= bound) && died_of_sigkill(r.exit));
+        .all(|r| r.kill_seconds.is_some_and(|s| s <= bound) && r.exit.is_sigkill());
     checks.push(Check::new(
         "killed_and_empty",
         if killed { Status::Pass } else { Status::Fail },

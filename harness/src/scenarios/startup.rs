@@ -6,16 +6,15 @@
 //! the first `warmup` rounds are launched but not measured.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{merge_over, Ctx, Level};
 use crate::launchers::Launcher;
-use crate::sandbox::{Exit, Namespaces, Phases, SandboxSpec};
+use crate::sandbox::{Exit, Namespaces, NsSet, Phases, SandboxSpec};
 
 pub const ABOUT: &str =
     "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
@@ -37,38 +36,6 @@ pub const ABOUT_PARAMS: &[(&str, &str)] = &[
 const MAX_LAUNCHES: u32 = 100_000;
 /// Deadline of one `ready` launch.
 const LAUNCH_DEADLINE: Duration = Duration::from_secs(10);
-
-/// A namespace set as it appears in suite files and results ("pid,mnt").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NsSet(pub Namespaces);
-
-impl NsSet {
-    /// Parses a built-in set (panics on a typo in this crate's own tables).
-    fn of(s: &str) -> Self {
-        NsSet(Namespaces::parse(s).expect("built-in namespace set"))
-    }
-}
-
-impl fmt::Display for NsSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl Serialize for NsSet {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for NsSet {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Namespaces::parse(&s)
-            .map(NsSet)
-            .map_err(serde::de::Error::custom)
-    }
-}
 
 /// The sets of the issue: cgroup only, the common container set, then that
 /// set plus each expensive namespace on its own, then everything.
