@@ -5,9 +5,10 @@
 mod common;
 
 use isobench::sandbox::{workload, Namespaces};
-use isobench::scenarios::isolation::{self, Config};
-use isobench::scenarios::{Ctx, Level};
-use isobench_reports::{ScenarioResult, Status};
+use isobench::scenarios::isolation::{Isolation, ESCAPE_ATTEMPTS};
+use isobench::scenarios::{Ctx, Level, Scenario};
+use isobench_reports::names::isolation as n;
+use isobench_reports::{Check, ScenarioResult, Status};
 
 fn run(
     test: &str,
@@ -23,8 +24,8 @@ fn run(
         1,
         namespaces,
     );
-    let cfg = Config::parse(Level::Quick, None).unwrap();
-    let results = isolation::run(&cfg, &ctx).unwrap();
+    let cfg = Isolation::parse(Level::Quick, None).unwrap();
+    let results = Isolation::results(&cfg, &ctx).unwrap();
     (results, check_set)
 }
 
@@ -75,12 +76,15 @@ fn target_gone(detail: &str) -> bool {
     !child_sleep
 }
 
-fn status(s: &ScenarioResult, name: &str) -> Status {
+fn check<'a>(s: &'a ScenarioResult, name: &str) -> &'a Check {
     s.checks
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no check {name}: {:#?}", s.checks))
-        .status
+}
+
+fn status(s: &ScenarioResult, name: &str) -> Status {
+    check(s, name).status
 }
 
 #[test]
@@ -107,7 +111,7 @@ fn baseline_leaks_and_the_full_set_isolates() {
     assert_eq!(base.params["baseline"], true);
     // Every leak the checks look for is visible without namespaces (net
     // may skip on a host with only lo).
-    for k in ["pid", "mnt", "uts", "ipc", "user", "cgroup"] {
+    for k in [n::PID, n::MNT, n::UTS, n::IPC, n::USER, n::CGROUP] {
         assert_eq!(
             status(base, k),
             Status::Pass,
@@ -115,25 +119,19 @@ fn baseline_leaks_and_the_full_set_isolates() {
             base.checks
         );
     }
-    assert_ne!(status(base, "net"), Status::Fail);
+    assert_ne!(status(base, n::NET), Status::Fail);
 
     let all = by_ns(&r, &Namespaces::all().to_string());
-    for k in ["pid", "mnt", "net", "uts", "ipc", "user", "cgroup"] {
+    for k in n::NAMESPACES {
         assert_eq!(status(all, k), Status::Pass, "all {k}: {:#?}", all.checks);
     }
     // The famous leaks: no namespace virtualises these.
-    for k in [
-        "leak.meminfo",
-        "leak.nproc",
-        "leak.cpuinfo",
-        "leak.uptime",
-        "leak.loadavg",
-    ] {
+    for k in n::LEAK_CHECKS {
         assert_eq!(status(all, k), Status::Warn, "{k}: {:#?}", all.checks);
     }
 
     let common_set = by_ns(&r, "pid,mnt,uts,ipc");
-    for k in ["pid", "mnt", "uts", "ipc"] {
+    for k in [n::PID, n::MNT, n::UTS, n::IPC] {
         assert_eq!(
             status(common_set, k),
             Status::Pass,
@@ -145,11 +143,11 @@ fn baseline_leaks_and_the_full_set_isolates() {
     assert!(!common_set
         .checks
         .iter()
-        .any(|c| ["net", "user", "cgroup"].contains(&c.name.as_str())));
+        .any(|c| [n::NET, n::USER, n::CGROUP].contains(&c.name.as_str())));
 
     common::assert_clean(&set);
     // The harness's shm segment (named in the baseline's ipc check) is gone.
-    let ipc = base.checks.iter().find(|c| c.name == "ipc").unwrap();
+    let ipc = check(base, n::IPC);
     let id = ipc
         .expected
         .split_whitespace()
@@ -182,7 +180,7 @@ fn namespaces_flag_probes_one_set_after_the_baseline() {
         .collect();
     assert_eq!(names, ["none", "pid,mnt,net"]);
     let s = &r[1];
-    for k in ["pid", "mnt", "net"] {
+    for k in [n::PID, n::MNT, n::NET] {
         assert_eq!(status(s, k), Status::Pass, "{k}: {:#?}", s.checks);
     }
     common::assert_clean(&set);
@@ -200,27 +198,19 @@ fn escape_attempts_fail_under_the_full_set() {
     let all = escape_row(&r, &Namespaces::all().to_string());
     assert!(all.error.is_none(), "{all:#?}");
     assert_eq!(all.params["rootfs"], "minimal");
-    let names: Vec<String> = isolation::ESCAPE_ATTEMPTS
-        .iter()
-        .map(|(n, _)| format!("escape.{n}"))
-        .collect();
-    for n in &names {
-        let c = all
-            .checks
-            .iter()
-            .find(|c| &c.name == n)
-            .unwrap_or_else(|| panic!("no {n}: {:#?}", all.checks));
+    for (attempt, _) in ESCAPE_ATTEMPTS {
+        let c = check(all, &n::escape(attempt));
         assert_eq!(c.status, Status::Pass, "{c:#?}");
         assert!(c.observed.starts_with("refused"), "{c:#?}");
     }
-    let escapes = all.metrics.iter().find(|m| m.name == "escapes").unwrap();
+    let escapes = all.metrics.iter().find(|m| m.name == n::ESCAPES).unwrap();
     assert_eq!(escapes.samples, [0.0]);
 
     let base = escape_row(&r, "none");
     assert!(base.error.is_none(), "{base:#?}");
     // As root without namespaces these get through on any Linux host; a
     // probe that saw them refused here would be blind.
-    for n in [
+    for attempt in [
         "signal",
         "ptrace",
         "cgroup-write",
@@ -232,7 +222,7 @@ fn escape_attempts_fail_under_the_full_set() {
         "abstract-socket",
     ] {
         assert_eq!(
-            status(base, &format!("escape.{n}")),
+            status(base, &n::escape(attempt)),
             Status::Pass,
             "{:#?}",
             base.checks
@@ -240,20 +230,13 @@ fn escape_attempts_fail_under_the_full_set() {
     }
     // Module loading: through (permission passed) or skipped where the
     // kernel has no module support; never a failure.
-    for n in ["escape.init-module", "escape.finit-module"] {
-        assert_ne!(status(base, n), Status::Fail, "{:#?}", base.checks);
+    for attempt in ["init-module", "finit-module"] {
+        let s = status(base, &n::escape(attempt));
+        assert_ne!(s, Status::Fail, "{:#?}", base.checks);
     }
-    let sock = base
-        .checks
-        .iter()
-        .find(|c| c.name == "escape.abstract-socket")
-        .unwrap();
+    let sock = check(base, &n::escape("abstract-socket"));
     assert!(sock.observed.contains("accepted 1"), "{sock:#?}");
-    let signal = base
-        .checks
-        .iter()
-        .find(|c| c.name == "escape.signal")
-        .unwrap();
+    let signal = check(base, &n::escape("signal"));
     assert!(target_gone(&signal.detail), "{signal:#?}");
     common::assert_clean(&set);
 }

@@ -402,7 +402,7 @@ pub fn demo_results(seed: u64) -> RunResults {
         "runc: container_linux.go: starting container process caused: exec format error".into(),
     );
     iso.checks.push(Check::new(
-        "pid namespace hides host pids",
+        crate::names::isolation::PID,
         Status::Skip,
         "only pid 1 visible",
         "not run",

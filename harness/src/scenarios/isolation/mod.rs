@@ -1,0 +1,134 @@
+//! isolation: what a workload inside each namespace set can see of the host.
+//!
+//! `isobench-workload probe` runs first with no namespace at all — the
+//! baseline, which must show every leak (otherwise a check that passes
+//! later proves nothing) — then in each configured set, under a memory
+//! limit and a CPU quota so the famous /proc visibility leaks have
+//! something to leak. Each namespace of a set gets one check: it must
+//! isolate (pass / fail). The baseline gets one per namespace kind: the leak
+//! must be visible (pass / fail, or skip when this host cannot show it).
+//! Visibility leaks are warnings.
+//!
+//! Then `isobench-workload escape` runs twice more: with no namespace (the
+//! baseline, where most attempts get through, which proves the probe can
+//! see an escape) and with the full set and the minimal rootfs, where every
+//! attempt must be refused: signal and ptrace a host process (a `sleep` the
+//! harness starts for it), write its own or its parent's cgroup limits,
+//! mount and remount, load a kernel module, write /proc/sys, connect to an
+//! abstract unix socket the harness listens on. Each attempt is a check
+//! `escape.<attempt>` in a row with `probe = "escape"`.
+//!
+//! The verdicts are pure functions of the probe's typed report, the spec
+//! and a few host facts, so they are tested on recorded data.
+//!
+//! Files: `config` (parameters), `sets` (which sets, what a launcher can
+//! create), `probe` (one visibility probe and its row), `namespaces` (the
+//! per-namespace detectors), `leaks` (the /proc views), `escape` (the
+//! escape probe), `host` (what the harness knows of the host).
+
+use isobench_reports::ScenarioResult;
+
+use crate::cgroup::Controller;
+use crate::sandbox::{Namespaces, NsSet};
+use crate::scenarios::{ConfigError, Ctx, Level, Scenario, ScenarioError};
+
+mod config;
+mod escape;
+mod host;
+mod leaks;
+mod namespaces;
+mod probe;
+mod sets;
+#[cfg(test)]
+mod tests;
+
+pub use config::{physical_memory, Config};
+pub use escape::{escape_checks, escape_result, escape_spec, Escaped, ESCAPE_ATTEMPTS};
+pub use host::{Host, ShmError, Window};
+pub use leaks::leak_checks;
+pub use namespaces::{namespace_checks, parse_id_map};
+pub use probe::{probe_spec, set_result, Expect, Probed};
+pub use sets::supported_part;
+
+use host::{hostname, ShmSegment};
+use sets::{not_interrupted, with_baseline};
+
+/// The scenario.
+pub struct Isolation;
+
+impl Scenario for Isolation {
+    const NAME: &'static str = "isolation";
+    const ABOUT: &'static str =
+        "Isolation: `probe` per namespace set (and a no-namespace baseline that must leak); per-namespace checks and /proc leaks of memory, CPUs, uptime, load; `escape` attempts under the full set (each must be refused) and the baseline";
+    const NEEDS: &'static [Controller] = &[Controller::Cpu, Controller::Memory];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        (
+            "sets",
+            "namespace sets probed after the no-namespace baseline; --namespaces picks one",
+        ),
+        (
+            "memory-max-mib",
+            "memory limit of the probed sandboxes (what MemTotal should show)",
+        ),
+        (
+            "cpu-quota-pct",
+            "CPU quota of the probed sandboxes, % of one CPU (what nproc should show)",
+        ),
+        (
+            "hostname",
+            "hostname given to sandboxes with a uts namespace",
+        ),
+        (
+            "outside-uid",
+            "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
+        ),
+        (
+            "outside-gid",
+            "host gid that root in a user namespace maps to",
+        ),
+    ];
+    type Config = Config;
+
+    /// The probes take milliseconds, so both levels probe the same.
+    fn level(_level: Level) -> Config {
+        Config {
+            sets: vec![NsSet::of("pid,mnt,uts,ipc"), NsSet(Namespaces::all())],
+            memory_max_mib: 256,
+            cpu_quota_pct: 50.0,
+            hostname: "isobench-probe".into(),
+            outside_uid: 65534,
+            outside_gid: 65534,
+        }
+    }
+
+    fn validate(cfg: &Config) -> Result<(), ConfigError> {
+        cfg.validate_on(crate::env::cpus(), physical_memory())
+    }
+
+    /// Probes the baseline, then each set, then the escapes.
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let shm = ShmSegment::create();
+        let mut host = Host::gather(&shm);
+        let mut probed = Vec::new();
+        for ns in with_baseline(&ctx.kind, cfg.effective_sets(ctx.namespaces)) {
+            not_interrupted()?;
+            // A peer that lacks a namespace kind is probed with the rest; the
+            // missing kinds are reported, never silently dropped.
+            let (kept, dropped) = supported_part(&ctx.kind, ns);
+            let spec = probe_spec(cfg, kept);
+            // Nothing left to probe: the skips say why.
+            let p = (kept != Namespaces::default() || ns.is_empty())
+                .then(|| probe::run_probe(ctx, &spec, cfg.quota_cpus()));
+            probed.push((spec, dropped, p));
+        }
+        let escapes = escape::run_escapes(cfg, ctx)?;
+        host.hostname_after = hostname();
+        drop(shm);
+        let mut out: Vec<ScenarioResult> = probed
+            .into_iter()
+            .map(|(spec, dropped, p)| set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher))
+            .collect();
+        out.extend(escapes);
+        Ok(out)
+    }
+}
