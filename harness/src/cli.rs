@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Benchmark and verify Linux isolation and resource limits.
 #[derive(Debug, Parser)]
@@ -15,40 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a suite (or chosen scenarios) and write results JSON.
-    Run {
-        /// quick, default, or a suite TOML file.
-        #[arg(long, default_value = "default")]
-        suite: String,
-        /// Run only this scenario (repeatable); see `isobench list`.
-        #[arg(long = "scenario", value_name = "NAME")]
-        scenarios: Vec<String>,
-        /// Arm under test (repeatable), as SPEC or LABEL=SPEC: native, bare,
-        /// runc, crun, bwrap, unshare, oci:PATH (any OCI runtime with runc's
-        /// commands), or custom:TEMPLATE (placeholders: {workload},
-        /// {cgroup}, {id}, {namespaces}, {cpu_quota_us}, {cpu_period_us},
-        /// {memory_max}, {pids_max}, {workload_path}, {args}).
-        #[arg(long = "launcher", value_name = "[LABEL=]SPEC")]
-        launchers: Vec<String>,
-        /// Run the suite N times, the arms alternating inside each round in a
-        /// balanced order (ABBA…); every sample records its round. Compare
-        /// the arms with `isobench compare FILE --base-arm A --new-arm B`.
-        #[arg(long, default_value_t = 1, value_name = "N",
-              value_parser = clap::value_parser!(u32).range(1..=1000))]
-        rounds: u32,
-        /// Namespace set for every sandbox, e.g. pid,mnt,uts,ipc (or none, all).
-        #[arg(long, value_name = "LIST")]
-        namespaces: Option<String>,
-        /// Results file (written atomically).
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Create sandbox cgroups beneath this cgroup path (in every
-        /// hierarchy) instead of isobench's own cgroup.
-        #[arg(long, value_name = "PATH")]
-        cgroup_parent: Option<String>,
-        /// Seed for anything randomised.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    Run(crate::run::RunArgs),
     /// Render a results file: report.html, report.md, junit.xml and plots
     /// (SVG + PNG) into a directory, or print a CI export.
     Report {
@@ -61,67 +28,15 @@ pub enum Command {
         /// customSmallerIsBetter), gab-bigger (customBiggerIsBetter), bmf
         /// (Bencher Metric Format).
         #[arg(long, value_name = "FORMAT")]
-        format: Option<String>,
+        format: Option<isobench_reports::ExportFormat>,
     },
     /// Compare runs with a regression gate: BASE.json NEW.json [NEW2.json…]
     /// (one run per side); --base A… --new B… (several runs per side); or
     /// RUN.json… --base-arm A --new-arm B (interleaved arms of --rounds runs).
-    Compare {
-        /// BASE then NEW files; or, with --base-arm/--new-arm, the files of
-        /// interleaved runs.
-        files: Vec<PathBuf>,
-        /// Several BASE runs (same build): run-level noise is estimated.
-        #[arg(long = "base", value_name = "FILE", num_args = 1.., conflicts_with_all = ["base_arm", "new_arm"])]
-        base_files: Vec<PathBuf>,
-        /// Several NEW runs, to compare with --base.
-        #[arg(long = "new", value_name = "FILE", num_args = 1.., requires = "base_files")]
-        new_files: Vec<PathBuf>,
-        /// The BASE arm's label inside the file(s) (`run --launcher LABEL=SPEC`).
-        #[arg(long, value_name = "LABEL", requires = "new_arm")]
-        base_arm: Option<String>,
-        /// The NEW arm's label.
-        #[arg(long, value_name = "LABEL", requires = "base_arm")]
-        new_arm: Option<String>,
-        /// Report lost coverage (pass → skip or absent, a missing scenario or
-        /// launcher, an interrupted NEW) without failing the gate.
-        #[arg(long)]
-        allow_coverage_loss: bool,
-        /// Gate thresholds (TOML); the built-in defaults otherwise.
-        #[arg(long, value_name = "FILE")]
-        gate: Option<PathBuf>,
-        /// Output format: md or json.
-        #[arg(long, default_value = "md")]
-        format: String,
-        /// Seed of the bootstrap resampling.
-        #[arg(long, default_value_t = isobench_reports::DEFAULT_SEED)]
-        seed: u64,
-        /// Bootstrap resamples.
-        #[arg(long, default_value_t = isobench_reports::DEFAULT_RESAMPLES)]
-        resamples: usize,
-    },
+    Compare(CompareArgs),
     /// Write a gate file whose per-metric run-to-run bands come from K
     /// same-build results files (every pair of them).
-    Calibrate {
-        /// K ≥ 3 results files of the same build and suite (8 give 28 pairs).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Gate whose defaults and rules to keep (default: the shipped one).
-        #[arg(long, value_name = "FILE")]
-        gate: Option<PathBuf>,
-        /// Factor on the largest same-build change (log scale).
-        #[arg(long, default_value_t = 2.0)]
-        margin: f64,
-        /// Smallest band, in percent.
-        #[arg(long, default_value_t = 5.0)]
-        floor_pct: f64,
-        /// Fewest same-build pairs a band may rest on (else no band: the
-        /// metric stays not testable with one run per side).
-        #[arg(long, default_value_t = 10)]
-        min_pairs: usize,
-        /// The gate file to write (atomically).
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-    },
+    Calibrate(CalibrateArgs),
     /// Print kernel, cgroup mode, controllers and the peers installed.
     Env {
         /// Print JSON (the results file's environment block) instead.
@@ -149,4 +64,71 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         cgroup_parent: Option<String>,
     },
+}
+
+/// `compare --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Md,
+    Json,
+}
+
+/// Arguments of `isobench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// BASE then NEW files; or, with --base-arm/--new-arm, the files of
+    /// interleaved runs.
+    pub files: Vec<PathBuf>,
+    /// Several BASE runs (same build): run-level noise is estimated.
+    #[arg(long = "base", value_name = "FILE", num_args = 1.., conflicts_with_all = ["base_arm", "new_arm"])]
+    pub base_files: Vec<PathBuf>,
+    /// Several NEW runs, to compare with --base.
+    #[arg(long = "new", value_name = "FILE", num_args = 1.., requires = "base_files")]
+    pub new_files: Vec<PathBuf>,
+    /// The BASE arm's label inside the file(s) (`run --launcher LABEL=SPEC`).
+    #[arg(long, value_name = "LABEL", requires = "new_arm")]
+    pub base_arm: Option<String>,
+    /// The NEW arm's label.
+    #[arg(long, value_name = "LABEL", requires = "base_arm")]
+    pub new_arm: Option<String>,
+    /// Report lost coverage (pass → skip or absent, a missing scenario or
+    /// launcher, an interrupted NEW) without failing the gate.
+    #[arg(long)]
+    pub allow_coverage_loss: bool,
+    /// Gate thresholds (TOML); the built-in defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+    /// Output format: md or json.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Md)]
+    pub format: CompareFormat,
+    /// Seed of the bootstrap resampling.
+    #[arg(long, default_value_t = isobench_reports::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = isobench_reports::DEFAULT_RESAMPLES)]
+    pub resamples: usize,
+}
+
+/// Arguments of `isobench calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// K ≥ 3 results files of the same build and suite (8 give 28 pairs).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Gate whose defaults and rules to keep (default: the shipped one).
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+    /// Factor on the largest same-build change (log scale).
+    #[arg(long, default_value_t = 2.0)]
+    pub margin: f64,
+    /// Smallest band, in percent.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor_pct: f64,
+    /// Fewest same-build pairs a band may rest on (else no band: the
+    /// metric stays not testable with one run per side).
+    #[arg(long, default_value_t = 10)]
+    pub min_pairs: usize,
+    /// The gate file to write (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }

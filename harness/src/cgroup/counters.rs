@@ -1,30 +1,78 @@
 //! Typed counters read from a cgroup. Every field is an `Option` so a kernel
 //! that lacks a key (older kernel, other cgroup version) still parses.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use serde::Serialize;
 
-/// CPU accounting and CFS bandwidth counters, in nanoseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct CpuStats {
-    pub usage_ns: Option<u64>,
-    pub user_ns: Option<u64>,
-    pub system_ns: Option<u64>,
-    pub nr_periods: Option<u64>,
-    pub nr_throttled: Option<u64>,
-    pub throttled_ns: Option<u64>,
-    pub nr_bursts: Option<u64>,
-    pub burst_ns: Option<u64>,
+use super::error::Result;
+use super::parse::{self, read_flat_keyed, read_u64_opt};
+
+/// Declares a struct of counters, one line per counter, each an
+/// `Option<u64>`; `delta` adds [`CpuStats::delta`]-style differences,
+/// `keyed` a constructor from a flat-keyed file whose keys are the names.
+macro_rules! counters {
+    ($(#[$meta:meta])* $name:ident $([$($with:ident),*])? {
+        $($(#[$fmeta:meta])* $field:ident),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: Option<u64>,)*
+        }
+        counters!(@with $name [$($field)*] $($($with)*)?);
+    };
+    (@with $name:ident $fields:tt) => {};
+    (@with $name:ident $fields:tt $first:ident $($rest:ident)*) => {
+        counters!(@$first $name $fields);
+        counters!(@with $name $fields $($rest)*);
+    };
+    (@delta $name:ident [$($field:ident)*]) => {
+        impl $name {
+            /// Counter differences `self - earlier` (saturating; None stays None).
+            pub fn delta(&self, earlier: &$name) -> $name {
+                $name {
+                    $($field: self.$field.map(|a| a.saturating_sub(earlier.$field.unwrap_or(0))),)*
+                }
+            }
+        }
+    };
+    (@keyed $name:ident [$($field:ident)*]) => {
+        impl $name {
+            /// From a flat-keyed file's keys of the same names.
+            pub fn from_keys(keys: &BTreeMap<String, u64>) -> $name {
+                $name {
+                    $($field: keys.get(stringify!($field)).copied(),)*
+                }
+            }
+        }
+    };
 }
 
-/// v2 memory.events (v1 maps failcnt → max and oom_control → oom/oom_kill).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct MemoryEvents {
-    pub low: Option<u64>,
-    pub high: Option<u64>,
-    pub max: Option<u64>,
-    pub oom: Option<u64>,
-    pub oom_kill: Option<u64>,
-    pub oom_group_kill: Option<u64>,
+counters! {
+    /// CPU accounting and CFS bandwidth counters, in nanoseconds.
+    CpuStats [delta] {
+        usage_ns, user_ns, system_ns, nr_periods, nr_throttled, throttled_ns, nr_bursts, burst_ns,
+    }
+}
+
+counters! {
+    /// v2 memory.events (v1 maps failcnt → max and oom_control → oom/oom_kill).
+    MemoryEvents [keyed] {
+        low, high, max, oom, oom_kill, oom_group_kill,
+    }
+}
+
+counters! {
+    /// Task counts under the pids controller.
+    PidsStats {
+        current,
+        peak,
+        max,
+        /// Number of forks refused by pids.max (pids.events "max").
+        events_max,
+    }
 }
 
 /// Memory usage, peak and events.
@@ -46,31 +94,45 @@ pub struct MemoryStats {
     pub anon: Option<u64>,
 }
 
-/// Task counts under the pids controller.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct PidsStats {
-    pub current: Option<u64>,
-    pub peak: Option<u64>,
-    pub max: Option<u64>,
-    /// Number of forks refused by pids.max (pids.events "max").
-    pub events_max: Option<u64>,
+impl PidsStats {
+    /// Reads the pids counters of cgroup `d` (the same files on v1 and v2).
+    pub fn read(d: &Path) -> Result<PidsStats> {
+        let max_path = d.join("pids.max");
+        let max = match parse::read_opt(&max_path)? {
+            Some(t) => parse::parse_max_or_u64(&max_path, &t)?,
+            None => None,
+        };
+        let ev = read_flat_keyed(&d.join("pids.events"))?;
+        Ok(PidsStats {
+            current: read_u64_opt(&d.join("pids.current"))?,
+            peak: read_u64_opt(&d.join("pids.peak"))?,
+            max,
+            events_max: ev.get("max").copied(),
+        })
+    }
 }
 
-impl CpuStats {
-    /// Counter differences `self - earlier` (saturating; None stays None).
-    pub fn delta(&self, earlier: &CpuStats) -> CpuStats {
-        fn d(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-            Some(a?.saturating_sub(b.unwrap_or(0)))
-        }
-        CpuStats {
-            usage_ns: d(self.usage_ns, earlier.usage_ns),
-            user_ns: d(self.user_ns, earlier.user_ns),
-            system_ns: d(self.system_ns, earlier.system_ns),
-            nr_periods: d(self.nr_periods, earlier.nr_periods),
-            nr_throttled: d(self.nr_throttled, earlier.nr_throttled),
-            throttled_ns: d(self.throttled_ns, earlier.throttled_ns),
-            nr_bursts: d(self.nr_bursts, earlier.nr_bursts),
-            burst_ns: d(self.burst_ns, earlier.burst_ns),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_delta_saturates_and_keeps_none() {
+        let a = CpuStats {
+            usage_ns: Some(100),
+            nr_periods: Some(5),
+            ..Default::default()
+        };
+        let b = CpuStats {
+            usage_ns: Some(300),
+            nr_periods: Some(4),
+            burst_ns: Some(7),
+            ..Default::default()
+        };
+        let d = b.delta(&a);
+        assert_eq!(d.usage_ns, Some(200));
+        assert_eq!(d.nr_periods, Some(0));
+        assert_eq!(d.burst_ns, Some(7));
+        assert_eq!(d.user_ns, None);
     }
 }

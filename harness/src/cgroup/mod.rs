@@ -1,22 +1,31 @@
 //! The cgroup layer: mode detection, hierarchy resolution, one `Cgroup` trait
-//! with v1 and v2 drivers (and their hybrid combination), typed counters.
+//! with v1 and v2 drivers (and their hybrid combination in `view`), typed
+//! counters.
+//!
+//! Imports run one way: `manager` (creating a run's cgroups) uses `view`,
+//! which uses `v1` and `v2`; those two use only the shared leaves
+//! (`counters`, `parse`, `teardown`, `translate`) and never each other.
 
 pub mod counters;
 pub mod error;
 pub mod hierarchy;
 pub mod limits;
 pub mod manager;
+pub mod owner;
 pub mod parse;
 pub mod systemd;
+pub mod teardown;
 pub mod translate;
 pub mod v1;
 pub mod v2;
+pub mod view;
 
 pub use counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
 pub use error::{CgroupError, Result};
 pub use hierarchy::Hierarchies;
 pub use limits::{CpuList, CpuMax, Limits};
-pub use manager::{CgroupSet, CgroupView, SandboxCgroup};
+pub use manager::CgroupSet;
+pub use view::{CgroupView, SandboxCgroup};
 
 use std::path::Path;
 
@@ -139,4 +148,16 @@ pub trait Cgroup {
     /// Removes the (empty) cgroup directories, retrying while the kernel
     /// finishes tearing down exiting tasks.
     fn remove(&self) -> Result<()>;
+}
+
+/// Asserts that `cg` refuses each of `limits` as `Unsupported`.
+#[cfg(test)]
+pub(crate) fn assert_unsupported(cg: &impl Cgroup, limits: impl IntoIterator<Item = Limits>) {
+    for l in limits {
+        let r = cg.apply(&l);
+        assert!(
+            matches!(r, Err(CgroupError::Unsupported(_))),
+            "{l:?}: {r:?}"
+        );
+    }
 }

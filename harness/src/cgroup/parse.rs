@@ -26,6 +26,15 @@ pub fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).map_err(|e| CgroupError::io(path, e))
 }
 
+/// Writes a control file that only some kernels have: its absence is
+/// `Unsupported(missing)`, so a limit is never silently dropped.
+pub fn write_feature(path: &Path, value: &str, missing: &str) -> Result<()> {
+    if !path.exists() {
+        return Err(CgroupError::Unsupported(missing.into()));
+    }
+    write(path, value)
+}
+
 fn parse_err(path: &Path, text: &str, msg: &str) -> CgroupError {
     CgroupError::Parse {
         path: path.to_path_buf(),

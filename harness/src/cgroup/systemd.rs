@@ -194,8 +194,8 @@ pub fn plan_here(cgroup_parent: Option<&str>) -> Plan {
         .is_some_and(|u| is_delegated(&u.own_dir, &u.mount.mount_point));
     let unit = format!(
         "{}{}.scope",
-        super::manager::NAME_PREFIX,
-        super::manager::new_run_id()
+        super::owner::NAME_PREFIX,
+        super::owner::new_run_id()
     );
     plan(mode, manager, cgroup_parent, in_scope, delegated, unit)
 }
@@ -264,7 +264,7 @@ pub fn cleanup_stale_scopes(root: &Path) -> Vec<PathBuf> {
             }
             let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".scope") {
-                if super::manager::owner_alive(&name, &e.path()) == Some(false) {
+                if super::owner::owner_alive(&name, &e.path()) == Some(false) {
                     found.push((name, e.path()));
                 }
             } else if name.ends_with(".slice") && depth < 4 {

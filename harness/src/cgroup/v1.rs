@@ -2,6 +2,7 @@
 //! controllers share a directory).
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
@@ -9,7 +10,7 @@ use super::error::{CgroupError, Result};
 use super::limits::Limits;
 use super::parse::{self, read_flat_keyed, read_u64_opt};
 use super::translate;
-use super::{Cgroup, Controller};
+use super::{teardown, Cgroup, Controller};
 
 /// A v1 sandbox cgroup: its directory in each controller's hierarchy.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +30,14 @@ impl V1Cgroup {
                 c.name()
             ))
         })
+    }
+
+    /// Writes `value` (when given) to control file `file` of controller `c`.
+    fn set(&self, c: Controller, file: &str, value: Option<impl Display>) -> Result<()> {
+        match value {
+            Some(v) => parse::write(&self.dir(c)?.join(file), &v.to_string()),
+            None => Ok(()),
+        }
     }
 
     /// Distinct directories (co-mounted controllers appear once).
@@ -131,100 +140,63 @@ pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
     Ok(s)
 }
 
-/// Reads pids counters (same files on v1 and v2).
-pub fn read_pids_stats(d: &Path) -> Result<PidsStats> {
-    let max_path = d.join("pids.max");
-    let max = match parse::read_opt(&max_path)? {
-        Some(t) => parse::parse_max_or_u64(&max_path, &t)?,
-        None => None,
-    };
-    let ev = read_flat_keyed(&d.join("pids.events"))?;
-    Ok(PidsStats {
-        current: read_u64_opt(&d.join("pids.current"))?,
-        peak: read_u64_opt(&d.join("pids.peak"))?,
-        max,
-        events_max: ev.get("max").copied(),
-    })
-}
-
 impl Cgroup for V1Cgroup {
     fn apply(&self, l: &Limits) -> Result<()> {
+        use Controller::{Cpu, Cpuset, Memory, Pids};
         if let Some(c) = &l.cpu_max {
-            let d = self.dir(Controller::Cpu)?;
+            let d = self.dir(Cpu)?;
             let quota = translate::v2_quota_to_v1(c.quota_us);
             let qp = d.join("cpu.cfs_quota_us");
-            let pp = d.join("cpu.cfs_period_us");
             // Lift the quota first so a new period never conflicts with an
             // old quota (the kernel checks quota <= max relative to period).
             parse::write(&qp, "-1")?;
-            parse::write(&pp, &c.period_us.to_string())?;
+            parse::write(&d.join("cpu.cfs_period_us"), &c.period_us.to_string())?;
             parse::write(&qp, &quota.to_string())?;
             if let Some(b) = c.burst_us {
-                let bp = d.join("cpu.cfs_burst_us");
-                if !bp.exists() {
-                    return Err(CgroupError::Unsupported(
-                        "cpu.cfs_burst_us: this kernel has no CFS burst (needs 5.14+)".into(),
-                    ));
-                }
-                parse::write(&bp, &b.to_string())?;
+                let missing = "cpu.cfs_burst_us: this kernel has no CFS burst (needs 5.14+)";
+                parse::write_feature(&d.join("cpu.cfs_burst_us"), &b.to_string(), missing)?;
             }
         }
-        if let Some(w) = l.cpu_weight {
-            let d = self.dir(Controller::Cpu)?;
-            parse::write(
-                &d.join("cpu.shares"),
-                &translate::weight_to_shares(w).to_string(),
-            )?;
-        }
-        if let Some(c) = &l.cpuset_cpus {
-            parse::write(
-                &self.dir(Controller::Cpuset)?.join("cpuset.cpus"),
-                &c.to_string(),
-            )?;
-        }
-        if let Some(m) = &l.cpuset_mems {
-            parse::write(
-                &self.dir(Controller::Cpuset)?.join("cpuset.mems"),
-                &m.to_string(),
-            )?;
-        }
+        self.set(
+            Cpu,
+            "cpu.shares",
+            l.cpu_weight.map(translate::weight_to_shares),
+        )?;
+        self.set(Cpuset, "cpuset.cpus", l.cpuset_cpus.as_ref())?;
+        self.set(Cpuset, "cpuset.mems", l.cpuset_mems.as_ref())?;
         if l.memory_high.is_some() {
             return Err(unsupported("memory.high"));
         }
         if l.oom_group {
             return Err(unsupported("memory.oom.group"));
         }
-        if let Some(m) = l.memory_max {
-            let d = self.dir(Controller::Memory)?;
-            parse::write(&d.join("memory.limit_in_bytes"), &m.to_string())?;
-            if let Some(sw) = l.memory_swap_max {
-                let p = d.join("memory.memsw.limit_in_bytes");
-                if !p.exists() {
-                    return Err(CgroupError::Unsupported(
-                        "memory.memsw.limit_in_bytes: swap accounting is off (boot with swapaccount=1)"
-                            .into(),
-                    ));
+        match (l.memory_max, l.memory_swap_max) {
+            (Some(m), swap) => {
+                self.set(Memory, "memory.limit_in_bytes", Some(m))?;
+                if let Some(sw) = swap {
+                    let p = self.dir(Memory)?.join("memory.memsw.limit_in_bytes");
+                    let missing = "memory.memsw.limit_in_bytes: swap accounting is off (boot with swapaccount=1)";
+                    parse::write_feature(
+                        &p,
+                        &translate::swap_to_memsw(m, sw).to_string(),
+                        missing,
+                    )?;
                 }
-                parse::write(&p, &translate::swap_to_memsw(m, sw).to_string())?;
             }
-        } else if l.memory_swap_max.is_some() {
-            return Err(CgroupError::Setup(
-                "a swap limit on cgroup v1 needs a memory limit too (memsw = memory + swap)".into(),
-            ));
+            (None, Some(_)) => {
+                return Err(CgroupError::Setup(
+                    "a swap limit on cgroup v1 needs a memory limit too (memsw = memory + swap)"
+                        .into(),
+                ))
+            }
+            (None, None) => {}
         }
-        if l.oom_kill_disable {
-            parse::write(
-                &self.dir(Controller::Memory)?.join("memory.oom_control"),
-                "1",
-            )?;
-        }
-        if let Some(p) = l.pids_max {
-            parse::write(
-                &self.dir(Controller::Pids)?.join("pids.max"),
-                &p.to_string(),
-            )?;
-        }
-        Ok(())
+        self.set(
+            Memory,
+            "memory.oom_control",
+            l.oom_kill_disable.then_some(1),
+        )?;
+        self.set(Pids, "pids.max", l.pids_max)
     }
 
     fn add_pid(&self, pid: i32) -> Result<()> {
@@ -238,11 +210,7 @@ impl Cgroup for V1Cgroup {
     fn pids(&self) -> Result<Vec<i32>> {
         let mut all = Vec::new();
         for d in self.unique_dirs() {
-            match parse::read_pids(&d.join("cgroup.procs")) {
-                Ok(p) => all.extend(p),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(e),
-            }
+            all.extend(teardown::procs(d)?);
         }
         all.sort_unstable();
         all.dedup();
@@ -261,22 +229,19 @@ impl Cgroup for V1Cgroup {
     }
 
     fn pids_stats(&self) -> Result<PidsStats> {
-        read_pids_stats(self.dir(Controller::Pids)?)
+        PidsStats::read(self.dir(Controller::Pids)?)
     }
 
     fn kill_all(&self) -> Result<()> {
         for d in self.unique_dirs() {
-            super::manager::ensure_ours(d)?;
+            teardown::ensure_ours(d)?;
         }
         let freezer = self.dirs.get(&Controller::Freezer);
-        super::manager::kill_loop(
+        teardown::kill_loop(
             || self.pids(),
             |frozen| {
                 if let Some(f) = freezer {
-                    let _ = parse::write(
-                        &f.join("freezer.state"),
-                        if frozen { "FROZEN" } else { "THAWED" },
-                    );
+                    teardown::freeze_v1(f, frozen);
                 }
             },
         )
@@ -284,7 +249,7 @@ impl Cgroup for V1Cgroup {
 
     fn remove(&self) -> Result<()> {
         for d in self.unique_dirs() {
-            super::manager::rmdir_retry(d)?;
+            teardown::rmdir_retry(d)?;
         }
         Ok(())
     }
@@ -385,32 +350,32 @@ mod tests {
         assert_eq!(r(cg.dirs[&Controller::Pids].join("pids.max")), "32");
     }
 
+    /// Limits v1 cannot express (v2-only files, a burst the kernel lacks)
+    /// are refused, never dropped.
     #[test]
-    fn v2_only_limits_are_refused_not_dropped() {
+    fn unexpressible_limits_are_refused_not_dropped() {
         let (_t, cg) = fixture();
-        let l = Limits {
-            memory_high: Some(1 << 20),
-            ..Default::default()
+        let burst = super::super::CpuMax {
+            quota_us: Some(1000),
+            period_us: 10_000,
+            burst_us: Some(100),
         };
-        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
-        let l = Limits {
-            oom_group: true,
-            ..Default::default()
-        };
-        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
-    }
-
-    #[test]
-    fn burst_missing_is_unsupported() {
-        let (_t, cg) = fixture();
-        let l = Limits {
-            cpu_max: Some(super::super::CpuMax {
-                quota_us: Some(1000),
-                period_us: 10_000,
-                burst_us: Some(100),
-            }),
-            ..Default::default()
-        };
-        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+        super::super::assert_unsupported(
+            &cg,
+            [
+                Limits {
+                    memory_high: Some(1 << 20),
+                    ..Default::default()
+                },
+                Limits {
+                    oom_group: true,
+                    ..Default::default()
+                },
+                Limits {
+                    cpu_max: Some(burst),
+                    ..Default::default()
+                },
+            ],
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! cgroup v2 driver: one directory in the unified hierarchy.
 
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
 use super::error::{CgroupError, Result};
 use super::limits::Limits;
 use super::parse::{self, read_flat_keyed, read_u64_opt};
-use super::{Cgroup, Controller};
+use super::{teardown, Cgroup, Controller};
 
 /// A v2 sandbox cgroup and the controllers enabled for it.
 #[derive(Debug, Clone)]
@@ -71,14 +72,7 @@ pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
     Ok(MemoryStats {
         current: read_u64_opt(&d.join("memory.current"))?,
         peak: read_u64_opt(&d.join("memory.peak"))?,
-        events: MemoryEvents {
-            low: ev.get("low").copied(),
-            high: ev.get("high").copied(),
-            max: ev.get("max").copied(),
-            oom: ev.get("oom").copied(),
-            oom_kill: ev.get("oom_kill").copied(),
-            oom_group_kill: ev.get("oom_group_kill").copied(),
-        },
+        events: MemoryEvents::from_keys(&ev),
         failcnt: None,
         under_oom: None,
         oom_kill_disable: None,
@@ -87,68 +81,50 @@ pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
     })
 }
 
+impl V2Cgroup {
+    /// Writes `value` (when given) to control file `file` of controller `c`.
+    fn set(&self, c: Controller, file: &str, value: Option<impl Display>) -> Result<()> {
+        let Some(v) = value else {
+            return Ok(());
+        };
+        need(self, c)?;
+        parse::write(&self.dir.join(file), &v.to_string())
+    }
+}
+
 impl Cgroup for V2Cgroup {
     fn apply(&self, l: &Limits) -> Result<()> {
+        use Controller::{Cpu, Cpuset, Memory, Pids};
         let d = &self.dir;
-        if let Some(c) = &l.cpu_max {
-            need(self, Controller::Cpu)?;
-            parse::write(
-                &d.join("cpu.max"),
-                &format!("{} {}", max_or(c.quota_us), c.period_us),
-            )?;
-            if let Some(b) = c.burst_us {
-                let p = d.join("cpu.max.burst");
-                if !p.exists() {
-                    return Err(CgroupError::Unsupported(
-                        "cpu.max.burst: this kernel has no CFS burst (needs 5.14+)".into(),
-                    ));
-                }
-                parse::write(&p, &b.to_string())?;
-            }
+        let cpu_max = l.cpu_max.as_ref();
+        self.set(
+            Cpu,
+            "cpu.max",
+            cpu_max.map(|c| format!("{} {}", max_or(c.quota_us), c.period_us)),
+        )?;
+        if let Some(b) = cpu_max.and_then(|c| c.burst_us) {
+            let missing = "cpu.max.burst: this kernel has no CFS burst (needs 5.14+)";
+            parse::write_feature(&d.join("cpu.max.burst"), &b.to_string(), missing)?;
         }
-        if let Some(w) = l.cpu_weight {
-            need(self, Controller::Cpu)?;
-            parse::write(&d.join("cpu.weight"), &w.clamp(1, 10000).to_string())?;
-        }
-        if let Some(c) = &l.cpuset_cpus {
-            need(self, Controller::Cpuset)?;
-            parse::write(&d.join("cpuset.cpus"), &c.to_string())?;
-        }
-        if let Some(m) = &l.cpuset_mems {
-            need(self, Controller::Cpuset)?;
-            parse::write(&d.join("cpuset.mems"), &m.to_string())?;
-        }
+        self.set(Cpu, "cpu.weight", l.cpu_weight.map(|w| w.clamp(1, 10000)))?;
+        self.set(Cpuset, "cpuset.cpus", l.cpuset_cpus.as_ref())?;
+        self.set(Cpuset, "cpuset.mems", l.cpuset_mems.as_ref())?;
         if l.oom_kill_disable {
             return Err(CgroupError::Unsupported(
                 "oom_kill_disable exists only on cgroup v1".into(),
             ));
         }
         if l.needs_memory() {
-            need(self, Controller::Memory)?;
+            need(self, Memory)?;
         }
-        if let Some(h) = l.memory_high {
-            parse::write(&d.join("memory.high"), &h.to_string())?;
-        }
-        if let Some(m) = l.memory_max {
-            parse::write(&d.join("memory.max"), &m.to_string())?;
-        }
+        self.set(Memory, "memory.high", l.memory_high)?;
+        self.set(Memory, "memory.max", l.memory_max)?;
         if let Some(s) = l.memory_swap_max {
-            let p = d.join("memory.swap.max");
-            if !p.exists() {
-                return Err(CgroupError::Unsupported(
-                    "memory.swap.max: this kernel has no swap accounting".into(),
-                ));
-            }
-            parse::write(&p, &s.to_string())?;
+            let missing = "memory.swap.max: this kernel has no swap accounting";
+            parse::write_feature(&d.join("memory.swap.max"), &s.to_string(), missing)?;
         }
-        if l.oom_group {
-            parse::write(&d.join("memory.oom.group"), "1")?;
-        }
-        if let Some(p) = l.pids_max {
-            need(self, Controller::Pids)?;
-            parse::write(&d.join("pids.max"), &p.to_string())?;
-        }
-        Ok(())
+        self.set(Memory, "memory.oom.group", l.oom_group.then_some(1))?;
+        self.set(Pids, "pids.max", l.pids_max)
     }
 
     fn add_pid(&self, pid: i32) -> Result<()> {
@@ -156,10 +132,7 @@ impl Cgroup for V2Cgroup {
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
-        match parse::read_pids(&self.dir.join("cgroup.procs")) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(Vec::new()),
-            r => r,
-        }
+        teardown::procs(&self.dir)
     }
 
     fn cpu_stats(&self) -> Result<CpuStats> {
@@ -173,31 +146,20 @@ impl Cgroup for V2Cgroup {
 
     fn pids_stats(&self) -> Result<PidsStats> {
         need(self, Controller::Pids)?;
-        super::v1::read_pids_stats(&self.dir)
+        PidsStats::read(&self.dir)
     }
 
     fn kill_all(&self) -> Result<()> {
-        super::manager::ensure_ours(&self.dir)?;
-        let kill = self.dir.join("cgroup.kill");
-        if kill.exists() {
-            // One write kills every process, including ones forking right now.
-            if let Err(e) = parse::write(&kill, "1") {
-                if e.raw_os_error() != Some(libc::ENOENT) {
-                    return Err(e);
-                }
-            }
-        }
-        let freeze = self.dir.join("cgroup.freeze");
-        super::manager::kill_loop(
+        teardown::ensure_ours(&self.dir)?;
+        teardown::write_kill(&self.dir)?;
+        teardown::kill_loop(
             || self.pids(),
-            |frozen| {
-                let _ = parse::write(&freeze, if frozen { "1" } else { "0" });
-            },
+            |frozen| teardown::freeze_v2(&self.dir, frozen),
         )
     }
 
     fn remove(&self) -> Result<()> {
-        super::manager::rmdir_retry(&self.dir)
+        teardown::rmdir_retry(&self.dir)
     }
 }
 
@@ -281,16 +243,19 @@ mod tests {
     #[test]
     fn missing_controller_is_an_error() {
         let (_t, cg) = fixture(&[Controller::Cpu]);
-        let l = Limits {
-            pids_max: Some(4),
-            ..Default::default()
-        };
-        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
-        let l = Limits {
-            oom_kill_disable: true,
-            ..Default::default()
-        };
-        assert!(matches!(cg.apply(&l), Err(CgroupError::Unsupported(_))));
+        super::super::assert_unsupported(
+            &cg,
+            [
+                Limits {
+                    pids_max: Some(4),
+                    ..Default::default()
+                },
+                Limits {
+                    oom_kill_disable: true,
+                    ..Default::default()
+                },
+            ],
+        );
     }
 
     #[test]

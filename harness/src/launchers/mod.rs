@@ -73,6 +73,11 @@ impl Arm {
             .iter()
             .map(|s| Arm::parse(s))
             .collect::<Result<Vec<_>, _>>()?;
+        Arm::distinct(arms)
+    }
+
+    /// Checks parsed arms: two may share a spec, not a label.
+    pub fn distinct(arms: Vec<Arm>) -> Result<Vec<Arm>, String> {
         for (i, a) in arms.iter().enumerate() {
             if arms[..i].iter().any(|b| b.label == a.label) {
                 return Err(format!(

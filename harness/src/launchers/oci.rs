@@ -22,11 +22,7 @@ use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, S
 const RUNTIME_FILE: &str = "isobench-runtime";
 
 fn bundles_root() -> PathBuf {
-    if Path::new("/run").is_dir() {
-        PathBuf::from("/run/isobench/bundles")
-    } else {
-        std::env::temp_dir().join("isobench/bundles")
-    }
+    crate::run::staging_base().join("bundles")
 }
 
 /// The OCI namespace list for a set (mount is always there: OCI needs it).

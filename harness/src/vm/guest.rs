@@ -18,13 +18,13 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::Args;
 use nix::mount::{mount, MsFlags};
 
 use super::frame::Frame;
 use super::image::{GuestOs, StartMode};
 use super::CgroupVersion;
-use crate::cli::{Cli, Command as CliCommand};
+use crate::run::{error_line, panic_text, RunArgs};
 
 /// The `run` arguments (a JSON array of strings).
 pub const ARGS_PATH: &str = "/isobench-args";
@@ -102,28 +102,27 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
 }
 
 /// Checks that `args` are a `run` command isobench accepts, and that they
-/// leave the results file to the VM runner.
+/// leave the results file to the VM runner. The flags are `run`'s own
+/// ([`RunArgs`]); the launchers and namespaces are taken as text, as the
+/// run itself resolves them where its PATH and peers are (/init has no
+/// PATH, and the host may lack what the guest has).
 pub fn validate_run_args(args: &[String]) -> Result<(), String> {
-    let argv = std::iter::once("isobench".to_string()).chain(args.iter().cloned());
-    let cli = Cli::try_parse_from(argv).map_err(|e| {
-        let text = e.render().to_string();
-        let line = text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("bad arguments")
-            .trim_start_matches("error: ")
-            .to_string();
-        format!("run arguments after `--`: {line}")
-    })?;
-    match cli.command {
-        CliCommand::Run { output: None, .. } => Ok(()),
-        CliCommand::Run {
-            output: Some(_), ..
-        } => Err(
-            "run arguments after `--`: drop -o there; the results file is the vm's own -o".into(),
-        ),
-        _ => Err(
+    let Some(("run", rest)) = args.split_first().map(|(a, rest)| (a.as_str(), rest)) else {
+        return Err(
             "the arguments after `--` must be a `run` command, e.g. -- run --suite quick".into(),
+        );
+    };
+    let as_text = |a: clap::Arg| a.value_parser(clap::value_parser!(String));
+    let run = RunArgs::augment_args(clap::Command::new("isobench run").no_binary_name(true))
+        .mut_arg("launchers", as_text)
+        .mut_arg("namespaces", as_text);
+    let m = run
+        .try_get_matches_from(rest)
+        .map_err(|e| format!("run arguments after `--`: {}", error_line(&e)))?;
+    match m.get_raw("output") {
+        None => Ok(()),
+        Some(_) => Err(
+            "run arguments after `--`: drop -o there; the results file is the vm's own -o".into(),
         ),
     }
 }
@@ -136,11 +135,7 @@ pub fn main() -> ! {
         Ok(Ok(f)) => f,
         Ok(Err(msg)) => Frame::Error(msg),
         Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
+            let msg = panic_text(&*p).unwrap_or_else(|| "panic".into());
             Frame::Error(format!("guest /init panicked: {msg}"))
         }
     };
@@ -620,6 +615,13 @@ mod tests {
         assert!(e.contains("must be a `run`"), "{e}");
         let e = validate_run_args(&a("run --bogus")).unwrap_err();
         assert!(e.contains("--bogus"), "{e}");
+        let e = validate_run_args(&a("run --rounds 0")).unwrap_err();
+        assert!(e.contains("rounds") && !e.contains('\n'), "{e}");
+        // Launchers are resolved by the run, where the guest's PATH is.
+        validate_run_args(&a(
+            "run --launcher base=oci:no-such-runtime --namespaces pid",
+        ))
+        .unwrap();
     }
 
     #[test]

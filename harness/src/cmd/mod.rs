@@ -1,0 +1,76 @@
+//! One function per subcommand, each returning its exit code or a typed
+//! [`CmdError`] that `main` prints as one line.
+
+mod compare;
+mod env;
+mod run;
+
+pub use compare::{calibrate, compare, report};
+pub use env::env;
+pub use run::{cleanup, run};
+
+use std::process::ExitCode;
+
+use isobench::run::EnvError;
+use isobench::scenarios;
+use isobench::vm::VmError;
+
+/// What a subcommand ends with: its exit code, or why it could not run.
+pub type Outcome = Result<ExitCode, CmdError>;
+
+/// Why a subcommand did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    /// Bad input or an environment that cannot run what was asked (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A vm command's error, with its own exit code.
+    #[error(transparent)]
+    Vm(#[from] VmError),
+}
+
+impl CmdError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CmdError::Usage(_) => 2,
+            CmdError::Vm(e) => e.exit_code(),
+        }
+    }
+}
+
+impl From<EnvError> for CmdError {
+    fn from(e: EnvError) -> Self {
+        CmdError::Usage(e.0)
+    }
+}
+
+/// A usage error from anything printable.
+pub fn usage(e: impl std::fmt::Display) -> CmdError {
+    CmdError::Usage(e.to_string())
+}
+
+/// The exit code a vm command chose.
+pub fn vm_code(r: Result<u8, VmError>) -> Outcome {
+    Ok(ExitCode::from(r?))
+}
+
+/// `isobench list`: every scenario, its params and their defaults.
+pub fn list() -> Outcome {
+    for name in scenarios::NAMES {
+        if let Some((about, params)) = scenarios::describe(name) {
+            println!("{name}: {about}");
+            println!(
+                "  {:<16} {:<22} {:<22} meaning",
+                "param", "quick", "default"
+            );
+            for p in params {
+                println!(
+                    "  {:<16} {:<22} {:<22} {}",
+                    p.name, p.quick, p.default, p.about
+                );
+            }
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
