@@ -4,7 +4,11 @@
 
 mod common;
 
-use isobench::scenarios::{memory_high, memory_oom, pagecache, Ctx, Level};
+use isobench::cgroup::Controller;
+use isobench::scenarios::memory_high::MemoryHigh;
+use isobench::scenarios::memory_oom::MemoryOom;
+use isobench::scenarios::pagecache::Pagecache;
+use isobench::scenarios::{Ctx, Level, Scenario};
 use isobench_reports::{ScenarioResult, Status};
 
 fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
@@ -12,6 +16,20 @@ fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
     let set = common::set(test);
     let wl = isobench::sandbox::workload::path().unwrap();
     (Ctx::new(set, wl, root.path().to_path_buf(), 1, None), root)
+}
+
+/// Runs scenario `S` at the quick level through the trait, as the suite
+/// does; every check passes or skips with a reason (see `assert_ok`).
+fn quick<S: Scenario>(ctx: &Ctx) -> Vec<ScenarioResult> {
+    let cfg = S::parse(Level::Quick, None).unwrap();
+    let results = S::results(&cfg, ctx).unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    assert_ok(&results);
+    results
+}
+
+fn all_skipped(r: &ScenarioResult) -> bool {
+    r.checks.iter().all(|c| c.status == Status::Skip)
 }
 
 /// Every check passes or, when the kernel cannot express it, skips with a
@@ -56,26 +74,22 @@ fn memory_oom_quick() {
         return;
     }
     let (ctx, _root) = ctx("memoom");
-    let cfg = memory_oom::Config::level(Level::Quick);
-    let results = memory_oom::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    let results = quick::<MemoryOom>(&ctx);
     assert_eq!(results.len(), 3);
-    assert_ok(&results);
-    let on_v2 = ctx.set.on_v2(isobench::cgroup::Controller::Memory);
+    let on_v2 = ctx.set.on_v2(Controller::Memory);
     let single = variant(&results, "single");
     assert!(single.checks.iter().all(|c| c.status == Status::Pass));
     let (group, disable) = (
         variant(&results, "oom-group"),
         variant(&results, "oom-kill-disable"),
     );
-    let skipped = |r: &ScenarioResult| r.checks.iter().all(|c| c.status == Status::Skip);
     assert_eq!(
-        skipped(group),
+        all_skipped(group),
         !on_v2,
         "oom.group runs exactly where memory is on v2"
     );
     assert_eq!(
-        skipped(disable),
+        all_skipped(disable),
         on_v2,
         "oom_kill_disable runs exactly where memory is on v1"
     );
@@ -88,15 +102,11 @@ fn memory_high_quick() {
         return;
     }
     let (ctx, _root) = ctx("memhigh");
-    let cfg = memory_high::Config::level(Level::Quick);
-    let results = memory_high::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    let results = quick::<MemoryHigh>(&ctx);
     assert_eq!(results.len(), 1);
-    assert_ok(&results);
-    let on_v2 = ctx.set.on_v2(isobench::cgroup::Controller::Memory);
-    let skipped = results[0].checks.iter().all(|c| c.status == Status::Skip);
     assert_eq!(
-        skipped, !on_v2,
+        all_skipped(&results[0]),
+        !ctx.set.on_v2(Controller::Memory),
         "memory-high runs exactly where memory is on v2"
     );
     common::assert_clean(&ctx.set);
@@ -108,11 +118,8 @@ fn pagecache_quick() {
         return;
     }
     let (ctx, _root) = ctx("pagecache");
-    let cfg = pagecache::Config::level(Level::Quick);
-    let results = pagecache::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    let results = quick::<Pagecache>(&ctx);
     assert_eq!(results.len(), 1);
-    assert_ok(&results);
     // This machine's /var/tmp is a disk filesystem: the scenario really ran.
     assert!(results[0].checks.iter().all(|c| c.status == Status::Pass));
     common::assert_clean(&ctx.set);
@@ -134,9 +141,9 @@ fn pagecache_refuses_a_tmpfs_dir() {
         return;
     }
     let (ctx, _root) = ctx("pagecache-tmpfs");
-    let mut cfg = pagecache::Config::level(Level::Quick);
-    cfg.dir = "/dev/shm".into();
-    let e = pagecache::run(&cfg, &ctx).unwrap_err();
+    let t: toml::Table = toml::from_str("dir = \"/dev/shm\"").unwrap();
+    let cfg = Pagecache::parse(Level::Quick, Some(&t)).unwrap();
+    let e = Pagecache::results(&cfg, &ctx).unwrap_err().to_string();
     assert!(e.contains("tmpfs"), "{e}");
     common::assert_clean(&ctx.set);
 }
