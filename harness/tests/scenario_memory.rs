@@ -19,13 +19,18 @@ fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
 }
 
 /// Runs scenario `S` at the quick level through the trait, as the suite
-/// does; every check passes or skips with a reason (see `assert_ok`).
-fn quick<S: Scenario>(ctx: &Ctx) -> Vec<ScenarioResult> {
+/// does, in a fresh context; every check passes or skips with a reason (see
+/// `assert_ok`). None when not root.
+fn quick<S: Scenario>(test: &str) -> Option<(Ctx, Vec<ScenarioResult>, tempfile::TempDir)> {
+    if !common::root_or_skip(&format!("scenario_memory::{test}")) {
+        return None;
+    }
+    let (ctx, root) = ctx(test);
     let cfg = S::parse(Level::Quick, None).unwrap();
-    let results = S::results(&cfg, ctx).unwrap();
+    let results = S::results(&cfg, &ctx).unwrap();
     eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
     assert_ok(&results);
-    results
+    Some((ctx, results, root))
 }
 
 fn all_skipped(r: &ScenarioResult) -> bool {
@@ -70,11 +75,9 @@ fn variant<'a>(results: &'a [ScenarioResult], v: &str) -> &'a ScenarioResult {
 
 #[test]
 fn memory_oom_quick() {
-    if !common::root_or_skip("scenario_memory::memory_oom_quick") {
+    let Some((ctx, results, _root)) = quick::<MemoryOom>("memory_oom_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("memoom");
-    let results = quick::<MemoryOom>(&ctx);
+    };
     assert_eq!(results.len(), 3);
     let on_v2 = ctx.set.on_v2(Controller::Memory);
     let single = variant(&results, "single");
@@ -98,11 +101,9 @@ fn memory_oom_quick() {
 
 #[test]
 fn memory_high_quick() {
-    if !common::root_or_skip("scenario_memory::memory_high_quick") {
+    let Some((ctx, results, _root)) = quick::<MemoryHigh>("memory_high_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("memhigh");
-    let results = quick::<MemoryHigh>(&ctx);
+    };
     assert_eq!(results.len(), 1);
     assert_eq!(
         all_skipped(&results[0]),
@@ -114,11 +115,9 @@ fn memory_high_quick() {
 
 #[test]
 fn pagecache_quick() {
-    if !common::root_or_skip("scenario_memory::pagecache_quick") {
+    let Some((ctx, results, _root)) = quick::<Pagecache>("pagecache_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("pagecache");
-    let results = quick::<Pagecache>(&ctx);
+    };
     assert_eq!(results.len(), 1);
     // This machine's /var/tmp is a disk filesystem: the scenario really ran.
     assert!(results[0].checks.iter().all(|c| c.status == Status::Pass));

@@ -156,6 +156,44 @@ pub fn not_run(
     }
 }
 
+/// What the memory scenarios' unit tests share.
+#[cfg(test)]
+pub mod testing {
+    use isobench_reports::{ScenarioResult, Status};
+
+    use crate::scenarios::{Level, Scenario};
+
+    /// The status of check `name` in `r`.
+    pub fn status(r: &ScenarioResult, name: &str) -> Status {
+        r.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name} in {:?}", r.checks))
+            .status
+    }
+
+    /// Ids of the plots the report draws for `results`.
+    pub fn plot_ids(results: Vec<ScenarioResult>) -> Vec<String> {
+        let mut run = isobench_reports::fixture::empty_run("plots");
+        run.scenarios = results;
+        let specs = isobench_reports::render::plots::build_all(&run);
+        specs.into_iter().map(|s| s.id).collect()
+    }
+
+    /// `S`'s default config passes validation, and each edit of it is
+    /// rejected with a message naming the edited key.
+    pub fn rejects<S: Scenario>(edits: &[(&str, fn(&mut S::Config))]) {
+        let ok = S::level(Level::Default);
+        assert!(S::validate(&ok).is_ok());
+        for (key, edit) in edits {
+            let mut c = ok.clone();
+            edit(&mut c);
+            let e = S::validate(&c).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -323,6 +323,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
 mod tests {
     use super::*;
     use crate::cgroup::MemoryEvents;
+    use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 
     /// Steps of 256 KiB: 2 GB/s up to high, then `above_ms` per step.
     fn steps(cfg: &Config, above_ms: f64) -> Vec<(u64, u64)> {
@@ -357,10 +358,6 @@ mod tests {
                 ..Default::default()
             },
         }
-    }
-
-    fn status(r: &ScenarioResult, name: &str) -> Status {
-        r.checks.iter().find(|c| c.name == name).unwrap().status
     }
 
     #[test]
@@ -409,11 +406,8 @@ mod tests {
     #[test]
     fn the_plot_draws_what_the_result_records() {
         let cfg = MemoryHigh::level(Level::Quick);
-        let mut run = isobench_reports::fixture::empty_run("h");
-        run.scenarios = vec![result(&cfg, &[rep(&cfg, 25.0)], "native")];
-        let specs = isobench_reports::render::plots::build_all(&run);
-        let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-        assert!(ids.contains(&"memory-high-memory-native"), "{ids:?}");
+        let ids = plot_ids(vec![result(&cfg, &[rep(&cfg, 25.0)], "native")]);
+        assert!(ids.iter().any(|i| i == "memory-high-memory-native"), "{ids:?}");
     }
 
     #[test]
@@ -436,24 +430,13 @@ mod tests {
             "{}",
             c.penalty_estimate_seconds()
         );
-        let mut c2 = c.clone();
-        c2.over_mib = 16;
-        c2.max_mib = 512;
-        assert!(MemoryHigh::validate(&c2)
-            .unwrap_err()
-            .to_string()
-            .contains("over-mib"));
-        let mut c3 = c.clone();
-        c3.max_mib = 70;
-        assert!(MemoryHigh::validate(&c3)
-            .unwrap_err()
-            .to_string()
-            .contains("max-mib"));
-        let mut c4 = c;
-        c4.step_kib = 4096;
-        assert!(MemoryHigh::validate(&c4)
-            .unwrap_err()
-            .to_string()
-            .contains("step-kib"));
+        rejects::<MemoryHigh>(&[
+            ("over-mib", |c| {
+                c.over_mib = 16;
+                c.max_mib = 512;
+            }),
+            ("max-mib", |c| c.max_mib = 70),
+            ("step-kib", |c| c.step_kib = 4096),
+        ]);
     }
 }

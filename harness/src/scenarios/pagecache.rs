@@ -413,6 +413,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
 mod tests {
     use super::*;
     use crate::cgroup::MemoryEvents;
+    use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 
     fn rep(cfg: &Config) -> Rep {
         Rep {
@@ -435,10 +436,6 @@ mod tests {
             max_file: 62 * MIB,
             samples: Vec::new(),
         }
-    }
-
-    fn status(r: &ScenarioResult, name: &str) -> Status {
-        r.checks.iter().find(|c| c.name == name).unwrap().status
     }
 
     #[test]
@@ -500,11 +497,8 @@ mod tests {
                 pids: None,
             })
             .collect();
-        let mut run = isobench_reports::fixture::empty_run("p");
-        run.scenarios = vec![result(&cfg, &[x], "native")];
-        let specs = isobench_reports::render::plots::build_all(&run);
-        let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-        assert!(ids.contains(&"pagecache-memory-native"), "{ids:?}");
+        let ids = plot_ids(vec![result(&cfg, &[x], "native")]);
+        assert!(ids.iter().any(|i| i == "pagecache-memory-native"), "{ids:?}");
     }
 
     #[test]
@@ -518,25 +512,10 @@ mod tests {
 
     #[test]
     fn config_rejects_impossible_values() {
-        let c = Pagecache::level(Level::Default);
-        assert!(Pagecache::validate(&c).is_ok());
-        let mut x = c.clone();
-        x.factor = 1.0;
-        assert!(Pagecache::validate(&x)
-            .unwrap_err()
-            .to_string()
-            .contains("factor"));
-        let mut x = c.clone();
-        x.dir = "relative/dir".into();
-        assert!(Pagecache::validate(&x)
-            .unwrap_err()
-            .to_string()
-            .contains("dir"));
-        let mut x = c;
-        x.limit_mib = 1;
-        assert!(Pagecache::validate(&x)
-            .unwrap_err()
-            .to_string()
-            .contains("limit-mib"));
+        rejects::<Pagecache>(&[
+            ("factor", |c| c.factor = 1.0),
+            ("dir", |c| c.dir = "relative/dir".into()),
+            ("limit-mib", |c| c.limit_mib = 1),
+        ]);
     }
 }

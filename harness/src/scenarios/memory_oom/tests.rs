@@ -6,6 +6,7 @@ use isobench_reports::{ScenarioResult, Status};
 use super::checks::variant_result;
 use super::rep::{Bystander, Hang, Rep};
 use super::*;
+use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 use crate::cgroup::{MemoryEvents, MemoryStats};
 use crate::sandbox::Exit;
 
@@ -39,14 +40,6 @@ fn killed_rep() -> Rep {
         }),
         series: vec![[0.0, 1.0], [0.05, 64.0]],
     }
-}
-
-fn status(r: &ScenarioResult, name: &str) -> Status {
-    r.checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check {name} in {:?}", r.checks))
-        .status
 }
 
 fn single(reps: &[Rep]) -> ScenarioResult {
@@ -184,37 +177,21 @@ fn group_rep(group_kills: Option<u64>, kills: u64) -> Rep {
 fn oom_group_needs_one_group_kill_covering_every_process() {
     let cfg = MemoryOom::level(Level::Quick);
     let g = |reps: &[Rep]| variant_result(&cfg, Variant::OomGroup, reps, "native");
-    // v2 6.x: memory.events oom_group_kill 1, oom_kill 4 (or 5: the
-    // victim may be counted again by the group scan).
-    assert_eq!(
-        status(&g(&[group_rep(Some(1), 4)]), n::GROUP_KILLED),
-        Status::Pass
-    );
-    assert_eq!(
-        status(&g(&[group_rep(Some(1), 5)]), n::GROUP_KILLED),
-        Status::Pass
-    );
-    // Seen under TCG: a member already exiting at the group scan is
-    // skipped by the kernel, not counted.
-    assert_eq!(
-        status(&g(&[group_rep(Some(1), 3)]), n::GROUP_KILLED),
-        Status::Pass
-    );
-    // A group kill counter without any kill is no group kill.
-    assert_eq!(
-        status(&g(&[group_rep(Some(1), 0)]), n::GROUP_KILLED),
-        Status::Fail
-    );
-    // Without oom.group only the largest process dies.
-    assert_eq!(
-        status(&g(&[group_rep(Some(0), 1)]), n::GROUP_KILLED),
-        Status::Fail
-    );
-    // Older kernel without the group counter: oom_kill decides.
-    assert_eq!(
-        status(&g(&[group_rep(None, 4)]), n::GROUP_KILLED),
-        Status::Pass
-    );
+    for (group_kills, kills, want, why) in [
+        // v2 6.x: memory.events oom_group_kill 1, oom_kill 4 (or 5: the
+        // victim may be counted again by the group scan).
+        (Some(1), 4, Status::Pass, "a group kill"),
+        (Some(1), 5, Status::Pass, "the victim counted twice"),
+        // Seen under TCG: a member already exiting at the group scan is
+        // skipped by the kernel, not counted.
+        (Some(1), 3, Status::Pass, "an exiting member not counted"),
+        (Some(1), 0, Status::Fail, "a group kill counter without any kill"),
+        (Some(0), 1, Status::Fail, "without oom.group only the largest dies"),
+        (None, 4, Status::Pass, "no group counter: oom_kill decides"),
+    ] {
+        let r = g(&[group_rep(group_kills, kills)]);
+        assert_eq!(status(&r, n::GROUP_KILLED), want, "{why}");
+    }
     let mut straggler = group_rep(Some(1), 4);
     straggler.empty_after = None;
     assert_eq!(status(&g(&[straggler]), n::ALL_DIED_TOGETHER), Status::Fail);
@@ -269,32 +246,12 @@ fn skipped_variant_says_why() {
 
 #[test]
 fn config_rejects_impossible_values() {
-    let ok = MemoryOom::level(Level::Default);
-    assert!(MemoryOom::validate(&ok).is_ok());
-    let mut c = ok.clone();
-    c.limit_mib = 2;
-    assert!(MemoryOom::validate(&c)
-        .unwrap_err()
-        .to_string()
-        .contains("limit-mib"));
-    let mut c = ok.clone();
-    c.overshoot = 1.0;
-    assert!(MemoryOom::validate(&c)
-        .unwrap_err()
-        .to_string()
-        .contains("overshoot"));
-    let mut c = ok.clone();
-    c.step_kib = 64 * 1024;
-    assert!(MemoryOom::validate(&c)
-        .unwrap_err()
-        .to_string()
-        .contains("step-kib"));
-    let mut c = ok;
-    c.variants.clear();
-    assert!(MemoryOom::validate(&c)
-        .unwrap_err()
-        .to_string()
-        .contains("variants"));
+    rejects::<MemoryOom>(&[
+        ("limit-mib", |c| c.limit_mib = 2),
+        ("overshoot", |c| c.overshoot = 1.0),
+        ("step-kib", |c| c.step_kib = 64 * 1024),
+        ("variants", |c| c.variants.clear()),
+    ]);
 }
 
 #[test]
@@ -312,13 +269,10 @@ fn suite_table_overrides_and_rejects_unknown_variants() {
 
 #[test]
 fn the_plot_draws_what_the_result_records() {
-    let mut run = isobench_reports::fixture::empty_run("m");
     let cfg = MemoryOom::level(Level::Quick);
     let group = variant_result(&cfg, Variant::OomGroup, &[group_rep(Some(1), 4)], "native");
-    run.scenarios = vec![single(&[killed_rep()]), group];
-    let specs = isobench_reports::render::plots::build_all(&run);
-    let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    let ids = plot_ids(vec![single(&[killed_rep()]), group]);
     for want in ["memory-oom-timeline-single", "memory-oom-timeline-oom-group"] {
-        assert!(ids.contains(&want), "{want} not in {ids:?}");
+        assert!(ids.iter().any(|i| i == want), "{want} not in {ids:?}");
     }
 }
