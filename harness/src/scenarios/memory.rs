@@ -180,9 +180,12 @@ pub mod testing {
         specs.into_iter().map(|s| s.id).collect()
     }
 
+    /// A config key and an edit that makes its value invalid.
+    pub type BadEdit<C> = (&'static str, fn(&mut C));
+
     /// `S`'s default config passes validation, and each edit of it is
     /// rejected with a message naming the edited key.
-    pub fn rejects<S: Scenario>(edits: &[(&str, fn(&mut S::Config))]) {
+    pub fn rejects<S: Scenario>(edits: &[BadEdit<S::Config>]) {
         let ok = S::level(Level::Default);
         assert!(S::validate(&ok).is_ok());
         for (key, edit) in edits {
