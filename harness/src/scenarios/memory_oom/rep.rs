@@ -21,42 +21,42 @@ pub const BYSTANDER_BYTES: u64 = 8 * MIB;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hang {
     /// Seconds from the limit hit to under_oom (None: never seen).
-    pub seen_after: Option<f64>,
+    pub(super) seen_after: Option<f64>,
     /// The hog was still alive and stuck `stall_ms` after under_oom.
-    pub stalled: bool,
+    pub(super) stalled: bool,
     /// Seconds our kill took until the cgroup was empty.
-    pub kill_seconds: f64,
+    pub(super) kill_seconds: f64,
     /// Processes left in the cgroup after the kill.
-    pub left_after_kill: usize,
+    pub(super) left_after_kill: usize,
 }
 
 /// The sandbox beside the hog, after the OOM.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bystander {
-    pub alive: bool,
-    pub oom_kill: Option<u64>,
-    pub usage: Option<u64>,
+    pub(super) alive: bool,
+    pub(super) oom_kill: Option<u64>,
+    pub(super) usage: Option<u64>,
 }
 
 /// One run of a variant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rep {
-    pub exit: Exit,
+    pub(super) exit: Exit,
     /// The hog allocated everything it asked for (the limit did not hold).
-    pub completed: bool,
+    pub(super) completed: bool,
     /// Counters after the leader's death (or after the kill).
-    pub stats: MemoryStats,
-    pub max_sampled: u64,
+    pub(super) stats: MemoryStats,
+    pub(super) max_sampled: u64,
     /// Largest allocation the hog (any of its processes) reported.
-    pub hog_bytes: u64,
+    pub(super) hog_bytes: u64,
     /// Seconds from the first limit hit to the leader's death.
-    pub time_to_kill: Option<f64>,
+    pub(super) time_to_kill: Option<f64>,
     /// Seconds from the leader's death to an empty cgroup (None: not empty
     /// within the bound).
-    pub empty_after: Option<f64>,
-    pub hang: Option<Hang>,
-    pub bystander: Option<Bystander>,
-    pub series: Vec<[f64; 2]>,
+    pub(super) empty_after: Option<f64>,
+    pub(super) hang: Option<Hang>,
+    pub(super) bystander: Option<Bystander>,
+    pub(super) series: Vec<[f64; 2]>,
 }
 
 impl Rep {
