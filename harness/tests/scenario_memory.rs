@@ -4,7 +4,11 @@
 
 mod common;
 
-use isobench::scenarios::{memory_high, memory_oom, pagecache, Ctx, Level};
+use isobench::cgroup::Controller;
+use isobench::scenarios::memory_high::MemoryHigh;
+use isobench::scenarios::memory_oom::MemoryOom;
+use isobench::scenarios::pagecache::Pagecache;
+use isobench::scenarios::{Ctx, Level, Scenario};
 use isobench_reports::{ScenarioResult, Status};
 
 fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
@@ -12,6 +16,25 @@ fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
     let set = common::set(test);
     let wl = isobench::sandbox::workload::path().unwrap();
     (Ctx::new(set, wl, root.path().to_path_buf(), 1, None), root)
+}
+
+/// Runs scenario `S` at the quick level through the trait, as the suite
+/// does, in a fresh context; every check passes or skips with a reason (see
+/// `assert_ok`). None when not root.
+fn quick<S: Scenario>(test: &str) -> Option<(Ctx, Vec<ScenarioResult>, tempfile::TempDir)> {
+    if !common::root_or_skip(&format!("scenario_memory::{test}")) {
+        return None;
+    }
+    let (ctx, root) = ctx(test);
+    let cfg = S::parse(Level::Quick, None).unwrap();
+    let results = S::results(&cfg, &ctx).unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    assert_ok(&results);
+    Some((ctx, results, root))
+}
+
+fn all_skipped(r: &ScenarioResult) -> bool {
+    r.checks.iter().all(|c| c.status == Status::Skip)
 }
 
 /// Every check passes or, when the kernel cannot express it, skips with a
@@ -52,30 +75,24 @@ fn variant<'a>(results: &'a [ScenarioResult], v: &str) -> &'a ScenarioResult {
 
 #[test]
 fn memory_oom_quick() {
-    if !common::root_or_skip("scenario_memory::memory_oom_quick") {
+    let Some((ctx, results, _root)) = quick::<MemoryOom>("memory_oom_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("memoom");
-    let cfg = memory_oom::Config::level(Level::Quick);
-    let results = memory_oom::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    };
     assert_eq!(results.len(), 3);
-    assert_ok(&results);
-    let on_v2 = ctx.set.on_v2(isobench::cgroup::Controller::Memory);
+    let on_v2 = ctx.set.on_v2(Controller::Memory);
     let single = variant(&results, "single");
     assert!(single.checks.iter().all(|c| c.status == Status::Pass));
     let (group, disable) = (
         variant(&results, "oom-group"),
         variant(&results, "oom-kill-disable"),
     );
-    let skipped = |r: &ScenarioResult| r.checks.iter().all(|c| c.status == Status::Skip);
     assert_eq!(
-        skipped(group),
+        all_skipped(group),
         !on_v2,
         "oom.group runs exactly where memory is on v2"
     );
     assert_eq!(
-        skipped(disable),
+        all_skipped(disable),
         on_v2,
         "oom_kill_disable runs exactly where memory is on v1"
     );
@@ -84,19 +101,13 @@ fn memory_oom_quick() {
 
 #[test]
 fn memory_high_quick() {
-    if !common::root_or_skip("scenario_memory::memory_high_quick") {
+    let Some((ctx, results, _root)) = quick::<MemoryHigh>("memory_high_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("memhigh");
-    let cfg = memory_high::Config::level(Level::Quick);
-    let results = memory_high::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    };
     assert_eq!(results.len(), 1);
-    assert_ok(&results);
-    let on_v2 = ctx.set.on_v2(isobench::cgroup::Controller::Memory);
-    let skipped = results[0].checks.iter().all(|c| c.status == Status::Skip);
     assert_eq!(
-        skipped, !on_v2,
+        all_skipped(&results[0]),
+        !ctx.set.on_v2(Controller::Memory),
         "memory-high runs exactly where memory is on v2"
     );
     common::assert_clean(&ctx.set);
@@ -104,15 +115,10 @@ fn memory_high_quick() {
 
 #[test]
 fn pagecache_quick() {
-    if !common::root_or_skip("scenario_memory::pagecache_quick") {
+    let Some((ctx, results, _root)) = quick::<Pagecache>("pagecache_quick") else {
         return;
-    }
-    let (ctx, _root) = ctx("pagecache");
-    let cfg = pagecache::Config::level(Level::Quick);
-    let results = pagecache::run(&cfg, &ctx).unwrap();
-    eprintln!("{}", serde_json::to_string_pretty(&results).unwrap());
+    };
     assert_eq!(results.len(), 1);
-    assert_ok(&results);
     // This machine's /var/tmp is a disk filesystem: the scenario really ran.
     assert!(results[0].checks.iter().all(|c| c.status == Status::Pass));
     common::assert_clean(&ctx.set);
@@ -134,9 +140,9 @@ fn pagecache_refuses_a_tmpfs_dir() {
         return;
     }
     let (ctx, _root) = ctx("pagecache-tmpfs");
-    let mut cfg = pagecache::Config::level(Level::Quick);
-    cfg.dir = "/dev/shm".into();
-    let e = pagecache::run(&cfg, &ctx).unwrap_err();
+    let t: toml::Table = toml::from_str("dir = \"/dev/shm\"").unwrap();
+    let cfg = Pagecache::parse(Level::Quick, Some(&t)).unwrap();
+    let e = Pagecache::results(&cfg, &ctx).unwrap_err().to_string();
     assert!(e.contains("tmpfs"), "{e}");
     common::assert_clean(&ctx.set);
 }

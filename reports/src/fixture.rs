@@ -258,9 +258,10 @@ pub fn demo_results(seed: u64) -> RunResults {
         sc.push(s);
     }
 
+    use crate::names::{memory_high as high, memory_oom as oom, pagecache};
     // memory-oom as the harness records it: usage in MiB, limit_mib, one
     // result per variant; `oom_kill` marks the kill on the same time base.
-    for (variant, procs) in [("single", 1u32), ("oom-group", 4)] {
+    for (variant, procs) in [(oom::SINGLE, 1u32), (oom::OOM_GROUP, 4)] {
         let limit_mib = 256.0;
         let mut m = scenario(
             "memory-oom",
@@ -279,27 +280,27 @@ pub fn demo_results(seed: u64) -> RunResults {
                 break;
             }
         }
-        m.series.insert("usage_mib".into(), mem);
-        m.series.insert("oom_kill".into(), vec![[oom_t, 1.0]]);
+        m.series.insert(oom::USAGE_MIB.into(), mem);
+        m.series.insert(oom::OOM_KILL.into(), vec![[oom_t, 1.0]]);
         let limit = limit_mib * 1024.0 * 1024.0;
         m.metrics.push(Metric::with_target(
-            "peak_usage",
+            oom::PEAK_USAGE,
             "bytes",
             limit,
             vec![limit - 1.5 * 1024.0 * 1024.0; 3],
         ));
         m.metrics.push(Metric::new(
-            "time_to_kill",
+            oom::TIME_TO_KILL,
             "s",
             Better::Lower,
             lognormal(&mut rng, 3, 0.004, 0.3),
         ));
         m.checks.push(Check::new(
-            "hog killed at the memory limit",
+            oom::PEAK_WITHIN_LIMIT,
             Status::Pass,
-            "oom_kill >= 1 and peak <= 256 MiB",
-            "oom_kill = 1, peak 254.5 MiB",
-            "memory.events",
+            "peak ≤ limit 256.00 MiB + slack 5.12 MiB (2%)",
+            "peak 254.50 MiB",
+            "peak from memory.peak (v2) / memory.max_usage_in_bytes (v1)",
         ));
         sc.push(m);
     }
@@ -310,7 +311,7 @@ pub fn demo_results(seed: u64) -> RunResults {
         json!({"high_mib": 128, "max_mib": 512, "hog_mib": 256, "step_kib": 1024}),
     );
     h.series.insert(
-        "allocated_mib".into(),
+        high::ALLOCATED_MIB.into(),
         (0..=80)
             .map(|i| {
                 let t = i as f64 * 0.05;
@@ -325,13 +326,13 @@ pub fn demo_results(seed: u64) -> RunResults {
             .collect(),
     );
     h.metrics.push(Metric::new(
-        "slowdown",
+        high::SLOWDOWN,
         "ratio",
         Better::Higher,
         lognormal(&mut rng, 5, 4.0, 0.1),
     ));
     h.checks.push(Check::new(
-        "allocation slows above memory.high",
+        high::SLOWED_ABOVE_HIGH,
         Status::Pass,
         "rate above high < rate below high / 2",
         "4.0x slower",
@@ -375,24 +376,24 @@ pub fn demo_results(seed: u64) -> RunResults {
         .map(|i| [i as f64 * 0.1, (20.0 + i as f64 * 12.0).min(250.0)])
         .collect();
     pc.series.insert(
-        "page_cache_mib".into(),
+        pagecache::PAGE_CACHE_MIB.into(),
         usage
             .iter()
             .map(|p| [p[0], (p[1] - 18.0).max(0.0)])
             .collect(),
     );
-    pc.series.insert("usage_mib".into(), usage);
+    pc.series.insert(pagecache::USAGE_MIB.into(), usage);
     pc.metrics.push(Metric::new(
-        "reclaim_time",
-        "s",
-        Better::Lower,
-        lognormal(&mut rng, 10, 0.02, 0.2),
+        pagecache::WRITE_RATE,
+        "MiB/s",
+        Better::Higher,
+        lognormal(&mut rng, 10, 400.0, 0.2),
     ));
     pc.checks.push(Check::new(
-        "page cache charged to the cgroup",
+        pagecache::CACHE_RECLAIMED,
         Status::Pass,
-        "memory.stat file >= 200 MiB",
-        "file = 232 MiB",
+        "usage reached the limit (failcnt / memory.events max > 0) while 1024.00 MiB of file data passed through the cache",
+        "limit hits 812; page cache peak 232.00 MiB (sampled at 100 Hz)",
         "",
     ));
     sc.push(pc);

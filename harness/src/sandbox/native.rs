@@ -222,8 +222,8 @@ fn prepare(
     })
 }
 
-/// poll(2) on fds for readability, up to `until`. Returns the revents.
-fn poll_until(fds: &[RawFd], until: Instant) -> Vec<bool> {
+/// ppoll(2) on fds for readability, up to `timeout`. Returns the revents.
+fn poll_for(fds: &[RawFd], timeout: Duration) -> Vec<bool> {
     let mut p: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -232,17 +232,30 @@ fn poll_until(fds: &[RawFd], until: Instant) -> Vec<bool> {
             revents: 0,
         })
         .collect();
-    // Wake at least every 50 ms so a stop request is noticed promptly.
-    let ms = until
-        .saturating_duration_since(Instant::now())
-        .as_millis()
-        .min(50) as i32;
-    // SAFETY: poll on a valid array of pollfd.
-    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms.max(0)) };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: ppoll on a valid array of pollfd with a valid timeout.
+    let n = unsafe {
+        libc::ppoll(
+            p.as_mut_ptr(),
+            p.len() as libc::nfds_t,
+            &ts,
+            std::ptr::null(),
+        )
+    };
     if n <= 0 {
         return vec![false; fds.len()];
     }
     p.iter().map(|x| x.revents != 0).collect()
+}
+
+/// poll(2) on fds for readability, up to `until`. Returns the revents.
+fn poll_until(fds: &[RawFd], until: Instant) -> Vec<bool> {
+    // Wake at least every 50 ms so a stop request is noticed promptly.
+    let left = until.saturating_duration_since(Instant::now());
+    poll_for(fds, left.min(Duration::from_millis(50)))
 }
 
 /// Launches a workload into a fresh sandbox cgroup `n` of `set`.
@@ -480,28 +493,58 @@ impl Running {
     }
 
     fn wait_ready_inner(&mut self) -> Result<(), LaunchError> {
-        loop {
-            if self.events.iter().any(|e| e["event"] == "ready") {
-                return Ok(());
-            }
-            if self.exit.is_some() || self.report.fd.is_none() {
-                return Err(LaunchError::Setup(format!(
-                    "the workload ended before it was ready ({})",
-                    self.exit
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "report pipe closed".into())
-                )));
-            }
-            if Instant::now() >= self.deadline {
-                return Err(LaunchError::Timeout(
-                    "no ready event before the deadline".into(),
-                ));
-            }
-            self.pump(self.deadline)?;
-            if self.events.iter().any(|e| e["event"] == "ready") && self.phases.ready.is_none() {
-                self.phases.ready = Some(Instant::now() - self.t0);
-            }
+        if self.wait_event(self.deadline, |e| *e == super::Event::Ready)? {
+            return Ok(());
         }
+        if self.exit.is_some() || self.report.fd.is_none() {
+            return Err(LaunchError::Setup(format!(
+                "the workload ended before it was ready ({})",
+                self.exit
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "report pipe closed".into())
+            )));
+        }
+        Err(LaunchError::Timeout(
+            "no ready event before the deadline".into(),
+        ))
+    }
+
+    /// Reads reports until an event `want` accepts has come (true), or the
+    /// workload ended, its report stream closed or `until` passed (false).
+    pub fn wait_event(
+        &mut self,
+        until: Instant,
+        want: impl Fn(&super::Event) -> bool,
+    ) -> Result<bool, LaunchError> {
+        let seen = |events: &[serde_json::Value]| {
+            events
+                .iter()
+                .filter_map(super::Event::from_value)
+                .any(|e| want(&e))
+        };
+        loop {
+            if seen(&self.events) {
+                return Ok(true);
+            }
+            if self.exit.is_some() {
+                // What it wrote before dying may still be in the pipe.
+                self.drain();
+                return Ok(seen(&self.events));
+            }
+            if self.report.fd.is_none() || Instant::now() >= until {
+                return Ok(false);
+            }
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(LaunchError::Interrupted(sig));
+            }
+            self.pump(until)?;
+        }
+    }
+
+    /// Waits up to `timeout` for the workload's leader to exit, without
+    /// reaping it (`wait_exit` and `teardown` still do); true once it exited.
+    pub fn exited_within(&self, timeout: Duration) -> bool {
+        self.exit.is_some() || poll_for(&[self.pidfd.as_raw_fd()], timeout)[0]
     }
 
     /// Reads reports and checks for exit once, waiting up to `until`.
@@ -512,8 +555,7 @@ impl Running {
         }
         let ready = poll_until(&fds, until);
         if ready.len() > 1 && ready[1] {
-            let ev = self.report.read_once();
-            self.events.extend(ev);
+            self.read_reports();
         }
         if ready[0] {
             self.reap()?;
@@ -547,15 +589,7 @@ impl Running {
     pub fn wait_exit(&mut self) -> Result<Exit, LaunchError> {
         loop {
             if let Some(e) = self.exit {
-                // Drain what the workload wrote before dying, without
-                // blocking on descendants that may still hold the pipe.
-                while self.report.fd.is_some() {
-                    if !poll_until(&[self.report.raw_fd().unwrap_or(-1)], Instant::now())[0] {
-                        break;
-                    }
-                    let ev = self.report.read_once();
-                    self.events.extend(ev);
-                }
+                self.drain();
                 return Ok(e);
             }
             if Instant::now() >= self.deadline {
@@ -568,6 +602,27 @@ impl Running {
             }
             self.pump(self.deadline)?;
         }
+    }
+
+    /// Reads what the workload wrote before dying, without blocking on
+    /// descendants that may still hold the pipe.
+    fn drain(&mut self) {
+        while let Some(fd) = self.report.raw_fd() {
+            if !poll_for(&[fd], Duration::ZERO)[0] {
+                break;
+            }
+            self.read_reports();
+        }
+    }
+
+    /// Reads the reports waiting in the pipe once; the first `ready` is
+    /// timed as the launch's `ready` phase.
+    fn read_reports(&mut self) {
+        let ev = self.report.read_once();
+        if self.phases.ready.is_none() && ev.iter().any(|e| e["event"] == "ready") {
+            self.phases.ready = Some(Instant::now() - self.t0);
+        }
+        self.events.extend(ev);
     }
 
     /// Time since launch (the parent's monotonic clock).

@@ -7,24 +7,25 @@
 //! (mm/memcontrol.c calculate_high_delay), so the hog goes only a few MiB
 //! above high: enough for a clear slowdown, little enough to stay quick.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use isobench_reports::names::memory_high as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
-use crate::cgroup::{Cgroup, CgroupError, Controller, Limits, MemoryStats};
-use crate::sandbox::{Exit, LaunchError, SandboxSpec};
-
-pub const ABOUT: &str =
-    "memory.high throttling (v2): hog above high, below max; MiB/s above vs below high, memory.events high > 0, no kill";
-
-const MIB: u64 = 1 << 20;
+use super::config::reject_if;
+use super::memory::{self, check_within, join, opt, MIB};
+use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
+use crate::cgroup::{Cgroup, Controller, Limits, MemoryStats};
+use crate::sandbox::event::{Event, Progress};
+use crate::sandbox::Exit;
 
 /// Pages the kernel charges per batch (MEMCG_CHARGE_BATCH × 4 KiB).
 const CHARGE_BATCH_BYTES: f64 = 64.0 * 4096.0;
+
+/// The scenario.
+pub struct MemoryHigh;
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,79 +46,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
-        let base = Config {
-            high_mib: 64,
-            max_mib: 256,
-            over_mib: 2,
-            step_kib: 256,
-            repetitions: 1,
-            min_slowdown: 2.0,
-        };
-        match level {
-            Level::Quick => base,
-            Level::Default => Config {
-                repetitions: 3,
-                ..base
-            },
-        }
-    }
-
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("memory-high", &Self::level(level), table)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Rejects settings that cannot show throttling, or would take ages.
-    pub fn validate(&self) -> Result<(), String> {
-        let e = |m: String| Err(format!("[memory-high]: {m}"));
-        if !(16..=4096).contains(&self.high_mib) {
-            return e(format!("high-mib {} is outside 16 – 4096", self.high_mib));
-        }
-        let need = self
-            .high_mib
-            .saturating_add(self.over_mib.saturating_mul(2))
-            .saturating_add(16);
-        if self.max_mib < need {
-            return e(format!(
-                "max-mib {} must exceed high-mib + 2 × over-mib + 16 ({need}) so the hog is never OOM-killed",
-                self.max_mib
-            ));
-        }
-        if self.max_mib > 65536 {
-            return e(format!("max-mib {} is above 65536", self.max_mib));
-        }
-        if self.over_mib == 0 {
-            return e("over-mib must be at least 1".into());
-        }
-        let est = self.penalty_estimate_seconds();
-        if est > 10.0 {
-            return e(format!(
-                "over-mib {} above high-mib {} would take about {est:.0} s of kernel penalty (it grows with the cube of the overage); lower over-mib",
-                self.over_mib, self.high_mib
-            ));
-        }
-        if !(4..=4096).contains(&self.step_kib) || self.step_kib.saturating_mul(1024) > self.over_mib.saturating_mul(MIB) {
-            return e(format!(
-                "step-kib {} must be 4 – 4096 and at most over-mib, so several steps land above high",
-                self.step_kib
-            ));
-        }
-        if self.repetitions == 0 || self.repetitions > 100 {
-            return e("repetitions must be 1 – 100".into());
-        }
-        if !(1.0..=1000.0).contains(&self.min_slowdown) {
-            return e(format!(
-                "min-slowdown {} is outside 1 – 1000",
-                self.min_slowdown
-            ));
-        }
-        Ok(())
-    }
-
     /// Kernel sleep expected above high: Σ over charge batches of
     /// 64 s × (overage/high)², ≈ 64/3 s × F³ × high/batch for F = over/high.
     pub fn penalty_estimate_seconds(&self) -> f64 {
@@ -129,20 +57,90 @@ impl Config {
     fn high(&self) -> u64 {
         self.high_mib * MIB
     }
+
+    /// Where the hog stops: over_mib above high.
+    fn hog_bytes(&self) -> u64 {
+        (self.high_mib + self.over_mib) * MIB
+    }
 }
 
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    ("high-mib", "memory.high"),
-    ("max-mib", "memory.max (never reached)"),
-    ("over-mib", "how far above high the hog goes"),
-    ("step-kib", "hog allocation step"),
-    ("repetitions", "runs"),
-    (
-        "min-slowdown",
-        "rate below high / rate above high must reach this",
-    ),
-];
+impl Scenario for MemoryHigh {
+    const NAME: &'static str = "memory-high";
+    const ABOUT: &'static str =
+        "memory.high throttling (v2): hog above high, below max; MiB/s above vs below high, memory.events high > 0, no kill";
+    const NEEDS: &'static [Controller] = &[Controller::Memory];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("high-mib", "memory.high"),
+        ("max-mib", "memory.max (never reached)"),
+        ("over-mib", "how far above high the hog goes"),
+        ("step-kib", "hog allocation step"),
+        ("repetitions", "runs"),
+        (
+            "min-slowdown",
+            "rate below high / rate above high must reach this",
+        ),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
+        Config {
+            high_mib: 64,
+            max_mib: 256,
+            over_mib: 2,
+            step_kib: 256,
+            repetitions: match level {
+                Level::Quick => 1,
+                Level::Default => 3,
+            },
+            min_slowdown: 2.0,
+        }
+    }
+
+    /// Rejects settings that cannot show throttling, or would take ages.
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        check_within("high-mib", c.high_mib, 16, 4096, "")?;
+        let need = c
+            .high_mib
+            .saturating_add(c.over_mib.saturating_mul(2))
+            .saturating_add(16);
+        reject_if(c.max_mib < need, || {
+            format!(
+                "max-mib {} must exceed high-mib + 2 × over-mib + 16 ({need}) so the hog is never OOM-killed",
+                c.max_mib
+            )
+        })?;
+        reject_if(c.max_mib > 65536, || {
+            format!("max-mib {} is above 65536", c.max_mib)
+        })?;
+        reject_if(c.over_mib == 0, || "over-mib must be at least 1".into())?;
+        let est = c.penalty_estimate_seconds();
+        reject_if(est > 10.0, || {
+            format!(
+                "over-mib {} above high-mib {} would take about {est:.0} s of kernel penalty (it grows with the cube of the overage); lower over-mib",
+                c.over_mib, c.high_mib
+            )
+        })?;
+        let step_ok = (4..=4096).contains(&c.step_kib)
+            && c.step_kib.saturating_mul(1024) <= c.over_mib.saturating_mul(MIB);
+        reject_if(!step_ok, || {
+            format!(
+                "step-kib {} must be 4 – 4096 and at most over-mib, so several steps land above high",
+                c.step_kib
+            )
+        })?;
+        memory::check_repetitions(c.repetitions)?;
+        check_within("min-slowdown", c.min_slowdown, 1.0, 1000.0, "")
+    }
+
+    /// Runs the scenario (or skips it where memory.high does not exist).
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        if let Some(why) = memory::v2_only(ctx, "memory.high") {
+            return Err(ScenarioError::skipped(skip(cfg, why)));
+        }
+        let reps = memory::repeat(cfg.repetitions, || run_rep(cfg, ctx))?;
+        Ok(vec![result(cfg, &reps, &ctx.launcher)])
+    }
+}
 
 /// One run: the hog's progress on its own clock and the final counters.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +159,7 @@ struct Rep {
 fn rates(steps: &[(u64, u64)], high: u64) -> Option<(f64, f64)> {
     let rate = |a: (u64, u64), b: (u64, u64)| {
         let dt = b.1.saturating_sub(a.1) as f64 / 1e9;
-        (dt > 0.0).then(|| (b.0.saturating_sub(a.0)) as f64 / MIB as f64 / dt)
+        (dt > 0.0).then(|| memory::in_mib(b.0.saturating_sub(a.0)) / dt)
     };
     let first = *steps.first()?;
     let below_end = *steps.iter().rev().find(|s| s.0 * 10 <= high * 9)?;
@@ -173,101 +171,63 @@ fn rates(steps: &[(u64, u64)], high: u64) -> Option<(f64, f64)> {
     Some((rate(first, below_end)?, rate(above_start, last)?))
 }
 
-fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Result<Rep, String>, String> {
+/// One run; a skip where this kernel cannot set memory.high.
+fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
     let step = format!("{}K", cfg.step_kib);
-    let max = ((cfg.high_mib + cfg.over_mib) * MIB).to_string();
-    let mut spec = SandboxSpec::workload(&["hog", "--step", &step, "--max", &max]);
-    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-    spec.limits = Limits {
+    let max = cfg.hog_bytes().to_string();
+    let limits = Limits {
         memory_high: Some(cfg.high()),
-        memory_max: Some(cfg.max_mib * MIB),
-        ..Default::default()
+        ..memory::memory_max(cfg.max_mib * MIB)
     };
-    spec.deadline = Duration::from_secs_f64(30.0 + 4.0 * cfg.penalty_estimate_seconds());
-    let mut r = match ctx.launch(&spec) {
-        Ok(r) => r,
-        Err(LaunchError::Cgroup(CgroupError::Unsupported(why))) => return Ok(Err(why)),
-        Err(e) => return Err(e.to_string()),
-    };
-    r.wait_ready().map_err(|e| e.to_string())?;
-    let exit = r.wait_exit().map_err(|e| e.to_string())?;
-    let stats = r.cgroup().memory_stats().map_err(|e| e.to_string())?;
-    let steps = r
-        .events
+    let deadline = Duration::from_secs_f64(30.0 + 4.0 * cfg.penalty_estimate_seconds());
+    let args = ["hog", "--step", &step, "--max", &max];
+    let spec = memory::sandbox(ctx, &args, limits, deadline);
+    let mut r = memory::launch_or_skip(ctx, &spec, |why| skip(cfg, why))?;
+    r.wait_ready()?;
+    let exit = r.wait_exit()?;
+    let stats = r.cgroup().memory_stats()?;
+    let events = r.typed_events();
+    r.teardown()?;
+    let steps = events
         .iter()
-        .filter(|e| e["event"] == "hog")
-        .filter_map(|e| Some((e["bytes"].as_u64()?, e["t_ns"].as_u64()?)))
+        .filter_map(|e| match e {
+            Event::Hog(Progress {
+                bytes,
+                t_ns: Some(t),
+                ..
+            }) => Some((*bytes, *t)),
+            _ => None,
+        })
         .collect();
-    let done = r
-        .events
-        .iter()
-        .find(|e| e["event"] == "hog_done")
-        .and_then(|e| e["bytes"].as_u64());
-    r.teardown().map_err(|e| e.to_string())?;
-    Ok(Ok(Rep {
+    let done = events.iter().find_map(|e| match e {
+        Event::HogDone(p) => Some(p.bytes),
+        _ => None,
+    });
+    Ok(Rep {
         exit,
         steps,
         done,
         stats,
-    }))
-}
-
-/// Runs the scenario (or skips it where memory.high does not exist).
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    if !ctx.set.on_v2(Controller::Memory) {
-        let why = format!(
-            "memory.high exists only on cgroup v2; the memory controller here is on v1 (mode {})",
-            ctx.set.mode.as_str()
-        );
-        return Ok(vec![skipped(cfg, &why, &ctx.launcher)]);
-    }
-    let mut reps = Vec::new();
-    for _ in 0..cfg.repetitions {
-        if let Some(sig) = crate::interrupt::requested() {
-            return Err(format!("interrupted by signal {sig}"));
-        }
-        match run_rep(cfg, ctx)? {
-            Ok(rep) => reps.push(rep),
-            Err(why) => return Ok(vec![skipped(cfg, &why, &ctx.launcher)]),
-        }
-    }
-    Ok(vec![result(cfg, &reps, &ctx.launcher)])
+    })
 }
 
 fn params(cfg: &Config) -> serde_json::Map<String, serde_json::Value> {
-    let mut p = serde_json::Map::new();
-    p.insert("high_mib".into(), json!(cfg.high_mib));
-    p.insert("max_mib".into(), json!(cfg.max_mib));
-    p.insert("hog_mib".into(), json!(cfg.high_mib + cfg.over_mib));
-    p.insert("step_kib".into(), json!(cfg.step_kib));
-    p
+    memory::params(json!({
+        "high_mib": cfg.high_mib,
+        "max_mib": cfg.max_mib,
+        "hog_mib": cfg.high_mib + cfg.over_mib,
+        "step_kib": cfg.step_kib,
+    }))
 }
 
-fn skipped(cfg: &Config, why: &str, launcher: &str) -> ScenarioResult {
-    ScenarioResult {
-        name: "memory-high".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(cfg),
-        metrics: Vec::new(),
-        checks: vec![Check::new(
-            "memory_high",
-            Status::Skip,
-            "allocation above memory.high slows down, memory.events high > 0, no kill",
-            "not run",
-            why,
-        )],
-        series: BTreeMap::new(),
-        error: None,
-    }
-}
-
-fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
-    v.iter().map(f).collect::<Vec<_>>().join(", ")
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map_or("n/a".into(), |x| x.to_string())
+/// The skip row, with why.
+fn skip(cfg: &Config, why: String) -> Skip {
+    memory::not_run(
+        n::SKIP,
+        "allocation above memory.high slows down, memory.events high > 0, no kill",
+        why,
+        params(cfg),
+    )
 }
 
 /// Turns the runs into metrics and checks.
@@ -280,112 +240,90 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     let slowed = r
         .iter()
         .all(|x| x.is_some_and(|(b, a)| b / a >= cfg.min_slowdown));
-    let target = (cfg.high_mib + cfg.over_mib) * MIB;
-    let mut checks = vec![Check::new(
-        "slowed_above_high",
-        if slowed { Status::Pass } else { Status::Fail },
-        format!(
-            "allocation rate above high ≤ rate below high / {}",
-            cfg.min_slowdown
-        ),
-        format!(
-            "slowdown {}; below {} MiB/s; above {} MiB/s",
-            join(&r, |x| x.map_or("no data above high".into(), |(b, a)| format!("{:.1}×", b / a))),
-            join(&below, |x| format!("{x:.0}")),
-            join(&above, |x| format!("{x:.1}"))
-        ),
-        format!(
-            "rates from the hog's own clock: below = up to 90% of high, above = from the last step ≤ high to {} MiB",
-            target / MIB
-        ),
-    )];
+    let target = cfg.hog_bytes();
     let high_events: Vec<Option<u64>> = reps.iter().map(|x| x.stats.events.high).collect();
-    checks.push(Check::new(
-        "high_events",
-        if high_events.iter().all(|h| h.unwrap_or(0) > 0) {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        "memory.events high > 0",
-        format!("high {}", join(&high_events, |h| opt(*h))),
-        "",
-    ));
     let not_killed = reps.iter().all(|x| {
         x.exit == Exit::Code(0)
             && x.stats.events.oom_kill.unwrap_or(0) == 0
             && x.done == Some(target)
     });
-    checks.push(Check::new(
-        "not_killed",
-        if not_killed {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        format!(
-            "hog completes {} MiB (exit 0), oom_kill 0: memory.high throttles, it does not kill",
-            target / MIB
+    let checks = [
+        Check::new(
+            n::SLOWED_ABOVE_HIGH,
+            Status::pass_if(slowed),
+            format!(
+                "allocation rate above high ≤ rate below high / {}",
+                cfg.min_slowdown
+            ),
+            format!(
+                "slowdown {}; below {} MiB/s; above {} MiB/s",
+                join(&r, |x| x.map_or("no data above high".into(), |(b, a)| format!("{:.1}×", b / a))),
+                join(&below, |x| format!("{x:.0}")),
+                join(&above, |x| format!("{x:.1}"))
+            ),
+            format!(
+                "rates from the hog's own clock: below = up to 90% of high, above = from the last step ≤ high to {} MiB",
+                target / MIB
+            ),
         ),
-        format!(
-            "{}; oom_kill {}; reached {}",
-            join(reps, |x| x.exit.to_string()),
-            join(reps, |x| opt(x.stats.events.oom_kill)),
-            join(reps, |x| x
-                .done
-                .map_or("not done".into(), |d| format!("{} MiB", d / MIB)))
+        Check::new(
+            n::HIGH_EVENTS,
+            Status::pass_if(high_events.iter().all(|h| h.unwrap_or(0) > 0)),
+            "memory.events high > 0",
+            format!("high {}", join(&high_events, |h| opt(*h))),
+            "",
         ),
-        "",
-    ));
-    let metrics = vec![
-        Metric::new("slowdown", "ratio", Better::Higher, slowdown),
-        Metric::new("rate_below_high", "MiB/s", Better::Higher, below),
-        Metric::new("rate_above_high", "MiB/s", Better::Lower, above),
+        Check::new(
+            n::NOT_KILLED,
+            Status::pass_if(not_killed),
+            format!(
+                "hog completes {} MiB (exit 0), oom_kill 0: memory.high throttles, it does not kill",
+                target / MIB
+            ),
+            format!(
+                "{}; oom_kill {}; reached {}",
+                join(reps, |x| x.exit.to_string()),
+                join(reps, |x| opt(x.stats.events.oom_kill)),
+                join(reps, |x| x
+                    .done
+                    .map_or("not done".into(), |d| format!("{} MiB", d / MIB)))
+            ),
+            "",
+        ),
+    ];
+    let peaks = reps
+        .iter()
+        .filter_map(|x| x.stats.peak.or(x.stats.current))
+        .map(|p| p as f64);
+    let metrics = [
+        Metric::new(n::SLOWDOWN, "ratio", Better::Higher, slowdown),
+        Metric::new(n::RATE_BELOW_HIGH, "MiB/s", Better::Higher, below),
+        Metric::new(n::RATE_ABOVE_HIGH, "MiB/s", Better::Lower, above),
         Metric::new(
-            "high_events",
+            n::HIGH_EVENTS,
             "count",
             Better::Higher,
             high_events.iter().map(|h| h.unwrap_or(0) as f64).collect(),
         ),
-        Metric::new(
-            "peak_usage",
-            "bytes",
-            Better::Lower,
-            reps.iter()
-                .filter_map(|x| x.stats.peak.or(x.stats.current))
-                .map(|p| p as f64)
-                .collect(),
-        ),
+        Metric::new(n::PEAK_USAGE, "bytes", Better::Lower, peaks.collect()),
     ];
-    let mut series = BTreeMap::new();
+    let mut p = Point::for_launcher(MemoryHigh::NAME, launcher)
+        .params(params(cfg))
+        .checks(checks)
+        .metrics(metrics);
     if let Some(x) = reps.first() {
         let t0 = x.steps.first().map_or(0, |s| s.1);
-        series.insert(
-            "allocated_mib".to_string(),
-            x.steps
-                .iter()
-                .map(|s| [(s.1 - t0) as f64 / 1e9, s.0 as f64 / MIB as f64])
-                .collect(),
-        );
+        let allocated = x.steps.iter().map(|s| [(s.1 - t0) as f64 / 1e9, memory::in_mib(s.0)]);
+        p = p.series(n::ALLOCATED_MIB, allocated.collect());
     }
-    ScenarioResult {
-        name: "memory-high".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(cfg),
-        metrics,
-        checks,
-        series,
-        error: None,
-    }
+    p.build()
 }
-
-super::legacy_scenario!(MemoryHigh, "memory-high", [Memory]);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cgroup::MemoryEvents;
+    use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 
     /// Steps of 256 KiB: 2 GB/s up to high, then `above_ms` per step.
     fn steps(cfg: &Config, above_ms: f64) -> Vec<(u64, u64)> {
@@ -422,13 +360,9 @@ mod tests {
         }
     }
 
-    fn status(r: &ScenarioResult, name: &str) -> Status {
-        r.checks.iter().find(|c| c.name == name).unwrap().status
-    }
-
     #[test]
     fn rates_split_at_high() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = MemoryHigh::level(Level::Quick);
         let (b, a) = rates(&steps(&cfg, 25.0), cfg.high()).unwrap();
         assert!((b - 2e9 / MIB as f64).abs() / b < 0.01, "{b}");
         // 256 KiB per 25 ms = 10 MiB/s.
@@ -440,42 +374,47 @@ mod tests {
 
     #[test]
     fn throttled_hog_passes() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = MemoryHigh::level(Level::Quick);
         let r = result(&cfg, &[rep(&cfg, 25.0)], "native");
         for c in &r.checks {
             assert_eq!(c.status, Status::Pass, "{c:?}");
         }
-        assert_eq!(r.metrics[0].name, "slowdown");
+        assert_eq!(r.metrics[0].name, n::SLOWDOWN);
         assert!(r.metrics[0].samples[0] > 100.0);
     }
 
     #[test]
     fn unthrottled_or_killed_hogs_fail() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = MemoryHigh::level(Level::Quick);
         // Same speed above high: memory.high did nothing.
         let mut x = rep(&cfg, 0.125);
         x.stats.events.high = Some(0);
         let r = result(&cfg, &[x], "native");
-        assert_eq!(status(&r, "slowed_above_high"), Status::Fail);
-        assert_eq!(status(&r, "high_events"), Status::Fail);
+        assert_eq!(status(&r, n::SLOWED_ABOVE_HIGH), Status::Fail);
+        assert_eq!(status(&r, n::HIGH_EVENTS), Status::Fail);
         // OOM-killed above high: high acted like max.
         let mut x = rep(&cfg, 25.0);
         x.exit = Exit::Signaled(9);
         x.done = None;
         x.stats.events.oom_kill = Some(1);
         assert_eq!(
-            status(&result(&cfg, &[x], "native"), "not_killed"),
+            status(&result(&cfg, &[x], "native"), n::NOT_KILLED),
             Status::Fail
         );
     }
 
     #[test]
+    fn the_plot_draws_what_the_result_records() {
+        let cfg = MemoryHigh::level(Level::Quick);
+        let ids = plot_ids(vec![result(&cfg, &[rep(&cfg, 25.0)], "native")]);
+        assert!(ids.iter().any(|i| i == "memory-high-memory-native"), "{ids:?}");
+    }
+
+    #[test]
     fn v1_skips_with_reason() {
-        let r = skipped(
-            &Config::level(Level::Quick),
-            "memory.high is not available on cgroup v1",
-            "native",
-        );
+        let cfg = MemoryHigh::level(Level::Quick);
+        let r = skip(&cfg, "memory.high is not available on cgroup v1".into())
+            .into_result(MemoryHigh::NAME, "native");
         assert_eq!(r.checks.len(), 1);
         assert_eq!(r.checks[0].status, Status::Skip);
         assert!(r.checks[0].detail.contains("cgroup v1"));
@@ -483,23 +422,21 @@ mod tests {
 
     #[test]
     fn config_bounds_the_penalty() {
-        let c = Config::level(Level::Default);
-        assert!(c.validate().is_ok());
+        let c = MemoryHigh::level(Level::Default);
+        assert!(MemoryHigh::validate(&c).is_ok());
         // 2 MiB over 64 MiB: well under a second of kernel sleep.
         assert!(
             c.penalty_estimate_seconds() < 0.5,
             "{}",
             c.penalty_estimate_seconds()
         );
-        let mut c2 = c.clone();
-        c2.over_mib = 16;
-        c2.max_mib = 512;
-        assert!(c2.validate().unwrap_err().contains("over-mib"));
-        let mut c3 = c.clone();
-        c3.max_mib = 70;
-        assert!(c3.validate().unwrap_err().contains("max-mib"));
-        let mut c4 = c;
-        c4.step_kib = 4096;
-        assert!(c4.validate().unwrap_err().contains("step-kib"));
+        rejects::<MemoryHigh>(&[
+            ("over-mib", |c| {
+                c.over_mib = 16;
+                c.max_mib = 512;
+            }),
+            ("max-mib", |c| c.max_mib = 70),
+            ("step-kib", |c| c.step_kib = 4096),
+        ]);
     }
 }

@@ -15,6 +15,7 @@ use crate::sandbox::{LaunchError, Namespaces, Running, SandboxSpec};
 
 pub mod config;
 pub mod error;
+mod memory;
 pub mod result;
 
 pub use config::{check_range, ConfigError};

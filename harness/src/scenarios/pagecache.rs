@@ -4,27 +4,29 @@
 //! the cache instead). The file lives on a disk filesystem: tmpfs pages are
 //! shmem, not reclaimable without swap, and would (rightly) OOM.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use isobench_reports::names::pagecache as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
-use crate::cgroup::{Cgroup, Limits, MemoryStats};
+use super::config::reject_if;
+use super::error::Context;
+use super::memory::{self, check_within, in_mib, join, mib, opt, MIB};
+use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
+use crate::cgroup::{Cgroup, Controller, MemoryStats};
 use crate::monitor::{Monitor, Sample, Sampling};
-use crate::sandbox::{Exit, SandboxSpec};
-
-pub const ABOUT: &str =
-    "page cache under a memory limit: write N× the limit to a file; no OOM kill, usage stays within the limit (cache reclaimed)";
-
-const MIB: u64 = 1 << 20;
+use crate::sandbox::event::Event;
+use crate::sandbox::Exit;
 
 /// The directory picked when `dir = "auto"`, in order of preference.
 const AUTO_DIRS: &[&str] = &["/var/tmp", "/tmp"];
+
+/// The scenario.
+pub struct Pagecache;
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,95 +50,78 @@ pub struct Config {
 }
 
 impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
-        let base = Config {
-            limit_mib: 64,
-            factor: 4.0,
-            dir: "auto".into(),
-            chunk_kib: 1024,
-            repetitions: 1,
-            peak_slack_pct: 2.0,
-            monitor_hz: 100,
-        };
-        match level {
-            Level::Quick => base,
-            Level::Default => Config {
-                repetitions: 3,
-                ..base
-            },
-        }
-    }
-
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("pagecache", &Self::level(level), table)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Rejects settings that cannot show reclaim.
-    pub fn validate(&self) -> Result<(), String> {
-        let e = |m: String| Err(format!("[pagecache]: {m}"));
-        if !(16..=4096).contains(&self.limit_mib) {
-            return e(format!("limit-mib {} is outside 16 – 4096", self.limit_mib));
-        }
-        if !(1.5..=64.0).contains(&self.factor) {
-            return e(format!(
-                "factor {} is outside 1.5 – 64 (the file must clearly exceed the limit)",
-                self.factor
-            ));
-        }
-        if self.dir != "auto" && !Path::new(&self.dir).is_absolute() {
-            return e(format!(
-                "dir {:?} must be \"auto\" or an absolute path",
-                self.dir
-            ));
-        }
-        if !(4..=65536).contains(&self.chunk_kib) {
-            return e(format!("chunk-kib {} is outside 4 – 65536", self.chunk_kib));
-        }
-        if self.repetitions == 0 || self.repetitions > 100 {
-            return e("repetitions must be 1 – 100".into());
-        }
-        if !(0.0..=50.0).contains(&self.peak_slack_pct) {
-            return e(format!(
-                "peak-slack-pct {} is outside 0 – 50",
-                self.peak_slack_pct
-            ));
-        }
-        if !(1..=1000).contains(&self.monitor_hz) {
-            return e("monitor-hz must be 1 – 1000".into());
-        }
-        Ok(())
-    }
-
     fn limit(&self) -> u64 {
         self.limit_mib * MIB
     }
 
     fn bytes(&self) -> u64 {
-        (self.limit() as f64 * self.factor) as u64
+        memory::times(self.limit(), self.factor)
     }
 
     fn slack(&self) -> u64 {
-        (self.limit() as f64 * self.peak_slack_pct / 100.0) as u64
+        memory::pct_of(self.limit(), self.peak_slack_pct)
     }
 }
 
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    ("limit-mib", "memory limit of the writer's sandbox"),
-    ("factor", "file data written, × the limit"),
-    (
-        "dir",
-        "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
-    ),
-    ("chunk-kib", "write size"),
-    ("repetitions", "runs"),
-    ("peak-slack-pct", "usage may exceed the limit by this"),
-    ("monitor-hz", "usage timeline sampling rate"),
-];
+impl Scenario for Pagecache {
+    const NAME: &'static str = "pagecache";
+    const ABOUT: &'static str =
+        "page cache under a memory limit: write N× the limit to a file; no OOM kill, usage stays within the limit (cache reclaimed)";
+    const NEEDS: &'static [Controller] = &[Controller::Memory];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("limit-mib", "memory limit of the writer's sandbox"),
+        ("factor", "file data written, × the limit"),
+        (
+            "dir",
+            "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
+        ),
+        ("chunk-kib", "write size"),
+        ("repetitions", "runs"),
+        ("peak-slack-pct", "usage may exceed the limit by this"),
+        ("monitor-hz", "usage timeline sampling rate"),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
+        Config {
+            limit_mib: 64,
+            factor: 4.0,
+            dir: "auto".into(),
+            chunk_kib: 1024,
+            repetitions: match level {
+                Level::Quick => 1,
+                Level::Default => 3,
+            },
+            peak_slack_pct: 2.0,
+            monitor_hz: 100,
+        }
+    }
+
+    /// Rejects settings that cannot show reclaim.
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        check_within("limit-mib", c.limit_mib, 16, 4096, "")?;
+        let clearly = " (the file must clearly exceed the limit)";
+        check_within("factor", c.factor, 1.5, 64.0, clearly)?;
+        reject_if(c.dir != "auto" && !Path::new(&c.dir).is_absolute(), || {
+            format!("dir {:?} must be \"auto\" or an absolute path", c.dir)
+        })?;
+        check_within("chunk-kib", c.chunk_kib, 4, 65536, "")?;
+        memory::check_repetitions(c.repetitions)?;
+        memory::check_peak_slack(c.peak_slack_pct)?;
+        super::check_range("monitor-hz", c.monitor_hz, 1, 1000)
+    }
+
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let scratch = Scratch::create(cfg, &ctx.set.run_id)?;
+        let reps = memory::repeat(cfg.repetitions, || run_rep(cfg, ctx, &scratch.0))?;
+        let mut res = result(cfg, &reps, &ctx.launcher);
+        res.params.insert(
+            "dir".into(),
+            json!(scratch.0.parent().map(|p| p.display().to_string())),
+        );
+        Ok(vec![res])
+    }
+}
 
 /// ramfs's statfs f_type (linux/magic.h; not in nix or libc).
 const RAMFS_MAGIC: u32 = 0x8584_58f6;
@@ -163,9 +148,15 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     /// Picks the directory: the configured one (which must be on disk), or
-    /// the first suitable of [`AUTO_DIRS`]. Err(reason) when none fits.
-    fn create(cfg: &Config, run_id: &str) -> Result<Self, String> {
-        let parent = if cfg.dir == "auto" {
+    /// the first suitable of [`AUTO_DIRS`]. With "auto", finding none skips
+    /// the scenario; a configured directory that does not fit fails it.
+    fn create(cfg: &Config, run_id: &str) -> Result<Self, ScenarioError> {
+        let auto = cfg.dir == "auto";
+        let unfit = |why: String| match auto {
+            true => ScenarioError::skipped(skip(cfg, why)),
+            false => ScenarioError::Failed(why),
+        };
+        let parent = if auto {
             let mut why = Vec::new();
             let found = AUTO_DIRS.iter().map(Path::new).find(|d| match not_disk(d) {
                 None => true,
@@ -175,24 +166,24 @@ impl Scratch {
                 }
             });
             found.ok_or_else(|| {
-                format!(
+                unfit(format!(
                     "no disk directory for the file ({}); set dir in the suite's [pagecache]",
                     why.join("; ")
-                )
+                ))
             })?
         } else {
             let d = Path::new(&cfg.dir);
             if let Some(w) = not_disk(d) {
-                return Err(format!("[pagecache] dir: {w}"));
+                return Err(unfit(format!("[pagecache] dir: {w}")));
             }
             d
         };
         let dir = parent.join(format!("isobench-pagecache-{run_id}"));
-        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir(&dir).map_err(|e| unfit(format!("{}: {e}", dir.display())))?;
         let scratch = Scratch(dir);
         // Writable by a user-namespaced root (nobody on the host) too.
         std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o777))
-            .map_err(|e| format!("{}: {e}", scratch.0.display()))?;
+            .map_err(|e| unfit(format!("{}: {e}", scratch.0.display())))?;
         Ok(scratch)
     }
 }
@@ -218,13 +209,13 @@ struct Rep {
     samples: Vec<Sample>,
 }
 
-/// One run; Ok(Err(reason)) when the sandbox cannot reach the directory
-/// (a launcher whose rootfs holds only the workload).
-fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Result<Rep, String>, String> {
+/// One run; a skip when the sandbox cannot reach the directory (a launcher
+/// whose rootfs holds only the workload).
+fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, ScenarioError> {
     let bytes = cfg.bytes().to_string();
     let chunk = format!("{}K", cfg.chunk_kib);
     let d = dir.to_string_lossy().into_owned();
-    let mut spec = SandboxSpec::workload(&[
+    let args = [
         "pagecache",
         "--bytes",
         &bytes,
@@ -232,46 +223,40 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Result<Rep, String>, S
         &d,
         "--chunk",
         &chunk,
-    ]);
-    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-    spec.limits = Limits {
-        memory_max: Some(cfg.limit()),
+    ];
+    // Even a slow disk (10 MiB/s) finishes well within this.
+    let deadline = Duration::from_secs(30 + cfg.bytes() / (10 * MIB));
+    let spec = memory::sandbox(ctx, &args, memory::memory_max(cfg.limit()), deadline);
+    let mut r = ctx.launch(&spec)?;
+    r.wait_ready()?;
+    let sampling = Sampling {
+        memory: true,
         ..Default::default()
     };
-    // Even a slow disk (10 MiB/s) finishes well within this.
-    spec.deadline = Duration::from_secs(30 + cfg.bytes() / (10 * MIB));
-    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
-    r.wait_ready().map_err(|e| e.to_string())?;
-    let mon = Monitor::start(
-        r.cgroup().view(),
-        Sampling {
-            memory: true,
-            ..Default::default()
-        },
-        cfg.monitor_hz,
-    )
-    .map_err(|e| format!("monitor: {e}"))?;
-    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let mon = Monitor::start(r.cgroup().view(), sampling, cfg.monitor_hz).context("monitor")?;
+    let exit = r.wait_exit()?;
     let (samples, _) = mon.stop();
-    let stats = r.cgroup().memory_stats().map_err(|e| e.to_string())?;
-    let unreachable = r.events.iter().find_map(|e| {
-        let msg = e["msg"].as_str()?;
-        (e["event"] == "error" && msg.starts_with("pagecache: create")).then(|| msg.to_string())
+    let stats = r.cgroup().memory_stats()?;
+    let events = r.typed_events();
+    r.teardown()?;
+    let unreachable = events.iter().find_map(|e| match e {
+        Event::Error { msg } if msg.starts_with("pagecache: create") => Some(msg),
+        _ => None,
     });
     if let Some(msg) = unreachable {
-        r.teardown().map_err(|e| e.to_string())?;
-        return Ok(Err(format!(
-            "the {} sandbox cannot write to {} ({msg}): pagecache needs a disk directory visible inside the sandbox",
-            ctx.launcher,
-            dir.display()
+        return Err(ScenarioError::skipped(skip(
+            cfg,
+            format!(
+                "the {} sandbox cannot write to {} ({msg}): pagecache needs a disk directory visible inside the sandbox",
+                ctx.launcher,
+                dir.display()
+            ),
         )));
     }
-    let done = r.events.iter().find(|e| e["event"] == "pagecache_done");
-    let written = done.and_then(|e| e["bytes"].as_u64());
-    let write_seconds = done
-        .and_then(|e| e["t_ns"].as_u64())
-        .map(|t| t as f64 / 1e9);
-    r.teardown().map_err(|e| e.to_string())?;
+    let done = events.iter().find_map(|e| match e {
+        Event::PagecacheDone(p) => Some(p),
+        _ => None,
+    });
     let mem = |f: fn(&MemoryStats) -> Option<u64>| {
         samples
             .iter()
@@ -279,78 +264,32 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Result<Rep, String>, S
             .max()
             .unwrap_or(0)
     };
-    Ok(Ok(Rep {
+    Ok(Rep {
         exit,
-        written,
-        write_seconds,
+        written: done.map(|p| p.bytes),
+        write_seconds: done.and_then(|p| p.t_ns).map(|t| t as f64 / 1e9),
         stats,
         max_sampled: mem(|m| m.current),
         max_file: mem(|m| m.file),
         samples,
-    }))
-}
-
-/// Runs the scenario.
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    let scratch = match Scratch::create(cfg, &ctx.set.run_id) {
-        Ok(s) => s,
-        Err(why) if cfg.dir == "auto" => return Ok(vec![skipped(cfg, &why, &ctx.launcher)]),
-        Err(e) => return Err(e),
-    };
-    let mut reps = Vec::new();
-    for _ in 0..cfg.repetitions {
-        if let Some(sig) = crate::interrupt::requested() {
-            return Err(format!("interrupted by signal {sig}"));
-        }
-        match run_rep(cfg, ctx, &scratch.0)? {
-            Ok(rep) => reps.push(rep),
-            Err(why) => return Ok(vec![skipped(cfg, &why, &ctx.launcher)]),
-        }
-    }
-    let mut res = result(cfg, &reps, &ctx.launcher);
-    res.params.insert(
-        "dir".into(),
-        json!(scratch.0.parent().map(|p| p.display().to_string())),
-    );
-    Ok(vec![res])
+    })
 }
 
 fn params(cfg: &Config) -> serde_json::Map<String, serde_json::Value> {
-    let mut p = serde_json::Map::new();
-    p.insert("limit_mib".into(), json!(cfg.limit_mib));
-    p.insert("written_mib".into(), json!(cfg.bytes() / MIB));
-    p
+    memory::params(json!({
+        "limit_mib": cfg.limit_mib,
+        "written_mib": cfg.bytes() / MIB,
+    }))
 }
 
-fn skipped(cfg: &Config, why: &str, launcher: &str) -> ScenarioResult {
-    ScenarioResult {
-        name: "pagecache".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(cfg),
-        metrics: Vec::new(),
-        checks: vec![Check::new(
-            "pagecache",
-            Status::Skip,
-            "page cache reclaimed under the limit, no OOM kill",
-            "not run",
-            why,
-        )],
-        series: BTreeMap::new(),
-        error: None,
-    }
-}
-
-fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
-    v.iter().map(f).collect::<Vec<_>>().join(", ")
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map_or("n/a".into(), |x| x.to_string())
-}
-
-fn mib(b: u64) -> String {
-    format!("{:.2} MiB", b as f64 / MIB as f64)
+/// The skip row, with why.
+fn skip(cfg: &Config, why: String) -> Skip {
+    memory::not_run(
+        n::SKIP,
+        "page cache reclaimed under the limit, no OOM kill",
+        why,
+        params(cfg),
+    )
 }
 
 fn peak_of(r: &Rep) -> u64 {
@@ -361,26 +300,20 @@ fn peak_of(r: &Rep) -> u64 {
 fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
     let limit = cfg.limit();
     let want = cfg.bytes();
-    let no_oom = reps.iter().all(|r| {
-        r.exit == Exit::Code(0)
-            && r.stats.events.oom_kill.unwrap_or(0) == 0
-            && r.written == Some(want)
-    });
-    let oomed = reps
+    let oom_kills = |r: &Rep| r.stats.events.oom_kill.unwrap_or(0);
+    let no_oom = reps
         .iter()
-        .any(|r| r.stats.events.oom_kill.unwrap_or(0) > 0);
+        .all(|r| r.exit == Exit::Code(0) && oom_kills(r) == 0 && r.written == Some(want));
+    let oomed = reps.iter().any(|r| oom_kills(r) > 0);
     let peak = reps.iter().map(peak_of).max().unwrap_or(0);
     let within = peak <= limit + cfg.slack();
     // The limit was reached and the writer went on: the cache was reclaimed.
-    let hits: Vec<Option<u64>> = reps
-        .iter()
-        .map(|r| r.stats.events.max.or(r.stats.failcnt))
-        .collect();
+    let hits: Vec<Option<u64>> = reps.iter().map(|r| memory::limit_hits(&r.stats)).collect();
     let reclaimed = hits.iter().all(|h| h.unwrap_or(0) > 0);
-    let checks = vec![
+    let checks = [
         Check::new(
-            "no_oom_kill",
-            if no_oom { Status::Pass } else { Status::Fail },
+            n::NO_OOM_KILL,
+            Status::pass_if(no_oom),
             format!("the writer completes {} (exit 0), oom_kill 0", mib(want)),
             format!(
                 "{}; oom_kill {}; written {}",
@@ -395,8 +328,8 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
             },
         ),
         Check::new(
-            "usage_within_limit",
-            if within { Status::Pass } else { Status::Fail },
+            n::USAGE_WITHIN_LIMIT,
+            Status::pass_if(within),
             format!(
                 "peak usage ≤ limit {} + slack {} ({}%)",
                 mib(limit),
@@ -412,8 +345,8 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
             "",
         ),
         Check::new(
-            "cache_reclaimed",
-            if reclaimed { Status::Pass } else { Status::Warn },
+            n::CACHE_RECLAIMED,
+            Status::pass_or(reclaimed, Status::Warn),
             format!(
                 "usage reached the limit (failcnt / memory.events max > 0) while {} of file data passed through the cache",
                 mib(want)
@@ -431,63 +364,56 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
             },
         ),
     ];
-    let metrics = vec![
+    let rate = |r: &Rep| Some(in_mib(r.written?) / r.write_seconds?);
+    let metrics = [
         Metric::with_target(
-            "peak_usage",
+            n::PEAK_USAGE,
             "bytes",
             limit as f64,
             reps.iter().map(|r| peak_of(r) as f64).collect(),
         ),
         Metric::new(
-            "write_rate",
+            n::WRITE_RATE,
             "MiB/s",
             Better::Higher,
-            reps.iter()
-                .filter_map(|r| Some(r.written? as f64 / MIB as f64 / r.write_seconds?))
-                .collect(),
+            reps.iter().filter_map(rate).collect(),
         ),
         Metric::new(
-            "page_cache_peak",
+            n::PAGE_CACHE_PEAK,
             "bytes",
             Better::Target,
             reps.iter().map(|r| r.max_file as f64).collect(),
         ),
         Metric::new(
-            "limit_hits",
+            n::LIMIT_HITS,
             "count",
             Better::Higher,
             hits.iter().map(|h| h.unwrap_or(0) as f64).collect(),
         ),
     ];
-    let mut series = BTreeMap::new();
+    let mut p = Point::for_launcher(Pagecache::NAME, launcher)
+        .params(params(cfg))
+        .checks(checks)
+        .metrics(metrics);
     if let Some(r) = reps.first() {
         let pick = |f: fn(&MemoryStats) -> Option<u64>| -> Vec<[f64; 2]> {
             r.samples
                 .iter()
-                .filter_map(|s| Some([s.t, f(s.memory.as_ref()?)? as f64 / MIB as f64]))
+                .filter_map(|s| Some([s.t, in_mib(f(s.memory.as_ref()?)?)]))
                 .collect()
         };
-        series.insert("usage_mib".to_string(), pick(|m| m.current));
-        series.insert("page_cache_mib".to_string(), pick(|m| m.file));
+        p = p
+            .series(n::USAGE_MIB, pick(|m| m.current))
+            .series(n::PAGE_CACHE_MIB, pick(|m| m.file));
     }
-    ScenarioResult {
-        name: "pagecache".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(cfg),
-        metrics,
-        checks,
-        series,
-        error: None,
-    }
+    p.build()
 }
-
-super::legacy_scenario!(Pagecache, "pagecache", [Memory]);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cgroup::MemoryEvents;
+    use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 
     fn rep(cfg: &Config) -> Rep {
         Rep {
@@ -512,13 +438,9 @@ mod tests {
         }
     }
 
-    fn status(r: &ScenarioResult, name: &str) -> Status {
-        r.checks.iter().find(|c| c.name == name).unwrap().status
-    }
-
     #[test]
     fn reclaimed_cache_passes() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = Pagecache::level(Level::Quick);
         let r = result(&cfg, &[rep(&cfg)], "native");
         for c in &r.checks {
             assert_eq!(c.status, Status::Pass, "{c:?}");
@@ -529,34 +451,54 @@ mod tests {
     #[test]
     fn cache_not_reclaimed_means_oom_and_fails() {
         // What a tmpfs file does without swap: the writer is OOM-killed.
-        let cfg = Config::level(Level::Quick);
+        let cfg = Pagecache::level(Level::Quick);
         let mut x = rep(&cfg);
         x.exit = Exit::Signaled(9);
         x.written = None;
         x.write_seconds = None;
         x.stats.events.oom_kill = Some(1);
         let r = result(&cfg, &[x], "native");
-        assert_eq!(status(&r, "no_oom_kill"), Status::Fail);
+        assert_eq!(status(&r, n::NO_OOM_KILL), Status::Fail);
         assert!(r.checks[0].detail.contains("not reclaimed"));
         assert!(r.metrics[1].samples.is_empty());
     }
 
     #[test]
     fn usage_above_the_limit_fails_and_no_limit_hit_warns() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = Pagecache::level(Level::Quick);
         let mut x = rep(&cfg);
         x.stats.peak = Some(cfg.limit() + 4 * MIB);
         assert_eq!(
-            status(&result(&cfg, &[x], "native"), "usage_within_limit"),
+            status(&result(&cfg, &[x], "native"), n::USAGE_WITHIN_LIMIT),
             Status::Fail
         );
         let mut x = rep(&cfg);
         x.stats.events.max = Some(0);
         x.stats.failcnt = Some(0);
         assert_eq!(
-            status(&result(&cfg, &[x], "native"), "cache_reclaimed"),
+            status(&result(&cfg, &[x], "native"), n::CACHE_RECLAIMED),
             Status::Warn
         );
+    }
+
+    #[test]
+    fn the_plot_draws_what_the_result_records() {
+        let cfg = Pagecache::level(Level::Quick);
+        let mut x = rep(&cfg);
+        x.samples = (0..3u32)
+            .map(|i| Sample {
+                t: f64::from(i) * 0.1,
+                cpu: None,
+                memory: Some(MemoryStats {
+                    current: Some(u64::from(i) * 20 * MIB),
+                    file: Some(u64::from(i) * 18 * MIB),
+                    ..Default::default()
+                }),
+                pids: None,
+            })
+            .collect();
+        let ids = plot_ids(vec![result(&cfg, &[x], "native")]);
+        assert!(ids.iter().any(|i| i == "pagecache-memory-native"), "{ids:?}");
     }
 
     #[test]
@@ -570,16 +512,10 @@ mod tests {
 
     #[test]
     fn config_rejects_impossible_values() {
-        let c = Config::level(Level::Default);
-        assert!(c.validate().is_ok());
-        let mut x = c.clone();
-        x.factor = 1.0;
-        assert!(x.validate().unwrap_err().contains("factor"));
-        let mut x = c.clone();
-        x.dir = "relative/dir".into();
-        assert!(x.validate().unwrap_err().contains("dir"));
-        let mut x = c;
-        x.limit_mib = 1;
-        assert!(x.validate().unwrap_err().contains("limit-mib"));
+        rejects::<Pagecache>(&[
+            ("factor", |c| c.factor = 1.0),
+            ("dir", |c| c.dir = "relative/dir".into()),
+            ("limit-mib", |c| c.limit_mib = 1),
+        ]);
     }
 }

@@ -94,10 +94,14 @@ mod tests {
     fn series_sharing_a_unit_share_a_plot_with_limits() {
         let mut r = empty_run("g");
         let mut s = scenario("pagecache", "native", json!({"limit_mib": 256}));
-        s.series
-            .insert("usage_mib".into(), vec![[0.0, 10.0], [1.0, 250.0]]);
-        s.series
-            .insert("page_cache_mib".into(), vec![[0.0, 0.0], [1.0, 200.0]]);
+        s.series.insert(
+            crate::names::pagecache::USAGE_MIB.into(),
+            vec![[0.0, 10.0], [1.0, 250.0]],
+        );
+        s.series.insert(
+            crate::names::pagecache::PAGE_CACHE_MIB.into(),
+            vec![[0.0, 0.0], [1.0, 200.0]],
+        );
         s.series.insert("ratio_thing".into(), vec![[0.0, 0.5]]);
         s.series.insert("skipped".into(), vec![[0.0, 0.5]]);
         r.scenarios.push(s);

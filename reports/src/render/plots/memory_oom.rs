@@ -6,11 +6,12 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::memory_oom as n;
 use crate::schema::{RunResults, ScenarioResult};
 use crate::units::{format_number, DisplayUnit};
 
 /// Memory series this plot draws, in order of preference.
-pub const MEMORY_SERIES: [&str; 2] = ["memory_bytes", "usage_mib"];
+pub const MEMORY_SERIES: [&str; 2] = [n::MEMORY_BYTES, n::USAGE_MIB];
 
 fn memory_series(s: &ScenarioResult) -> Option<(&str, &Vec<[f64; 2]>)> {
     MEMORY_SERIES
@@ -50,7 +51,7 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
                 at: bytes * unit.factor,
             });
         }
-        let kill = s.series.get("oom_kill").and_then(|v| {
+        let kill = s.series.get(n::OOM_KILL).and_then(|v| {
             v.iter()
                 .filter(|p| p[1] > 0.0 && p[0].is_finite())
                 .map(|p| p[0])
@@ -91,15 +92,15 @@ mod tests {
             json!({"variant": "single", "limit_mib": 64}),
         );
         a.series
-            .insert("usage_mib".into(), vec![[0.0, 1.0], [0.1, 63.0]]);
+            .insert(n::USAGE_MIB.into(), vec![[0.0, 1.0], [0.1, 63.0]]);
         let mut b = scenario(
             "memory-oom",
             "native",
             json!({"variant": "big", "limit_bytes": 1u64 << 30}),
         );
         b.series
-            .insert("memory_bytes".into(), vec![[0.0, 0.0], [0.5, 1e9]]);
-        b.series.insert("oom_kill".into(), vec![[0.52, 1.0]]);
+            .insert(n::MEMORY_BYTES.into(), vec![[0.0, 0.0], [0.5, 1e9]]);
+        b.series.insert(n::OOM_KILL.into(), vec![[0.52, 1.0]]);
         r.scenarios = vec![a, b];
         let specs = plots(&r);
         assert_eq!(specs.len(), 2);

@@ -27,9 +27,9 @@ use crate::schema::RunResults;
 const CONSUMED_SERIES: &[(&str, &str)] = &[
     ("cpu-quota", "usage_cpus"),
     ("cpu-quota", "throttled"),
-    ("memory-oom", "memory_bytes"),
-    ("memory-oom", "usage_mib"),
-    ("memory-oom", "oom_kill"),
+    ("memory-oom", crate::names::memory_oom::MEMORY_BYTES),
+    ("memory-oom", crate::names::memory_oom::USAGE_MIB),
+    ("memory-oom", crate::names::memory_oom::OOM_KILL),
     ("pids", "pids_current"),
 ];
 

@@ -1,0 +1,154 @@
+//! memory-oom: does the memory limit hold, and how does the cgroup OOM killer
+//! end a hog? An anonymous hog runs into memory.max (v1 limit_in_bytes):
+//! it must die of SIGKILL, the peak must stay within the limit, the kill must
+//! be counted once, and a sandbox beside it must live on. Variants: a
+//! multi-process hog under memory.oom.group (v2; all die together) and v1's
+//! oom_kill_disable (the hog hangs; the hang is detected, reported, killed).
+
+mod checks;
+mod config;
+mod rep;
+#[cfg(test)]
+mod tests;
+mod watch;
+
+pub use config::{Config, Variant};
+
+use isobench_reports::ScenarioResult;
+
+use super::config::reject_if;
+use super::memory::{self, check_within, MIB};
+use super::{ConfigError, Ctx, Level, Scenario, ScenarioError, Skip};
+use crate::cgroup::Controller;
+
+/// The scenario.
+pub struct MemoryOom;
+
+impl Scenario for MemoryOom {
+    const NAME: &'static str = "memory-oom";
+    const ABOUT: &'static str =
+        "cgroup OOM killer: anonymous hog into the memory limit; SIGKILL, peak vs limit, oom_kill counted once, time to kill, bystander survives; oom.group (v2) and oom_kill_disable (v1) variants";
+    const NEEDS: &'static [Controller] = &[Controller::Memory];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("variants", "single, oom-group (v2), oom-kill-disable (v1)"),
+        ("limit-mib", "memory limit of the hog's sandbox"),
+        ("step-kib", "hog allocation step"),
+        ("overshoot", "hog asks for this × the limit"),
+        ("group-procs", "processes of the oom-group hog"),
+        ("repetitions", "runs of each variant"),
+        ("peak-slack-pct", "peak may exceed the limit by this"),
+        (
+            "kill-within-seconds",
+            "bound on limit hit → death and on kill → empty",
+        ),
+        ("hang-seconds", "wait for the oom_kill_disable hang"),
+        ("stall-ms", "a hang must persist this long"),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
+        Config {
+            variants: vec![Variant::Single, Variant::OomGroup, Variant::OomKillDisable],
+            limit_mib: 64,
+            step_kib: 1024,
+            overshoot: 4.0,
+            group_procs: 4,
+            repetitions: match level {
+                Level::Quick => 2,
+                Level::Default => 5,
+            },
+            peak_slack_pct: 2.0,
+            kill_within_seconds: 5.0,
+            hang_seconds: 5.0,
+            stall_ms: 200,
+        }
+    }
+
+    /// Rejects values that cannot produce a meaningful OOM.
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        reject_if(c.variants.is_empty(), || {
+            "variants must not be empty (single, oom-group, oom-kill-disable)".into()
+        })?;
+        let holds = " (small enough to be quick and safe, large enough to hold the workload)";
+        check_within("limit-mib", c.limit_mib, 8, 4096, holds)?;
+        let quarter = c.limit_mib.saturating_mul(MIB) / 4;
+        reject_if(c.step_kib < 4 || c.step_kib.saturating_mul(1024) > quarter, || {
+            format!(
+                "step-kib {} must be at least 4 and at most a quarter of limit-mib ({} KiB)",
+                c.step_kib,
+                c.limit_mib.saturating_mul(256)
+            )
+        })?;
+        let exceed = " (the hog must clearly exceed the limit)";
+        check_within("overshoot", c.overshoot, 1.5, 16.0, exceed)?;
+        check_within("group-procs", c.group_procs, 2, 64, "")?;
+        memory::check_repetitions(c.repetitions)?;
+        memory::check_peak_slack(c.peak_slack_pct)?;
+        check_within("kill-within-seconds", c.kill_within_seconds, 0.1, 60.0, "")?;
+        check_within("hang-seconds", c.hang_seconds, 0.1, 60.0, "")?;
+        check_within("stall-ms", c.stall_ms, 10, 10_000, "")
+    }
+
+    /// Runs every configured variant; one result per variant (a variant the
+    /// kernel cannot express is a skip row).
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let mut out = Vec::new();
+        for &variant in &cfg.variants {
+            let res = match wrong_version(ctx, variant) {
+                Some(why) => skip(cfg, variant, why).into_result(Self::NAME, &ctx.launcher),
+                None => run_variant(cfg, ctx, variant)?,
+            };
+            out.push(res);
+        }
+        Ok(out)
+    }
+}
+
+/// The repetitions of one variant. A failed run ends them: the runs so far
+/// are reported with the error.
+fn run_variant(cfg: &Config, ctx: &Ctx, variant: Variant) -> Result<ScenarioResult, ScenarioError> {
+    let mut reps = Vec::new();
+    let mut error = None;
+    for _ in 0..cfg.repetitions {
+        memory::interrupted()?;
+        match rep::run_rep(cfg, ctx, variant) {
+            Ok(rep) => reps.push(rep),
+            Err(ScenarioError::Skipped(s)) => return Ok(s.into_result(MemoryOom::NAME, &ctx.launcher)),
+            Err(e @ ScenarioError::Interrupted(_)) => return Err(e),
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let mut res = checks::variant_result(cfg, variant, &reps, &ctx.launcher);
+    res.error = error;
+    Ok(res)
+}
+
+/// Why the memory controller's cgroup version rules a variant out (so no
+/// launcher is asked for a knob that does not exist here).
+fn wrong_version(ctx: &Ctx, variant: Variant) -> Option<String> {
+    match variant {
+        Variant::Single => None,
+        Variant::OomGroup => memory::v2_only(ctx, "memory.oom.group"),
+        Variant::OomKillDisable => ctx.set.on_v2(Controller::Memory).then(|| {
+            "oom_kill_disable exists only on cgroup v1; the memory controller here is on v2".to_string()
+        }),
+    }
+}
+
+/// A variant's skip row: this kernel's cgroups cannot express it.
+fn skip(cfg: &Config, variant: Variant, why: String) -> Skip {
+    let what = match variant {
+        Variant::Single => "hog killed at the memory limit",
+        Variant::OomGroup => "memory.oom.group=1 kills every process of the hog together",
+        Variant::OomKillDisable => "oom_kill_disable=1 makes the hog hang at the limit",
+    };
+    memory::not_run(
+        variant.name(),
+        what,
+        format!("this kernel's cgroup setup cannot express it: {why}"),
+        cfg.params(variant),
+    )
+}
