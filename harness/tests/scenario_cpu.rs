@@ -19,91 +19,68 @@ fn status(r: &[ScenarioResult], check: &str) -> Vec<Status> {
         .collect()
 }
 
-/// A quick-suite run of `S` through the trait, with its config and context
-/// (for the clean-up check); `None` without root.
-struct Quick<S: Scenario> {
-    cfg: S::Config,
-    results: Vec<ScenarioResult>,
-    ctx: Ctx,
-    _root: tempfile::TempDir,
-}
-
-fn quick<S: Scenario>(test: &str) -> Option<Quick<S>> {
+/// Runs `S` at the quick level through the trait and hands its results,
+/// config and context to `check`; then nothing of the run may be left.
+/// Skips without root.
+fn quick<S: Scenario>(test: &str, check: impl FnOnce(&[ScenarioResult], &S::Config, &Ctx)) {
     if !common::root_or_skip(&format!("scenario_cpu::{test}")) {
-        return None;
+        return;
     }
     let (ctx, _root) = common::ctx(test, None);
     let cfg = S::parse(Level::Quick, None).unwrap();
     let results = S::results(&cfg, &ctx).unwrap();
-    Some(Quick {
-        cfg,
-        results,
-        ctx,
-        _root,
-    })
+    check(&results, &cfg, &ctx);
+    common::assert_clean(&ctx.set);
 }
 
 #[test]
 fn cpu_weight_shares_follow_the_weights() {
-    let Some(q) = quick::<CpuWeight>("cpu_weight_shares_follow_the_weights") else {
-        return;
-    };
-    let r = &q.results;
-    for w in &q.cfg.weights {
-        let s = status(r, &weight::share(*w));
-        assert_eq!(s, vec![Status::Pass], "{:?}", r[0].checks);
-    }
-    // The measured shares sum to one and keep the order of the weights.
-    let m: Vec<f64> = r[0].metrics.iter().map(|m| m.summary.p50).collect();
-    assert!((m.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{m:?}");
-    assert!(m[0] < m[1] && m[1] < m[2], "{m:?}");
-    common::assert_clean(&q.ctx.set);
+    quick::<CpuWeight>("cpu_weight_shares_follow_the_weights", |r, cfg, _| {
+        for w in &cfg.weights {
+            let s = status(r, &weight::share(*w));
+            assert_eq!(s, vec![Status::Pass], "{:?}", r[0].checks);
+        }
+        // The measured shares sum to one and keep the order of the weights.
+        let m: Vec<f64> = r[0].metrics.iter().map(|m| m.summary.p50).collect();
+        assert!((m.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{m:?}");
+        assert!(m[0] < m[1] && m[1] < m[2], "{m:?}");
+    });
 }
 
 #[test]
 fn cpuset_pins_every_thread() {
-    let Some(q) = quick::<Cpuset>("cpuset_pins_every_thread") else {
-        return;
-    };
-    let r = &q.results;
-    if q.ctx.cpus < 2 {
-        assert_eq!(status(r, cpuset::SKIP), vec![Status::Skip]);
-        return;
-    }
-    for c in [cpuset::AFFINITY, cpuset::CPUS_USED, cpuset::CPU_TIME] {
-        assert_eq!(status(r, c), vec![Status::Pass], "{:?}", r[0].checks);
-    }
-    common::assert_clean(&q.ctx.set);
+    quick::<Cpuset>("cpuset_pins_every_thread", |r, _, ctx| {
+        if ctx.cpus < 2 {
+            assert_eq!(status(r, cpuset::SKIP), vec![Status::Skip]);
+            return;
+        }
+        for c in [cpuset::AFFINITY, cpuset::CPUS_USED, cpuset::CPU_TIME] {
+            assert_eq!(status(r, c), vec![Status::Pass], "{:?}", r[0].checks);
+        }
+    });
 }
 
 #[test]
 fn cpu_latency_shows_throttling_and_burst() {
-    let Some(q) = quick::<CpuLatency>("cpu_latency_shows_throttling_and_burst") else {
-        return;
-    };
-    let r = &q.results;
-    assert_eq!(r.len(), 3);
-    // Present, and a warn only when a busy host kept the bursts below the
-    // quota.
-    let throttled = status(r, lat::THROTTLED_UNDER_QUOTA);
-    assert!(
-        throttled == vec![Status::Pass] || throttled == vec![Status::Warn],
-        "throttled-under-quota: {throttled:?} in {:?}",
-        r.iter().map(|s| &s.checks).collect::<Vec<_>>()
-    );
-    let burst = status(r, lat::BURST_ABSORBS_SPIKES);
-    assert!(
-        burst == vec![Status::Pass] || burst == vec![Status::Skip],
-        "{burst:?}"
-    );
-    // Every variant that ran kept one latency sample per wake-up.
-    for s in r.iter().filter(|s| !s.metrics.is_empty()) {
-        let done = s
-            .metrics
-            .iter()
-            .find(|m| m.name == lat::DONE_LATENCY)
-            .unwrap();
-        assert_eq!(done.samples.len(), q.cfg.count as usize);
-    }
-    common::assert_clean(&q.ctx.set);
+    quick::<CpuLatency>("cpu_latency_shows_throttling_and_burst", |r, cfg, _| {
+        assert_eq!(r.len(), 3);
+        // Present, and a warn only when a busy host kept the bursts below
+        // the quota.
+        let throttled = status(r, lat::THROTTLED_UNDER_QUOTA);
+        assert!(
+            throttled == vec![Status::Pass] || throttled == vec![Status::Warn],
+            "throttled-under-quota: {throttled:?} in {:?}",
+            r.iter().map(|s| &s.checks).collect::<Vec<_>>()
+        );
+        let burst = status(r, lat::BURST_ABSORBS_SPIKES);
+        assert!(
+            burst == vec![Status::Pass] || burst == vec![Status::Skip],
+            "{burst:?}"
+        );
+        // Every variant that ran kept one latency sample per wake-up.
+        for s in r.iter().filter(|s| !s.metrics.is_empty()) {
+            let done = s.metrics.iter().find(|m| m.name == lat::DONE_LATENCY);
+            assert_eq!(done.unwrap().samples.len(), cfg.count as usize);
+        }
+    });
 }

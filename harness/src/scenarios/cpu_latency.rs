@@ -372,12 +372,22 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let t: toml::Table = toml::from_str("work-ms = 200.0").unwrap();
-        assert!(CpuLatency::parse(Level::Quick, Some(&t))
-            .unwrap_err()
-            .to_string()
-            .contains("work-ms"));
-        let t: toml::Table = toml::from_str("quota-pct = 0.1").unwrap();
-        assert!(CpuLatency::parse(Level::Quick, Some(&t)).is_err());
+        for (suite, msg) in [
+            (
+                "work-ms = 200.0",
+                "work-ms must be > 0 and below tick-period-ms (110)",
+            ),
+            (
+                "quota-pct = 0.1",
+                "quota-pct 0.1 of a 50 ms period must be ≥ 1 ms and ≤ 100%",
+            ),
+            ("count = 0", "count must be 1 – 100000"),
+            ("tick-period-ms = 0.5", "tick-period-ms must be 1 – 10000"),
+        ] {
+            let t: toml::Table = toml::from_str(suite).unwrap();
+            let e = CpuLatency::parse(Level::Quick, Some(&t)).unwrap_err();
+            assert_eq!(e.to_string(), msg, "{suite}");
+        }
+        assert!(CpuLatency::parse(Level::Default, None).is_ok());
     }
 }

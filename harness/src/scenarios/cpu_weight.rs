@@ -274,13 +274,17 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let t: toml::Table = toml::from_str("weights = [0, 5]").unwrap();
-        assert!(CpuWeight::parse(Level::Quick, Some(&t))
-            .unwrap_err()
-            .to_string()
-            .contains("weight"));
-        let t: toml::Table = toml::from_str("weights = [5]").unwrap();
-        assert!(CpuWeight::parse(Level::Quick, Some(&t)).is_err());
+        let bad = |suite: &str| {
+            let t: toml::Table = toml::from_str(suite).unwrap();
+            CpuWeight::parse(Level::Quick, Some(&t)).unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad("weights = [0, 5]"),
+            "each weight must be 1 – 10000 (cgroup v2 cpu.weight range)"
+        );
+        assert_eq!(bad("weights = [5]"), "weights needs 2 to 16 entries");
+        assert_eq!(bad("repetitions = 0"), "repetitions must be 1 – 100");
+        assert_eq!(bad("seconds = 0.1"), "seconds must be 0.5 – 600");
         assert!(CpuWeight::parse(Level::Default, None).is_ok());
     }
 }
