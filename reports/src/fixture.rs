@@ -395,7 +395,7 @@ pub fn demo_results(seed: u64) -> RunResults {
     }
     p.series.insert(pids::SERIES_PIDS_CURRENT.into(), current);
     p.metrics.push(Metric::new(
-        "fork_failures",
+        pids::FORKS_REFUSED,
         "count",
         Better::Higher,
         vec![1843.0],
