@@ -12,6 +12,23 @@ pub fn set(test: &str) -> CgroupSet {
     s
 }
 
+/// A scenario context on [`set`]`(test)` running the built workload, with
+/// its rootfs mount point (keep the guard alive while the context is used).
+pub fn ctx(
+    test: &str,
+    namespaces: Option<isobench::sandbox::Namespaces>,
+) -> (isobench::scenarios::Ctx, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let ctx = isobench::scenarios::Ctx::new(
+        set(test),
+        isobench::sandbox::workload::path().unwrap(),
+        root.path().to_path_buf(),
+        1,
+        namespaces,
+    );
+    (ctx, root)
+}
+
 /// Asserts that nothing named after this set's run id is left anywhere.
 pub fn assert_clean(s: &CgroupSet) {
     for base in s.base_dirs() {

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use isobench_reports::{RunResults, Status};
+use isobench_reports::names::cpu_quota as n;
+use isobench_reports::{RunResults, ScenarioResult, Status};
 
 /// Halves the CFS quota isobench set (v1 `cpu.cfs_quota_us`; v2 `cpu.max`),
 /// then runs the workload: a runtime that under-delivers every limit.
@@ -67,22 +68,24 @@ fn halved_run() -> (std::process::Output, RunResults) {
     (out, r)
 }
 
+/// The run's cpu-quota rows.
+fn quota_rows(r: &RunResults) -> impl Iterator<Item = &ScenarioResult> {
+    r.scenarios.iter().filter(|s| s.name == n::SCENARIO)
+}
+
 fn assert_caught(out: &std::process::Output, r: &RunResults) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let acc: Vec<_> = r
-        .scenarios
-        .iter()
-        .filter(|s| s.name == "cpu-quota")
-        .flat_map(|s| s.checks.iter().filter(|c| c.name == "accuracy"))
+    let acc: Vec<_> = quota_rows(r)
+        .flat_map(|s| s.checks.iter().filter(|c| c.name == n::CHECK_ACCURACY))
         .collect();
     assert_eq!(acc.len(), 2, "{text}");
     for c in acc {
         assert_eq!(c.status, Status::Fail, "{}: {}", c.observed, c.detail);
     }
     // The shortfall is about half: nothing a busy host explains.
-    for s in r.scenarios.iter().filter(|s| s.name == "cpu-quota") {
-        let m = s.metrics.iter().find(|m| m.name == "accuracy").unwrap();
+    for s in quota_rows(r) {
+        let m = s.metrics.iter().find(|m| m.name == n::ACCURACY).unwrap();
         assert!(m.samples.iter().all(|a| *a < 0.75), "{:?}", m.samples);
     }
 }
@@ -107,11 +110,8 @@ fn a_halved_quota_fails_with_one_cpu_of_background_load() {
     let (out, r) = halved_run();
     assert_caught(&out, &r);
     // The load was really there and measured.
-    let others = r
-        .scenarios
-        .iter()
-        .filter(|s| s.name == "cpu-quota")
-        .flat_map(|s| s.metrics.iter().filter(|m| m.name == "host_other_load"))
+    let others = quota_rows(&r)
+        .flat_map(|s| s.metrics.iter().filter(|m| m.name == n::HOST_OTHER_LOAD))
         .flat_map(|m| m.samples.iter().copied())
         .fold(0.0, f64::max);
     assert!(others > 0.7, "background load measured as {others} CPUs");

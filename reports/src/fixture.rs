@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::compare::SplitMix64;
+use crate::names::{cpu_latency, cpu_quota, cpu_weight, pids, startup};
 use crate::schema::*;
 use crate::stats::Summary;
 
@@ -68,13 +69,14 @@ pub fn empty_run(run_id: &str) -> RunResults {
     }
 }
 
+/// Median seconds of each launch phase.
 const PHASES: [(&str, f64); 6] = [
-    ("phase.cgroup", 60e-6),
-    ("phase.clone", 140e-6),
-    ("phase.place", 25e-6),
-    ("phase.setup", 280e-6),
-    ("phase.exec", 230e-6),
-    ("phase.teardown", 380e-6),
+    (startup::PHASE_CGROUP, 60e-6),
+    (startup::PHASE_CLONE, 140e-6),
+    (startup::PHASE_PLACE, 25e-6),
+    (startup::PHASE_SETUP, 280e-6),
+    (startup::PHASE_EXEC, 230e-6),
+    (startup::PHASE_TEARDOWN, 380e-6),
 ];
 
 /// A full demo run: startup (4 namespace sets × 2 launchers), a cpu-quota
@@ -93,16 +95,24 @@ pub fn demo_results(seed: u64) -> RunResults {
             ("pid,mnt,uts,ipc,user", 420e-6),
             ("pid,mnt,uts,ipc,net,user", 2.6e-3),
         ] {
-            let mut s = scenario("startup", launcher, json!({ "namespaces": ns }));
+            let mut s = scenario(
+                startup::SCENARIO,
+                launcher,
+                json!({ startup::NAMESPACES: ns }),
+            );
             let n = 40;
             let mut ready = vec![0.0; n];
             for (name, med) in PHASES {
                 let mut med = med;
-                if name == "phase.setup" {
+                if name == startup::PHASE_SETUP {
                     med += extra;
                 }
                 if launcher == "runc" {
-                    med *= if name == "phase.exec" { 60.0 } else { 4.0 };
+                    med *= if name == startup::PHASE_EXEC {
+                        60.0
+                    } else {
+                        4.0
+                    };
                 }
                 let v = lognormal(&mut rng, n, med, 0.25);
                 for (r, x) in ready.iter_mut().zip(&v) {
@@ -110,8 +120,10 @@ pub fn demo_results(seed: u64) -> RunResults {
                 }
                 s.metrics.push(Metric::new(name, "s", Better::Lower, v));
             }
-            s.metrics
-                .insert(0, Metric::new("ready", "s", Better::Lower, ready.clone()));
+            s.metrics.insert(
+                0,
+                Metric::new(startup::READY, "s", Better::Lower, ready.clone()),
+            );
             let p99 = Summary::of(&ready).p99;
             let limit = if launcher == "runc" { 0.1 } else { 0.02 };
             s.checks.push(Check::new(
@@ -134,9 +146,14 @@ pub fn demo_results(seed: u64) -> RunResults {
         let demand = 2.0f64;
         let expected = (quota_pct / 100.0f64).min(demand);
         let mut s = scenario(
-            "cpu-quota",
+            cpu_quota::SCENARIO,
             "native",
-            json!({"quota_pct": quota, "period_ms": 100, "threads": 2, "demand_cpus": demand}),
+            json!({
+                cpu_quota::QUOTA_PCT: quota,
+                cpu_quota::PERIOD_MS: 100,
+                cpu_quota::THREADS: 2,
+                cpu_quota::DEMAND_CPUS: demand
+            }),
         );
         let bias = if quota_pct == 10.0 { 0.93 } else { 1.0 };
         let usage: Vec<f64> = (0..5)
@@ -158,15 +175,15 @@ pub fn demo_results(seed: u64) -> RunResults {
             "5 repetitions of 5 s",
         ));
         s.metrics
-            .push(Metric::with_target("accuracy", "ratio", 1.0, acc));
+            .push(Metric::with_target(cpu_quota::ACCURACY, "ratio", 1.0, acc));
         s.metrics.push(Metric::new(
-            "throttled_fraction",
+            cpu_quota::THROTTLED_FRACTION,
             "ratio",
             Better::Lower,
             vec![tf; 5],
         ));
         s.metrics.push(Metric::new(
-            "throttled_time",
+            cpu_quota::THROTTLED_TIME,
             "s",
             Better::Lower,
             vec![
@@ -178,8 +195,12 @@ pub fn demo_results(seed: u64) -> RunResults {
                 5
             ],
         ));
-        s.metrics
-            .push(Metric::new("usage_cpus", "cpus", Better::Higher, usage));
+        s.metrics.push(Metric::new(
+            cpu_quota::USAGE_CPUS,
+            "cpus",
+            Better::Higher,
+            usage,
+        ));
         let dt = 0.1;
         let mut usage_series = Vec::new();
         let mut thr_series = Vec::new();
@@ -196,18 +217,24 @@ pub fn demo_results(seed: u64) -> RunResults {
             let thr = throttled && (quota_pct < 100.0 || i % 3 != 0);
             thr_series.push([t, if thr { 1.0 } else { 0.0 }]);
         }
-        s.series.insert("usage_cpus".into(), usage_series);
-        s.series.insert("throttled".into(), thr_series);
+        s.series
+            .insert(cpu_quota::SERIES_USAGE_CPUS.into(), usage_series);
+        s.series
+            .insert(cpu_quota::SERIES_THROTTLED.into(), thr_series);
         sc.push(s);
     }
 
-    let mut w = scenario("cpu-weight", "native", json!({"weights": [100, 200, 400]}));
+    let mut w = scenario(
+        cpu_weight::SCENARIO,
+        "native",
+        json!({"weights": [100, 200, 400]}),
+    );
     for (wt, share) in [(100, 1.0 / 7.0), (200, 2.0 / 7.0), (400, 4.0 / 7.0)] {
         let v: Vec<f64> = (0..5)
             .map(|_| share * (1.0 + 0.03 * standard_normal(&mut rng)))
             .collect();
         w.metrics.push(Metric::with_target(
-            &format!("share.w{wt}"),
+            &cpu_weight::share(wt),
             "fraction",
             share,
             v,
@@ -222,11 +249,19 @@ pub fn demo_results(seed: u64) -> RunResults {
     ));
     sc.push(w);
 
-    for variant in ["no-quota", "quota", "quota+burst"] {
-        let mut s = scenario("cpu-latency", "native", json!({ "variant": variant }));
+    for variant in [
+        cpu_latency::NO_QUOTA,
+        cpu_latency::QUOTA,
+        cpu_latency::QUOTA_BURST,
+    ] {
+        let mut s = scenario(
+            cpu_latency::SCENARIO,
+            "native",
+            json!({ cpu_latency::VARIANT: variant }),
+        );
         let tail_p = match variant {
-            "no-quota" => 0.0,
-            "quota" => 0.3,
+            cpu_latency::NO_QUOTA => 0.0,
+            cpu_latency::QUOTA => 0.3,
             _ => 0.05,
         };
         let n = 300;
@@ -251,10 +286,18 @@ pub fn demo_results(seed: u64) -> RunResults {
             format!("p99 = {:.2} ms", p99 * 1e3),
             "",
         ));
-        s.metrics
-            .push(Metric::new("wake_latency", "s", Better::Lower, wake));
-        s.metrics
-            .push(Metric::new("done_latency", "s", Better::Lower, done));
+        s.metrics.push(Metric::new(
+            cpu_latency::WAKE_LATENCY,
+            "s",
+            Better::Lower,
+            wake,
+        ));
+        s.metrics.push(Metric::new(
+            cpu_latency::DONE_LATENCY,
+            "s",
+            Better::Lower,
+            done,
+        ));
         sc.push(s);
     }
 
@@ -340,8 +383,8 @@ pub fn demo_results(seed: u64) -> RunResults {
     ));
     sc.push(h);
 
-    let mut p = scenario("pids", "native", json!({"pids_max": 64}));
-    let mut pids = Vec::new();
+    let mut p = scenario(pids::SCENARIO, "native", json!({ pids::PIDS_MAX: 64 }));
+    let mut current = Vec::new();
     for i in 0..=60 {
         let t = i as f64 * 0.05;
         let v = if t < 2.5 {
@@ -349,11 +392,11 @@ pub fn demo_results(seed: u64) -> RunResults {
         } else {
             0.0
         };
-        pids.push([t, v]);
+        current.push([t, v]);
     }
-    p.series.insert("pids_current".into(), pids);
+    p.series.insert(pids::SERIES_PIDS_CURRENT.into(), current);
     p.metrics.push(Metric::new(
-        "fork_failures",
+        pids::FORKS_REFUSED,
         "count",
         Better::Higher,
         vec![1843.0],

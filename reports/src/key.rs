@@ -90,32 +90,28 @@ pub fn distinguishing_params(all: &[&ScenarioResult], s: &ScenarioResult) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixture;
+    use crate::names::{cpu_quota, pids};
     use serde_json::json;
 
     fn scen(name: &str, params: Value) -> ScenarioResult {
-        ScenarioResult {
-            name: name.into(),
-            launcher: "native".into(),
-            launcher_spec: None,
-            params: params.as_object().cloned().unwrap_or_default(),
-            metrics: vec![],
-            checks: vec![],
-            series: Default::default(),
-            error: None,
-        }
+        fixture::scenario(name, "native", params)
     }
 
     #[test]
     fn keys_are_sorted_and_stable() {
         let s = scen(
-            "cpu-quota",
+            cpu_quota::SCENARIO,
             json!({"quota_pct": 20, "demand_cpus": 1.0, "weights": [1, 2], "ns": "pid,mnt"}),
         );
         assert_eq!(
-            metric_key(&s, "accuracy"),
+            metric_key(&s, cpu_quota::ACCURACY),
             "cpu-quota[native]{demand_cpus=1.0 ns=pid,mnt quota_pct=20 weights=[1,2]}/accuracy"
         );
-        assert_eq!(scenario_key(&scen("pids", json!({}))), "pids[native]");
+        assert_eq!(
+            scenario_key(&scen(pids::SCENARIO, json!({}))),
+            "pids[native]"
+        );
     }
 
     #[test]

@@ -5,31 +5,23 @@
 
 use std::time::Duration;
 
+use isobench_reports::names::cpu_latency as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
-use crate::cgroup::{Cgroup, CgroupError, CpuMax, Limits};
+use super::config::reject_if;
+use super::error::OrFail;
+use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use crate::cgroup::{Cgroup, CgroupError, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
+use crate::sandbox::event::Event;
 use crate::sandbox::{Exit, LaunchError, SandboxSpec};
 
 /// Other host load (CPUs) above which missing throttling is inconclusive.
 use isobench_reports::compare::BUSY_CPUS;
 
-pub const ABOUT: &str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
-
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    ("tick-period-ms", "the task wakes every this many ms"),
-    ("work-ms", "CPU work per wake-up"),
-    ("count", "wake-ups per variant"),
-    ("cfs-period-ms", "CFS period of the quota"),
-    (
-        "quota-pct",
-        "quota, % of one CPU (default 1.25 × average demand)",
-    ),
-];
+/// The scenario.
+pub struct CpuLatency;
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,9 +34,23 @@ pub struct Config {
     pub quota_pct: f64,
 }
 
-impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
+impl Scenario for CpuLatency {
+    const NAME: &'static str = n::SCENARIO;
+    const ABOUT: &'static str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
+    const NEEDS: &'static [Controller] = &[Controller::Cpu];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("tick-period-ms", "the task wakes every this many ms"),
+        ("work-ms", "CPU work per wake-up"),
+        ("count", "wake-ups per variant"),
+        ("cfs-period-ms", "CFS period of the quota"),
+        (
+            "quota-pct",
+            "quota, % of one CPU (default 1.25 × average demand)",
+        ),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
         Config {
             // Not a multiple of the CFS period: successive bursts land at
             // different phases of it, so a burst straddling two periods
@@ -61,32 +67,45 @@ impl Config {
         }
     }
 
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("cpu-latency", &Self::level(level), table)?;
-        let e = |m: String| Err(format!("[cpu-latency]: {m}"));
-        if !(1.0..=10_000.0).contains(&c.tick_period_ms) {
-            return e("tick-period-ms must be 1 – 10000".into());
-        }
-        if !(c.work_ms > 0.0 && c.work_ms < c.tick_period_ms) {
-            return e(format!(
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        check_range("tick-period-ms", c.tick_period_ms, 1.0, 10_000.0)?;
+        reject_if(!(c.work_ms > 0.0 && c.work_ms < c.tick_period_ms), || {
+            format!(
                 "work-ms must be > 0 and below tick-period-ms ({})",
                 c.tick_period_ms
-            ));
-        }
-        if !(1.0..=1000.0).contains(&c.cfs_period_ms) {
-            return e("cfs-period-ms must be 1 – 1000 (the kernel's range)".into());
-        }
-        if c.cfs_period_ms * c.quota_pct / 100.0 < 1.0 || c.quota_pct > 100.0 {
-            return e(format!(
-                "quota-pct {} of a {} ms period must be ≥ 1 ms and ≤ 100%",
-                c.quota_pct, c.cfs_period_ms
-            ));
-        }
-        if c.count == 0 || c.count > 100_000 {
-            return e("count must be 1 – 100000".into());
-        }
-        Ok(c)
+            )
+        })?;
+        reject_if(!(1.0..=1000.0).contains(&c.cfs_period_ms), || {
+            "cfs-period-ms must be 1 – 1000 (the kernel's range)".into()
+        })?;
+        reject_if(
+            c.cfs_period_ms * c.quota_pct / 100.0 < 1.0 || c.quota_pct > 100.0,
+            || {
+                format!(
+                    "quota-pct {} of a {} ms period must be ≥ 1 ms and ≤ 100%",
+                    c.quota_pct, c.cfs_period_ms
+                )
+            },
+        )?;
+        check_range("count", c.count, 1, 100_000)
+    }
+
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let period_us = (cfg.cfs_period_ms * 1000.0).round() as u64;
+        let quota_us = (period_us as f64 * cfg.quota_pct / 100.0).round() as u64;
+        let quota = CpuMax {
+            quota_us: Some(quota_us),
+            period_us,
+            burst_us: None,
+        };
+        let burst = CpuMax {
+            burst_us: Some(quota_us),
+            ..quota
+        };
+        let base = run_variant(ctx, cfg, n::NO_QUOTA, None)?;
+        let q = run_variant(ctx, cfg, n::QUOTA, Some(quota))?;
+        let b = run_variant(ctx, cfg, n::QUOTA_BURST, Some(burst))?;
+        Ok(results(cfg, &ctx.launcher, [&base, &q, &b]))
     }
 }
 
@@ -113,14 +132,14 @@ fn run_variant(
     cfg: &Config,
     name: &'static str,
     cpu: Option<CpuMax>,
-) -> Result<Variant, String> {
-    let (p, w, n) = (
+) -> Result<Variant, ScenarioError> {
+    let (p, w, c) = (
         cfg.tick_period_ms.to_string(),
         cfg.work_ms.to_string(),
         cfg.count.to_string(),
     );
     let mut spec =
-        SandboxSpec::workload(&["tick", "--period-ms", &p, "--work-ms", &w, "--count", &n]);
+        SandboxSpec::workload(&["tick", "--period-ms", &p, "--work-ms", &w, "--count", &c]);
     spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
     spec.limits = Limits {
         cpu_max: cpu,
@@ -138,43 +157,38 @@ fn run_variant(
                 ..Default::default()
             })
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
-    r.wait_ready().map_err(|e| e.to_string())?;
-    let before = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    r.wait_ready()?;
+    let before = r.cgroup().cpu_stats()?;
     let host_before = HostCpu::now();
     let t = std::time::Instant::now();
-    let exit = r.wait_exit().map_err(|e| e.to_string())?;
+    let exit = r.wait_exit()?;
     let wall = t.elapsed().as_secs_f64();
-    let after = r.cgroup().cpu_stats().map_err(|e| e.to_string())?;
+    let after = r.cgroup().cpu_stats()?;
     let ours = after.delta(&before).usage_ns.unwrap_or(0);
     let others_cpus = match (host_before, HostCpu::now()) {
         (Some(a), Some(b)) if wall > 0.0 => b.others_since(&a, ours) as f64 / 1e9 / wall,
         _ => 0.0,
     };
-    let ev = r.events.iter().find(|e| e["event"] == "tick").cloned();
-    r.teardown().map_err(|e| e.to_string())?;
+    let tick = r.typed_events().into_iter().find_map(|e| match e {
+        Event::Tick(t) => Some(t),
+        _ => None,
+    });
+    r.teardown()?;
     if exit != Exit::Code(0) {
-        return Err(format!("{name}: tick ended with {exit}"));
+        return Err(ScenarioError::failed(format!(
+            "{name}: tick ended with {exit}"
+        )));
     }
-    let ev = ev.ok_or_else(|| format!("{name}: tick reported no result"))?;
-    let arr = |k: &str| -> Vec<f64> {
-        ev[k]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_f64())
-                    .map(|ns| ns / 1e9)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let tick = tick.or_fail(&format!("{name}: tick reported no result"))?;
+    let seconds = |ns: &[u64]| ns.iter().map(|&x| x as f64 / 1e9).collect();
     Ok(Variant {
         name,
-        wake_s: arr("wake_ns"),
-        done_s: arr("done_ns"),
+        wake_s: seconds(&tick.wake_ns),
+        done_s: seconds(&tick.done_ns),
         nr_throttled: after.delta(&before).nr_throttled.unwrap_or(0),
-        missed: ev["missed"].as_u64().unwrap_or(0),
+        missed: tick.missed,
         others_cpus,
         skipped: None,
     })
@@ -187,16 +201,17 @@ pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) ->
     let mut out = Vec::new();
     if cfg.work_ms > per_period_ms {
         out.push(Check::new(
-            "throttled-under-quota",
-            if quota.nr_throttled > 0 {
-                Status::Pass
-            } else if quota.others_cpus > BUSY_CPUS {
+            n::THROTTLED_UNDER_QUOTA,
+            Status::pass_or(
+                quota.nr_throttled > 0,
                 // Contention stretched each burst over several periods, so
                 // none reached the quota: the host was too busy to tell.
-                Status::Warn
-            } else {
-                Status::Fail
-            },
+                if quota.others_cpus > BUSY_CPUS {
+                    Status::Warn
+                } else {
+                    Status::Fail
+                },
+            ),
             format!(
                 "nr_throttled > 0: each {} ms burst exceeds the {per_period_ms} ms quota per {} ms period",
                 cfg.work_ms, cfg.cfs_period_ms
@@ -210,8 +225,8 @@ pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) ->
     }
     let (pb, pq) = (p99(&base.done_s), p99(&quota.done_s));
     out.push(Check::new(
-        "quota-p99-inflation",
-        if pq >= pb { Status::Pass } else { Status::Warn },
+        n::QUOTA_P99_INFLATION,
+        Status::pass_or(pq >= pb, Status::Warn),
         "quota does not make completion faster (p99 with quota ≥ without)",
         format!(
             "done p99 {:.1} ms with quota vs {:.1} ms without: ×{:.2}",
@@ -223,7 +238,7 @@ pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) ->
     ));
     match &burst.skipped {
         Some(why) => out.push(Check::new(
-            "burst-absorbs-spikes",
+            n::BURST_ABSORBS_SPIKES,
             Status::Skip,
             "fewer throttled periods and lower p99 with cfs burst",
             "not measured",
@@ -235,8 +250,8 @@ pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) ->
             let pbst = p99(&burst.done_s);
             let ok = burst.nr_throttled < quota.nr_throttled.max(1);
             out.push(Check::new(
-                "burst-absorbs-spikes",
-                if ok { Status::Pass } else { Status::Fail },
+                n::BURST_ABSORBS_SPIKES,
+                Status::pass_if(ok),
                 "fewer throttled periods with burst = quota than without",
                 format!(
                     "nr_throttled {} vs {}; done p99 {:.1} ms vs {:.1} ms",
@@ -252,89 +267,64 @@ pub fn checks(cfg: &Config, base: &Variant, quota: &Variant, burst: &Variant) ->
     out
 }
 
-/// Runs the scenario.
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    let period_us = (cfg.cfs_period_ms * 1000.0).round() as u64;
-    let quota_us = (period_us as f64 * cfg.quota_pct / 100.0).round() as u64;
-    let quota = CpuMax {
-        quota_us: Some(quota_us),
-        period_us,
-        burst_us: None,
-    };
-    let burst = CpuMax {
-        burst_us: Some(quota_us),
-        ..quota
-    };
-    let base = run_variant(ctx, cfg, "no-quota", None)?;
-    let q = run_variant(ctx, cfg, "quota", Some(quota))?;
-    let b = run_variant(ctx, cfg, "quota+burst", Some(burst))?;
-    let checks = checks(cfg, &base, &q, &b);
+/// One row per variant; the cross-variant checks are reported once, with
+/// the quota variant.
+pub fn results(cfg: &Config, launcher: &str, variants: [&Variant; 3]) -> Vec<ScenarioResult> {
+    let [base, quota, burst] = variants;
+    let checks = checks(cfg, base, quota, burst);
     let pb = p99(&base.done_s);
-    let mut out = Vec::new();
-    for v in [&base, &q, &b] {
-        let mut params = serde_json::Map::new();
-        params.insert("variant".into(), json!(v.name));
-        params.insert("tick_period_ms".into(), json!(cfg.tick_period_ms));
-        params.insert("work_ms".into(), json!(cfg.work_ms));
-        if v.name != "no-quota" {
-            params.insert("cfs_period_ms".into(), json!(cfg.cfs_period_ms));
-            params.insert("quota_pct".into(), json!(cfg.quota_pct));
-        }
-        let mut metrics = Vec::new();
-        if v.skipped.is_none() {
-            metrics.push(Metric::new(
-                "wake_latency",
-                "s",
-                Better::Lower,
-                v.wake_s.clone(),
-            ));
-            metrics.push(Metric::new(
-                "done_latency",
-                "s",
-                Better::Lower,
-                v.done_s.clone(),
-            ));
-            metrics.push(Metric::new(
-                "nr_throttled",
-                "periods",
-                Better::Lower,
-                vec![v.nr_throttled as f64],
-            ));
-            metrics.push(Metric::new(
-                "missed_ticks",
-                "ticks",
-                Better::Lower,
-                vec![v.missed as f64],
-            ));
-            if v.name != "no-quota" && pb > 0.0 {
-                metrics.push(Metric::new(
-                    "p99_inflation",
-                    "ratio",
-                    Better::Lower,
-                    vec![p99(&v.done_s) / pb],
-                ));
+    variants
+        .iter()
+        .map(|v| {
+            let mut point = Point::for_launcher(n::SCENARIO, launcher)
+                .param(n::VARIANT, v.name)
+                .param("tick_period_ms", cfg.tick_period_ms)
+                .param("work_ms", cfg.work_ms);
+            if v.name != n::NO_QUOTA {
+                point = point
+                    .param("cfs_period_ms", cfg.cfs_period_ms)
+                    .param("quota_pct", cfg.quota_pct);
             }
-        }
-        out.push(ScenarioResult {
-            name: "cpu-latency".into(),
-            launcher: ctx.launcher.clone(),
-            launcher_spec: None,
-            params,
-            metrics,
-            // The cross-variant checks are reported once, with the quota variant.
-            checks: if v.name == "quota" {
-                checks.clone()
-            } else {
-                Vec::new()
-            },
-            series: Default::default(),
-            error: None,
-        });
-    }
-    Ok(out)
+            if v.skipped.is_none() {
+                point = point.metrics(metrics(v, pb));
+            }
+            if v.name == n::QUOTA {
+                point = point.checks(checks.clone());
+            }
+            point.build()
+        })
+        .collect()
 }
 
-super::legacy_scenario!(CpuLatency, "cpu-latency", [Cpu]);
+/// A variant's latencies and counters; with a quota, its p99 over the
+/// no-quota variant's `pb`.
+fn metrics(v: &Variant, pb: f64) -> Vec<Metric> {
+    let mut out = vec![
+        Metric::new(n::WAKE_LATENCY, "s", Better::Lower, v.wake_s.clone()),
+        Metric::new(n::DONE_LATENCY, "s", Better::Lower, v.done_s.clone()),
+        Metric::new(
+            n::NR_THROTTLED,
+            "periods",
+            Better::Lower,
+            vec![v.nr_throttled as f64],
+        ),
+        Metric::new(
+            n::MISSED_TICKS,
+            "ticks",
+            Better::Lower,
+            vec![v.missed as f64],
+        ),
+    ];
+    if v.name != n::NO_QUOTA && pb > 0.0 {
+        out.push(Metric::new(
+            n::P99_INFLATION,
+            "ratio",
+            Better::Lower,
+            vec![p99(&v.done_s) / pb],
+        ));
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -354,7 +344,7 @@ mod tests {
 
     #[test]
     fn kubernetes_effect_is_recognised() {
-        let cfg = Config::level(Level::Default);
+        let cfg = CpuLatency::level(Level::Default);
         let base = v("no-quota", &[20.0, 20.5, 21.0], 0);
         let quota = v("quota", &[57.0, 58.0, 59.0], 8);
         let burst = v("quota+burst", &[20.5, 21.0, 21.5], 0);
@@ -365,7 +355,7 @@ mod tests {
 
     #[test]
     fn unenforced_quota_and_useless_burst_fail() {
-        let cfg = Config::level(Level::Default);
+        let cfg = CpuLatency::level(Level::Default);
         let base = v("no-quota", &[20.0], 0);
         let quota = v("quota", &[20.0], 0);
         let burst = v("quota+burst", &[60.0], 5);
@@ -382,11 +372,22 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let t: toml::Table = toml::from_str("work-ms = 200.0").unwrap();
-        assert!(Config::parse(Level::Quick, Some(&t))
-            .unwrap_err()
-            .contains("work-ms"));
-        let t: toml::Table = toml::from_str("quota-pct = 0.1").unwrap();
-        assert!(Config::parse(Level::Quick, Some(&t)).is_err());
+        for (suite, msg) in [
+            (
+                "work-ms = 200.0",
+                "work-ms must be > 0 and below tick-period-ms (110)",
+            ),
+            (
+                "quota-pct = 0.1",
+                "quota-pct 0.1 of a 50 ms period must be ≥ 1 ms and ≤ 100%",
+            ),
+            ("count = 0", "count must be 1 – 100000"),
+            ("tick-period-ms = 0.5", "tick-period-ms must be 1 – 10000"),
+        ] {
+            let t: toml::Table = toml::from_str(suite).unwrap();
+            let e = CpuLatency::parse(Level::Quick, Some(&t)).unwrap_err();
+            assert_eq!(e.to_string(), msg, "{suite}");
+        }
+        assert!(CpuLatency::parse(Level::Default, None).is_ok());
     }
 }

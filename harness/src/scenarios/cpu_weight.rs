@@ -3,27 +3,18 @@
 
 use std::time::{Duration, Instant};
 
+use isobench_reports::names::cpu_weight as n;
 use isobench_reports::{Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
-use crate::cgroup::{translate, Cgroup, CpuList, Limits};
+use super::config::reject_if;
+use super::error::{Context, OrFail};
+use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use crate::cgroup::{translate, Cgroup, Controller, CpuList, Limits};
 use crate::sandbox::{Exit, Running, SandboxSpec};
 
-pub const ABOUT: &str =
-    "CPU weight: sibling spinners with weights 1:2:4 pinned to one shared CPU; measured vs expected share";
-
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    (
-        "weights",
-        "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
-    ),
-    ("seconds", "measurement window while all siblings spin"),
-    ("repetitions", "repetitions"),
-    ("tolerance-pp", "allowed share error in percentage points"),
-];
+/// The scenario.
+pub struct CpuWeight;
 
 /// Parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,9 +26,23 @@ pub struct Config {
     pub tolerance_pp: f64,
 }
 
-impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
+impl Scenario for CpuWeight {
+    const NAME: &'static str = n::SCENARIO;
+    const ABOUT: &'static str =
+        "CPU weight: sibling spinners with weights 1:2:4 pinned to one shared CPU; measured vs expected share";
+    const NEEDS: &'static [Controller] = &[Controller::Cpu];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        (
+            "weights",
+            "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
+        ),
+        ("seconds", "measurement window while all siblings spin"),
+        ("repetitions", "repetitions"),
+        ("tolerance-pp", "allowed share error in percentage points"),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
         Config {
             // 1:2:4; on v1 the kernel scale gives shares 256:512:1024.
             weights: vec![25, 50, 100],
@@ -53,31 +58,34 @@ impl Config {
         }
     }
 
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("cpu-weight", &Self::level(level), table)?;
-        c.validate()?;
-        Ok(c)
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        reject_if(c.weights.len() < 2 || c.weights.len() > 16, || {
+            "weights needs 2 to 16 entries".into()
+        })?;
+        reject_if(c.weights.iter().any(|w| !(1..=10000).contains(w)), || {
+            "each weight must be 1 – 10000 (cgroup v2 cpu.weight range)".into()
+        })?;
+        check_range("seconds", c.seconds, 0.5, 600.0)?;
+        check_range("repetitions", c.repetitions, 1, 100)?;
+        check_range("tolerance-pp", c.tolerance_pp, 0.1, 50.0)
     }
 
-    fn validate(&self) -> Result<(), String> {
-        let e = |m: &str| Err(format!("[cpu-weight]: {m}"));
-        if self.weights.len() < 2 || self.weights.len() > 16 {
-            return e("weights needs 2 to 16 entries");
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .context("sched_getaffinity")?;
+        let cpu = (0..1024u32)
+            .rev()
+            .find(|c| affinity.is_set(*c as usize).unwrap_or(false))
+            .or_fail("no CPU in this process's affinity")?;
+        let v1 = !ctx.set.on_v2(Controller::Cpu);
+        let mut per_sibling: Vec<Vec<f64>> = vec![Vec::new(); cfg.weights.len()];
+        for _ in 0..cfg.repetitions {
+            let deltas = one_rep(ctx, cfg, cpu)?;
+            for (i, s) in measured_shares(&deltas).into_iter().enumerate() {
+                per_sibling[i].push(s);
+            }
         }
-        if self.weights.iter().any(|w| !(1..=10000).contains(w)) {
-            return e("each weight must be 1 – 10000 (cgroup v2 cpu.weight range)");
-        }
-        if !(0.5..=600.0).contains(&self.seconds) {
-            return e("seconds must be 0.5 – 600");
-        }
-        if self.repetitions == 0 || self.repetitions > 100 {
-            return e("repetitions must be 1 – 100");
-        }
-        if !(0.1..=50.0).contains(&self.tolerance_pp) {
-            return e("tolerance-pp must be 0.1 – 50");
-        }
-        Ok(())
+        Ok(vec![result(cfg, &ctx.launcher, cpu, v1, &per_sibling)])
     }
 }
 
@@ -121,12 +129,8 @@ pub fn share_check(weight: u64, expected: f64, measured: &[f64], tol_pp: f64) ->
         .map(|m| (m - expected).abs() * 100.0)
         .fold(0.0, f64::max);
     Check::new(
-        format!("share.w{weight}"),
-        if worst <= tol_pp {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
+        n::share(weight),
+        Status::pass_if(worst <= tol_pp),
         format!("{:.1}% ± {tol_pp} pp of the shared CPU", expected * 100.0),
         format!(
             "{} (worst off by {worst:.2} pp)",
@@ -140,7 +144,27 @@ pub fn share_check(weight: u64, expected: f64, measured: &[f64], tol_pp: f64) ->
     )
 }
 
-fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
+/// CPU time each sibling's cgroup has used so far (0 where unreadable).
+fn usages(running: &[Running]) -> Vec<u64> {
+    running
+        .iter()
+        .map(|r| {
+            r.cgroup()
+                .cpu_stats()
+                .ok()
+                .and_then(|s| s.usage_ns)
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Sleeps unless a signal asks the run to stop.
+fn sleep(d: Duration) -> Result<(), ScenarioError> {
+    crate::interrupt::sleep(d).map_err(ScenarioError::Interrupted)
+}
+
+/// One repetition: every sibling spinning, their CPU time over the window.
+fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, ScenarioError> {
     let secs = format!("{}", cfg.seconds + 2.0);
     let mut running: Vec<Running> = Vec::new();
     for &w in &cfg.weights {
@@ -152,48 +176,30 @@ fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
             ..Default::default()
         };
         spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 15.0);
-        let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
-        r.wait_ready().map_err(|e| e.to_string())?;
+        let mut r = ctx.launch(&spec)?;
+        r.wait_ready()?;
         running.push(r);
     }
     // Let the scheduler settle, then measure a window where all contend.
-    crate::interrupt::sleep(Duration::from_millis(200))
-        .map_err(|s| format!("interrupted by signal {s}"))?;
-    let before: Vec<u64> = running
-        .iter()
-        .map(|r| {
-            r.cgroup()
-                .cpu_stats()
-                .ok()
-                .and_then(|s| s.usage_ns)
-                .unwrap_or(0)
-        })
-        .collect();
+    sleep(Duration::from_millis(200))?;
+    let before = usages(&running);
     let t = Instant::now();
-    crate::interrupt::sleep(Duration::from_secs_f64(cfg.seconds))
-        .map_err(|s| format!("interrupted by signal {s}"))?;
-    let after: Vec<u64> = running
-        .iter()
-        .map(|r| {
-            r.cgroup()
-                .cpu_stats()
-                .ok()
-                .and_then(|s| s.usage_ns)
-                .unwrap_or(0)
-        })
-        .collect();
+    sleep(Duration::from_secs_f64(cfg.seconds))?;
+    let after = usages(&running);
     let window = t.elapsed();
     let mut exits = Vec::new();
     for r in running.iter_mut() {
         // Stop the spinners now rather than waiting out their time.
-        r.kill().map_err(|e| e.to_string())?;
-        exits.push(r.wait_exit().map_err(|e| e.to_string())?);
+        r.kill()?;
+        exits.push(r.wait_exit()?);
     }
     for r in running {
-        r.teardown().map_err(|e| e.to_string())?;
+        r.teardown()?;
     }
     if exits.iter().any(|e| matches!(e, Exit::Code(c) if *c != 0)) {
-        return Err(format!("a spinner failed: {exits:?}"));
+        return Err(ScenarioError::failed(format!(
+            "a spinner failed: {exits:?}"
+        )));
     }
     let deltas: Vec<u64> = after
         .iter()
@@ -201,78 +207,42 @@ fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, String> {
         .map(|(a, b)| a.saturating_sub(*b))
         .collect();
     if deltas.iter().all(|d| *d == 0) {
-        return Err(format!(
+        return Err(ScenarioError::failed(format!(
             "no CPU time measured in a {:.2} s window (this kernel reports no cgroup usage?)",
             window.as_secs_f64()
-        ));
+        )));
     }
     Ok(deltas)
 }
 
-/// Runs the scenario.
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map_err(|e| format!("sched_getaffinity: {e}"))?;
-    let cpu = (0..1024u32)
-        .rev()
-        .find(|c| affinity.is_set(*c as usize).unwrap_or(false))
-        .ok_or("no CPU in this process's affinity")?;
-    let v1 = !ctx.set.on_v2(crate::cgroup::Controller::Cpu);
-    let expected = expected_shares(&cfg.weights, v1);
-    let mut per_sibling: Vec<Vec<f64>> = vec![Vec::new(); cfg.weights.len()];
-    for _ in 0..cfg.repetitions {
-        let deltas = one_rep(ctx, cfg, cpu)?;
-        for (i, s) in measured_shares(&deltas).into_iter().enumerate() {
-            per_sibling[i].push(s);
-        }
-    }
-    Ok(vec![result(cfg, ctx, cpu, v1, &expected, &per_sibling)])
-}
-
+/// The row: one share metric and check per sibling.
 fn result(
     cfg: &Config,
-    ctx: &Ctx,
+    launcher: &str,
     cpu: u32,
     v1: bool,
-    expected: &[f64],
     per_sibling: &[Vec<f64>],
 ) -> ScenarioResult {
-    let mut metrics = Vec::new();
-    let mut checks = Vec::new();
-    for ((w, e), m) in cfg.weights.iter().zip(expected).zip(per_sibling) {
-        metrics.push(Metric::with_target(
-            &format!("share.w{w}"),
-            "fraction",
-            *e,
-            m.clone(),
-        ));
-        checks.push(share_check(*w, *e, m, cfg.tolerance_pp));
-    }
-    let mut params = serde_json::Map::new();
-    params.insert("weights".into(), json!(cfg.weights));
-    params.insert("cpu".into(), json!(cpu));
-    params.insert("seconds".into(), json!(cfg.seconds));
+    let expected = expected_shares(&cfg.weights, v1);
+    let mut point = Point::for_launcher(n::SCENARIO, launcher)
+        .param("weights", &cfg.weights)
+        .param("cpu", cpu)
+        .param("seconds", cfg.seconds);
     if v1 {
         let shares: Vec<u64> = cfg
             .weights
             .iter()
             .map(|w| translate::weight_to_shares(*w))
             .collect();
-        params.insert("v1_shares".into(), json!(shares));
+        point = point.param("v1_shares", shares);
     }
-    ScenarioResult {
-        name: "cpu-weight".into(),
-        launcher: ctx.launcher.clone(),
-        launcher_spec: None,
-        params,
-        metrics,
-        checks,
-        series: Default::default(),
-        error: None,
+    for ((w, e), m) in cfg.weights.iter().zip(&expected).zip(per_sibling) {
+        point = point
+            .metric(Metric::with_target(&n::share(*w), "fraction", *e, m.clone()))
+            .check(share_check(*w, *e, m, cfg.tolerance_pp));
     }
+    point.build()
 }
-
-super::legacy_scenario!(CpuWeight, "cpu-weight", [Cpu]);
 
 #[cfg(test)]
 mod tests {
@@ -304,12 +274,17 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let t: toml::Table = toml::from_str("weights = [0, 5]").unwrap();
-        assert!(Config::parse(Level::Quick, Some(&t))
-            .unwrap_err()
-            .contains("weight"));
-        let t: toml::Table = toml::from_str("weights = [5]").unwrap();
-        assert!(Config::parse(Level::Quick, Some(&t)).is_err());
-        assert!(Config::parse(Level::Default, None).is_ok());
+        let bad = |suite: &str| {
+            let t: toml::Table = toml::from_str(suite).unwrap();
+            CpuWeight::parse(Level::Quick, Some(&t)).unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad("weights = [0, 5]"),
+            "each weight must be 1 – 10000 (cgroup v2 cpu.weight range)"
+        );
+        assert_eq!(bad("weights = [5]"), "weights needs 2 to 16 entries");
+        assert_eq!(bad("repetitions = 0"), "repetitions must be 1 – 100");
+        assert_eq!(bad("seconds = 0.1"), "seconds must be 0.5 – 600");
+        assert!(CpuWeight::parse(Level::Default, None).is_ok());
     }
 }

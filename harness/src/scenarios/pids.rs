@@ -3,21 +3,24 @@
 //! must stay responsive (spawn latency of a trivial host process before vs
 //! during the bomb), and killing the cgroup must leave it empty promptly.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use isobench_reports::names::pids as n;
+use isobench_reports::stats::median;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
-use crate::cgroup::{Cgroup, Limits, PidsStats};
+use super::config::reject_if;
+use super::error::Context;
+use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use crate::cgroup::{Cgroup, Controller, Limits, PidsStats};
+use crate::sandbox::event::Event;
 use crate::sandbox::{Exit, SandboxSpec};
 
-pub const ABOUT: &str =
-    "fork bomb under pids.max: peak ≤ max, forks refused (pids.events max), cgroup killed and empty, host spawn latency before vs during";
+/// The scenario.
+pub struct Pids;
 
 /// Memory limit on the bomb as a second safety net.
 const BOMB_MEMORY: u64 = 256 << 20;
@@ -40,9 +43,25 @@ pub struct Config {
     pub responsive_factor: f64,
 }
 
-impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
+impl Scenario for Pids {
+    const NAME: &'static str = n::SCENARIO;
+    const ABOUT: &'static str =
+        "fork bomb under pids.max: peak ≤ max, forks refused (pids.events max), cgroup killed and empty, host spawn latency before vs during";
+    const NEEDS: &'static [Controller] = &[Controller::Pids];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("pids-max", "pids.max of the bomb's sandbox"),
+        ("spawns", "host spawns timed before and during the bomb"),
+        ("repetitions", "runs"),
+        ("saturate-seconds", "bound on the bomb reaching its limit"),
+        ("kill-within-seconds", "bound on kill → cgroup empty"),
+        (
+            "responsive-factor",
+            "spawn p50 during / before above this warns",
+        ),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
         let base = Config {
             pids_max: 64,
             spawns: 20,
@@ -61,62 +80,33 @@ impl Config {
         }
     }
 
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("pids", &Self::level(level), table)?;
-        c.validate()?;
-        Ok(c)
+    /// Rejects values that make no sense or endanger the host.
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        let outside = |key: &str, v: f64, lo: f64, hi: f64| {
+            reject_if(!(lo..=hi).contains(&v), || {
+                format!("{key} {v} is outside {lo} – {hi}")
+            })
+        };
+        reject_if(!(2..=4096).contains(&c.pids_max), || {
+            format!(
+                "pids-max {} is outside 2 – 4096 (a bomb needs room to fork, the host needs pids left)",
+                c.pids_max
+            )
+        })?;
+        outside("spawns", f64::from(c.spawns), 1.0, 10_000.0)?;
+        check_range("repetitions", c.repetitions, 1, 100)?;
+        outside("saturate-seconds", c.saturate_seconds, 0.1, 60.0)?;
+        outside("kill-within-seconds", c.kill_within_seconds, 0.1, 60.0)?;
+        outside("responsive-factor", c.responsive_factor, 1.0, 1000.0)
     }
 
-    /// Rejects values that make no sense or endanger the host.
-    pub fn validate(&self) -> Result<(), String> {
-        let e = |m: String| Err(format!("[pids]: {m}"));
-        if !(2..=4096).contains(&self.pids_max) {
-            return e(format!(
-                "pids-max {} is outside 2 – 4096 (a bomb needs room to fork, the host needs pids left)",
-                self.pids_max
-            ));
-        }
-        if !(1..=10_000).contains(&self.spawns) {
-            return e(format!("spawns {} is outside 1 – 10000", self.spawns));
-        }
-        if self.repetitions == 0 || self.repetitions > 100 {
-            return e("repetitions must be 1 – 100".into());
-        }
-        if !(0.1..=60.0).contains(&self.saturate_seconds) {
-            return e(format!(
-                "saturate-seconds {} is outside 0.1 – 60",
-                self.saturate_seconds
-            ));
-        }
-        if !(0.1..=60.0).contains(&self.kill_within_seconds) {
-            return e(format!(
-                "kill-within-seconds {} is outside 0.1 – 60",
-                self.kill_within_seconds
-            ));
-        }
-        if !(1.0..=1000.0).contains(&self.responsive_factor) {
-            return e(format!(
-                "responsive-factor {} is outside 1 – 1000",
-                self.responsive_factor
-            ));
-        }
-        Ok(())
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let reps = (0..cfg.repetitions)
+            .map(|_| run_rep(cfg, ctx))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(vec![result(cfg, &reps, &ctx.launcher)])
     }
 }
-
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    ("pids-max", "pids.max of the bomb's sandbox"),
-    ("spawns", "host spawns timed before and during the bomb"),
-    ("repetitions", "runs"),
-    ("saturate-seconds", "bound on the bomb reaching its limit"),
-    ("kill-within-seconds", "bound on kill → cgroup empty"),
-    (
-        "responsive-factor",
-        "spawn p50 during / before above this warns",
-    ),
-];
 
 /// The trivial host process whose spawn latency is timed.
 fn trivial_program(ctx: &Ctx) -> (PathBuf, Vec<&'static str>) {
@@ -130,12 +120,10 @@ fn trivial_program(ctx: &Ctx) -> (PathBuf, Vec<&'static str>) {
 }
 
 /// Times `n` spawn + wait of a trivial process, seconds each.
-fn spawn_latencies(prog: &(PathBuf, Vec<&str>), n: u32) -> Result<Vec<f64>, String> {
+fn spawn_latencies(prog: &(PathBuf, Vec<&str>), n: u32) -> Result<Vec<f64>, ScenarioError> {
     (0..n)
         .map(|_| {
-            if let Some(sig) = crate::interrupt::requested() {
-                return Err(format!("interrupted by signal {sig}"));
-            }
+            interrupted()?;
             let t = Instant::now();
             Command::new(&prog.0)
                 .args(&prog.1)
@@ -143,7 +131,7 @@ fn spawn_latencies(prog: &(PathBuf, Vec<&str>), n: u32) -> Result<Vec<f64>, Stri
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .map_err(|e| format!("spawning {}: {e}", prog.0.display()))?;
+                .context(&format!("spawning {}", prog.0.display()))?;
             Ok(t.elapsed().as_secs_f64())
         })
         .collect()
@@ -171,7 +159,16 @@ struct Rep {
     timeline: Vec<[f64; 2]>,
 }
 
-fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
+/// `Err` once a signal asked the run to stop.
+fn interrupted() -> Result<(), ScenarioError> {
+    match crate::interrupt::requested() {
+        Some(sig) => Err(ScenarioError::Interrupted(sig)),
+        None => Ok(()),
+    }
+}
+
+/// One fork bomb: launched, saturated, timed against host spawns, killed.
+fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
     let prog = trivial_program(ctx);
     let before = spawn_latencies(&prog, cfg.spawns)?;
     let mut spec = SandboxSpec::workload(&["forkbomb", "--report-ms", "5"]);
@@ -182,15 +179,15 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
         // pids limit alone is what the safety rule requires.
         memory_max: ctx
             .set
-            .has(crate::cgroup::Controller::Memory)
+            .has(Controller::Memory)
             .then_some(BOMB_MEMORY),
         ..Default::default()
     };
     spec.deadline = Duration::from_secs_f64(cfg.saturate_seconds + cfg.kill_within_seconds + 60.0);
-    let mut r = ctx.launch(&spec).map_err(|e| e.to_string())?;
-    r.wait_ready().map_err(|e| e.to_string())?;
+    let mut r = ctx.launch(&spec)?;
+    r.wait_ready()?;
     let cg = r.cgroup().view();
-    let pids = || cg.pids_stats().map_err(|e| e.to_string());
+    let pids = || cg.pids_stats();
     // Wait until the bomb runs into its limit (or leaks past it).
     let t0 = Instant::now();
     let bound = Duration::from_secs_f64(cfg.saturate_seconds);
@@ -198,9 +195,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     // pids.current over time, for the report's timeline.
     let mut timeline: Vec<[f64; 2]> = Vec::new();
     let saturate_seconds = loop {
-        if let Some(sig) = crate::interrupt::requested() {
-            return Err(format!("interrupted by signal {sig}"));
-        }
+        interrupted()?;
         let p = pids()?;
         let cur = p.current.unwrap_or(0);
         timeline.push([t0.elapsed().as_secs_f64(), cur as f64]);
@@ -224,10 +219,10 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     max_sampled = max_sampled.max(stats.current.unwrap_or(0));
     // Kill: every task SIGKILLed, the leader reaped, the counter back to 0.
     let t_kill = Instant::now();
-    r.kill().map_err(|e| e.to_string())?;
+    r.kill()?;
     let kill_bound = Duration::from_secs_f64(cfg.kill_within_seconds);
     let (kill_seconds, left_after_kill) = loop {
-        let procs = r.cgroup().pids().map_err(|e| e.to_string())?.len();
+        let procs = r.cgroup().pids()?.len();
         let cur = pids()?.current.unwrap_or(0);
         timeline.push([t0.elapsed().as_secs_f64(), cur as f64]);
         if procs == 0 && cur == 0 {
@@ -238,14 +233,12 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
         }
         std::thread::sleep(Duration::from_micros(200));
     };
-    let exit = r.wait_exit().map_err(|e| e.to_string())?;
-    let forks = r
-        .events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "forkbomb")
-        .and_then(|e| Some((e["forked"].as_u64()?, e["failed"].as_u64()?)));
-    r.teardown().map_err(|e| e.to_string())?;
+    let exit = r.wait_exit()?;
+    let forks = r.typed_events().into_iter().rev().find_map(|e| match e {
+        Event::Forkbomb(f) => Some((f.forked, f.failed)),
+        _ => None,
+    });
+    r.teardown()?;
     Ok(Rep {
         exit,
         stats,
@@ -260,30 +253,12 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, String> {
     })
 }
 
-/// Runs the scenario.
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    let reps = (0..cfg.repetitions)
-        .map(|_| run_rep(cfg, ctx))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(vec![result(cfg, &reps, &ctx.launcher)])
-}
-
 fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
     v.iter().map(f).collect::<Vec<_>>().join(", ")
 }
 
 fn opt(v: Option<u64>) -> String {
     v.map_or("n/a".into(), |x| x.to_string())
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
 }
 
 /// How far a sampled pids.current may read above pids.max: the kernel
@@ -300,13 +275,75 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
 }
 
 fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> ScenarioResult {
+    let before: Vec<f64> = reps.iter().flat_map(|r| r.before.iter().copied()).collect();
+    let during: Vec<f64> = reps.iter().flat_map(|r| r.during.iter().copied()).collect();
+    let mut point = Point::for_launcher(n::SCENARIO, launcher)
+        .param(n::PIDS_MAX, cfg.pids_max)
+        .param("spawns", cfg.spawns)
+        .checks([
+            peak_within_max(cfg, reps, slack),
+            limit_hit_counted(cfg, reps),
+            forks_refused(reps),
+            killed_and_empty(cfg, reps),
+            host_responsive(cfg, &before, &during),
+        ])
+        .metrics([
+            Metric::with_target(
+                n::PEAK_PIDS,
+                "pids",
+                cfg.pids_max as f64,
+                reps.iter()
+                    .map(|r| r.stats.peak.unwrap_or(0).max(r.max_sampled) as f64)
+                    .collect(),
+            ),
+            Metric::new(n::SPAWN_LATENCY_BEFORE, "s", Better::Lower, before),
+            Metric::new(n::SPAWN_LATENCY_DURING, "s", Better::Lower, during),
+            Metric::new(
+                n::SPAWN_LATENCY_RATIO,
+                "ratio",
+                Better::Lower,
+                reps.iter()
+                    .map(|r| median(&r.during) / median(&r.before))
+                    .filter(|x| x.is_finite())
+                    .collect(),
+            ),
+            Metric::new(
+                n::TIME_TO_SATURATE,
+                "s",
+                Better::Lower,
+                reps.iter().filter_map(|r| r.saturate_seconds).collect(),
+            ),
+            Metric::new(
+                n::KILL_TO_EMPTY,
+                "s",
+                Better::Lower,
+                reps.iter().filter_map(|r| r.kill_seconds).collect(),
+            ),
+            Metric::new(
+                n::FORKS_REFUSED,
+                "count",
+                Better::Higher,
+                reps.iter()
+                    .filter_map(|r| r.stats.events_max)
+                    .map(|x| x as f64)
+                    .collect(),
+            ),
+        ]);
+    if let Some(r) = reps.first() {
+        point = point.series(n::SERIES_PIDS_CURRENT, r.timeline.clone());
+    }
+    point.build()
+}
+
+/// The bomb never held more tasks than pids.max (sampled: plus `slack`).
+fn peak_within_max(cfg: &Config, reps: &[Rep], slack: u64) -> Check {
     let max = cfg.pids_max;
-    let peak_ok = reps
+    let ok = reps
         .iter()
         .all(|r| !matches!(r.stats.peak, Some(p) if p > max) && r.max_sampled <= max + slack);
-    let mut checks = vec![Check::new(
-        "peak_within_max",
-        if peak_ok { Status::Pass } else { Status::Fail },
+    Check::new(
+        n::CHECK_PEAK_WITHIN_MAX,
+        Status::pass_if(ok),
         format!("peak pids.current ≤ pids.max {max} (pids.peak); sampled ≤ {max} + {slack}"),
         format!(
             "peak {}",
@@ -318,19 +355,24 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
         format!(
             "pids.peak where the kernel has it; the largest sampled pids.current may read up to one refused fork in flight per CPU ({slack}) above the limit, since the kernel adds to the counter before it reverts an over-limit fork"
         ),
-    )];
+    )
+}
+
+/// pids.events counted the refusals (a kernel without it: skip).
+fn limit_hit_counted(cfg: &Config, reps: &[Rep]) -> Check {
     let saturated = reps.iter().all(|r| r.saturate_seconds.is_some());
     let ev: Vec<Option<u64>> = reps.iter().map(|r| r.stats.events_max).collect();
-    let ev_status = if ev.iter().all(|e| e.unwrap_or(0) > 0) {
-        Status::Pass
-    } else if ev.iter().any(Option::is_none) && saturated {
-        Status::Skip
-    } else {
-        Status::Fail
-    };
-    checks.push(Check::new(
-        "limit_hit_counted",
-        ev_status,
+    let status = Status::pass_or(
+        ev.iter().all(|e| e.unwrap_or(0) > 0),
+        if ev.iter().any(Option::is_none) && saturated {
+            Status::Skip
+        } else {
+            Status::Fail
+        },
+    );
+    Check::new(
+        n::CHECK_LIMIT_HIT_COUNTED,
+        status,
         "pids.events max > 0 (forks refused by pids.max)",
         format!(
             "max {}; limit reached after {}",
@@ -340,18 +382,22 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
                 |s| { format!("{:.2} ms", s * 1e3) }
             ))
         ),
-        if ev_status == Status::Skip {
+        if status == Status::Skip {
             "this kernel has no pids.events"
         } else {
             ""
         },
-    ));
+    )
+}
+
+/// The bomb itself saw fork() fail.
+fn forks_refused(reps: &[Rep]) -> Check {
     let refused = reps
         .iter()
         .all(|r| r.forks.is_some_and(|(_, failed)| failed > 0));
-    checks.push(Check::new(
-        "forks_refused",
-        if refused { Status::Pass } else { Status::Fail },
+    Check::new(
+        n::CHECK_FORKS_REFUSED,
+        Status::pass_if(refused),
         "the bomb sees fork() fail (EAGAIN from pids.max) while saturated",
         format!(
             "forked / failed {}",
@@ -360,14 +406,18 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
                 .map_or("no report".into(), |(f, x)| format!("{f} / {x}")))
         ),
         "the workload counts failed forks; pids.events max ties them to the limit",
-    ));
+    )
+}
+
+/// The kill took every task, promptly.
+fn killed_and_empty(cfg: &Config, reps: &[Rep]) -> Check {
     let bound = cfg.kill_within_seconds;
     let killed = reps
         .iter()
         .all(|r| r.kill_seconds.is_some_and(|s| s <= bound) && r.exit.is_sigkill());
-    checks.push(Check::new(
-        "killed_and_empty",
-        if killed { Status::Pass } else { Status::Fail },
+    Check::new(
+        n::CHECK_KILLED_AND_EMPTY,
+        Status::pass_if(killed),
         format!(
             "the whole bomb dies of SIGKILL (exit 137 through a wrapper); cgroup empty and pids.current 0 within {bound} s"
         ),
@@ -383,18 +433,16 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
             join(reps, |r| r.exit.to_string())
         ),
         "",
-    ));
-    let before: Vec<f64> = reps.iter().flat_map(|r| r.before.iter().copied()).collect();
-    let during: Vec<f64> = reps.iter().flat_map(|r| r.during.iter().copied()).collect();
-    let (b50, d50) = (median(&before), median(&during));
+    )
+}
+
+/// Host spawns during the bomb were not much slower than before it.
+fn host_responsive(cfg: &Config, before: &[f64], during: &[f64]) -> Check {
+    let (b50, d50) = (median(before), median(during));
     let ratio = d50 / b50;
-    checks.push(Check::new(
-        "host_responsive",
-        if ratio <= cfg.responsive_factor {
-            Status::Pass
-        } else {
-            Status::Warn
-        },
+    Check::new(
+        n::CHECK_HOST_RESPONSIVE,
+        Status::pass_or(ratio <= cfg.responsive_factor, Status::Warn),
         format!(
             "host spawn latency p50 during the bomb ≤ {} × before",
             cfg.responsive_factor
@@ -405,68 +453,8 @@ fn result_with_slack(cfg: &Config, reps: &[Rep], launcher: &str, slack: u64) -> 
             d50 * 1e3
         ),
         "a wall-clock comparison on a shared machine: a warning, not a failure",
-    ));
-    let metrics = vec![
-        Metric::with_target(
-            "peak_pids",
-            "pids",
-            max as f64,
-            reps.iter()
-                .map(|r| r.stats.peak.unwrap_or(0).max(r.max_sampled) as f64)
-                .collect(),
-        ),
-        Metric::new("spawn_latency_before", "s", Better::Lower, before),
-        Metric::new("spawn_latency_during", "s", Better::Lower, during),
-        Metric::new(
-            "spawn_latency_ratio",
-            "ratio",
-            Better::Lower,
-            reps.iter()
-                .map(|r| median(&r.during) / median(&r.before))
-                .filter(|x| x.is_finite())
-                .collect(),
-        ),
-        Metric::new(
-            "time_to_saturate",
-            "s",
-            Better::Lower,
-            reps.iter().filter_map(|r| r.saturate_seconds).collect(),
-        ),
-        Metric::new(
-            "kill_to_empty",
-            "s",
-            Better::Lower,
-            reps.iter().filter_map(|r| r.kill_seconds).collect(),
-        ),
-        Metric::new(
-            "forks_refused",
-            "count",
-            Better::Higher,
-            reps.iter()
-                .filter_map(|r| r.stats.events_max)
-                .map(|x| x as f64)
-                .collect(),
-        ),
-    ];
-    let mut params = serde_json::Map::new();
-    params.insert("pids_max".into(), json!(max));
-    params.insert("spawns".into(), json!(cfg.spawns));
-    ScenarioResult {
-        name: "pids".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params,
-        metrics,
-        checks,
-        series: reps
-            .first()
-            .map(|r| BTreeMap::from([("pids_current".to_string(), r.timeline.clone())]))
-            .unwrap_or_default(),
-        error: None,
-    }
+    )
 }
-
-super::legacy_scenario!(Pids, "pids", [Pids]);
 
 #[cfg(test)]
 mod tests {
@@ -497,7 +485,7 @@ mod tests {
     }
 
     fn res(reps: &[Rep]) -> ScenarioResult {
-        result(&Config::level(Level::Quick), reps, "native")
+        result(&Pids::level(Level::Quick), reps, "native")
     }
 
     #[test]
@@ -526,7 +514,7 @@ mod tests {
 
     #[test]
     fn a_sampled_refused_fork_in_flight_is_not_a_breach() {
-        let cfg = Config::level(Level::Quick);
+        let cfg = Pids::level(Level::Quick);
         let max = cfg.pids_max;
         let mut x = rep();
         x.stats.peak = Some(max);
@@ -584,13 +572,17 @@ mod tests {
 
     #[test]
     fn config_rejects_impossible_values() {
-        let c = Config::level(Level::Default);
-        assert!(c.validate().is_ok());
+        let c = Pids::level(Level::Default);
+        assert!(Pids::validate(&c).is_ok());
+        let bad = |x: &Config| Pids::validate(x).unwrap_err().to_string();
         let mut x = c.clone();
         x.pids_max = 1;
-        assert!(x.validate().unwrap_err().contains("pids-max"));
-        let mut x = c;
+        assert!(bad(&x).contains("pids-max"));
+        let mut x = c.clone();
         x.spawns = 0;
-        assert!(x.validate().unwrap_err().contains("spawns"));
+        assert_eq!(bad(&x), "spawns 0 is outside 1 – 10000");
+        let mut x = c;
+        x.repetitions = 0;
+        assert_eq!(bad(&x), "repetitions must be 1 – 100");
     }
 }

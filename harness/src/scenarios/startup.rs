@@ -8,29 +8,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use isobench_reports::names::startup as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{merge_over, Ctx, Level};
+use super::config::reject_if;
+use super::error::Context;
+use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
 use crate::launchers::Launcher;
 use crate::sandbox::{Exit, Namespaces, NsSet, Phases, SandboxSpec};
 
-pub const ABOUT: &str =
-    "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
-
-/// Meaning of each parameter, for `isobench list`.
-pub const ABOUT_PARAMS: &[(&str, &str)] = &[
-    ("launches", "measured launches per namespace set"),
-    (
-        "warmup",
-        "unmeasured launches per set before measuring (page cache, slab, dentries)",
-    ),
-    (
-        "sets",
-        "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
-    ),
-];
+/// The scenario.
+pub struct Startup;
 
 /// Most launches per set a suite may ask for.
 const MAX_LAUNCHES: u32 = 100_000;
@@ -65,9 +54,24 @@ pub struct Config {
     pub sets: Vec<NsSet>,
 }
 
-impl Config {
-    /// Built-in defaults of a suite level.
-    pub fn level(level: Level) -> Self {
+impl Scenario for Startup {
+    const NAME: &'static str = n::SCENARIO;
+    const ABOUT: &'static str =
+        "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("launches", "measured launches per namespace set"),
+        (
+            "warmup",
+            "unmeasured launches per set before measuring (page cache, slab, dentries)",
+        ),
+        (
+            "sets",
+            "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
+        ),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
         Config {
             // Under TCG every launch is emulated (crun: ~0.5 s each): fewer
             // launches keep a VM run within its deadline; times from TCG are
@@ -83,36 +87,74 @@ impl Config {
         }
     }
 
-    /// Level defaults overridden by a suite-file section, then validated.
-    pub fn parse(level: Level, table: Option<&toml::Table>) -> Result<Self, String> {
-        let c: Config = merge_over("startup", &Self::level(level), table)?;
-        c.validate()?;
-        Ok(c)
-    }
-
     /// Rejects counts that measure nothing or would run for hours.
-    pub fn validate(&self) -> Result<(), String> {
-        let e = |m: String| Err(format!("[startup]: {m}"));
-        if !(1..=MAX_LAUNCHES).contains(&self.launches) {
-            return e(format!(
-                "launches {} is outside 1 – {MAX_LAUNCHES}",
-                self.launches
-            ));
-        }
-        if self.warmup > 1000 {
-            return e(format!("warmup {} is outside 0 – 1000", self.warmup));
-        }
-        if self.sets.is_empty() {
-            return e("sets must name at least one namespace set".into());
-        }
-        for (i, s) in self.sets.iter().enumerate() {
-            if self.sets[..i].contains(s) {
-                return e(format!("sets lists {s:?} twice"));
-            }
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        let outside = |key: &str, v: u32, lo: u32, hi: u32| {
+            reject_if(!(lo..=hi).contains(&v), || {
+                format!("{key} {v} is outside {lo} – {hi}")
+            })
+        };
+        outside("launches", c.launches, 1, MAX_LAUNCHES)?;
+        outside("warmup", c.warmup, 0, 1000)?;
+        reject_if(c.sets.is_empty(), || {
+            "sets must name at least one namespace set".into()
+        })?;
+        for (i, s) in c.sets.iter().enumerate() {
+            reject_if(c.sets[..i].contains(s), || format!("sets lists {s:?} twice"))?;
         }
         Ok(())
     }
 
+    /// Runs every set round-robin and summarises each.
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        // Sets this launcher cannot create are reported, not launched.
+        let (sets, unsupported): (Vec<Namespaces>, Vec<Namespaces>) = cfg
+            .effective_sets(ctx.namespaces, &ctx.kind)
+            .into_iter()
+            .partition(|ns| ctx.kind.unsupported(ns).is_none());
+        let mut warm: Vec<Vec<Launch>> = sets.iter().map(|_| Vec::new()).collect();
+        let mut measured: Vec<Vec<Launch>> = sets.iter().map(|_| Vec::new()).collect();
+        // A plain spawn in every launch round (not for bare itself): the
+        // reference that makes `ready_over_bare` a ratio inside one run, which
+        // survives the machine's run-to-run noise as absolute times do not.
+        let reference = !creates_no_namespace(&ctx.kind);
+        let mut bare: Vec<Launch> = Vec::new();
+        for round in 0..cfg.warmup + cfg.launches {
+            if reference && round >= cfg.warmup {
+                bare.push(launch_as(ctx, &Launcher::Bare, Namespaces::default()));
+            }
+            for i in round_order(round, sets.len()) {
+                if let Some(sig) = crate::interrupt::requested() {
+                    return Err(ScenarioError::Interrupted(sig));
+                }
+                let rec = launch_as(ctx, &ctx.kind, sets[i]);
+                if round < cfg.warmup {
+                    warm[i].push(rec);
+                } else {
+                    measured[i].push(rec);
+                }
+            }
+        }
+        let mut out: Vec<ScenarioResult> = sets
+            .iter()
+            .zip(warm.iter().zip(&measured))
+            .map(|(ns, (w, m))| {
+                let mut r = set_result(*ns, cfg, w, m, &ctx.launcher);
+                if reference {
+                    r.metrics.push(over_bare(m, &bare));
+                }
+                r
+            })
+            .collect();
+        for ns in unsupported {
+            let why = ctx.kind.unsupported(&ns).unwrap_or_default();
+            out.push(unsupported_result(ns, cfg, &ctx.launcher, &why));
+        }
+        Ok(out)
+    }
+}
+
+impl Config {
     /// The sets to launch: `--namespaces` wins over the suite. A launcher
     /// that creates no namespace at all (`bare`) is the reference row: it
     /// launches the empty set whatever was asked.
@@ -146,9 +188,12 @@ pub fn round_order(round: u32, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| (start + k) % n)
 }
 
+/// One launch: its phases, or why it failed.
+pub type Launch = Result<Phases, ScenarioError>;
+
 /// `ready` of each launch over the plain spawn of the same launch round
 /// (rounds where either failed are left out).
-pub fn over_bare(measured: &[Result<Phases, String>], bare: &[Result<Phases, String>]) -> Metric {
+pub fn over_bare(measured: &[Launch], bare: &[Launch]) -> Metric {
     let ratios = measured
         .iter()
         .zip(bare)
@@ -157,106 +202,46 @@ pub fn over_bare(measured: &[Result<Phases, String>], bare: &[Result<Phases, Str
             (!b.is_zero()).then(|| m.as_secs_f64() / b.as_secs_f64())
         })
         .collect();
-    Metric::new("ready_over_bare", "ratio", Better::Lower, ratios)
-}
-
-/// One `ready` launch, torn down; the phases or why it failed.
-fn launch_once(ctx: &Ctx, ns: Namespaces) -> Result<Phases, String> {
-    launch_as(ctx, &ctx.kind, ns)
+    Metric::new(n::READY_OVER_BARE, "ratio", Better::Lower, ratios)
 }
 
 /// One `ready` launch through `kind`, torn down.
-fn launch_as(ctx: &Ctx, kind: &Launcher, ns: Namespaces) -> Result<Phases, String> {
+fn launch_as(ctx: &Ctx, kind: &Launcher, ns: Namespaces) -> Launch {
     let mut spec = SandboxSpec::workload(&["ready"]);
     spec.namespaces = ns;
     spec.deadline = LAUNCH_DEADLINE;
-    let mut r = ctx.launch_as(kind, &spec).map_err(|e| e.to_string())?;
-    r.wait_ready().map_err(|e| e.to_string())?;
-    let exit = r.wait_exit().map_err(|e| e.to_string())?;
-    let phases = r.teardown().map_err(|e| format!("teardown: {e}"))?;
+    let mut r = ctx.launch_as(kind, &spec)?;
+    r.wait_ready()?;
+    let exit = r.wait_exit()?;
+    let phases = r.teardown().context("teardown")?;
     if exit != Exit::Code(0) {
-        return Err(format!("workload ended with {exit}"));
+        return Err(ScenarioError::failed(format!("workload ended with {exit}")));
     }
     if phases.ready.is_none() {
-        return Err("ready event seen but not timed".into());
+        return Err(ScenarioError::failed("ready event seen but not timed"));
     }
     Ok(phases)
 }
 
-/// Runs every set round-robin and summarises each.
-pub fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, String> {
-    // Sets this launcher cannot create are reported, not launched.
-    let (sets, unsupported): (Vec<Namespaces>, Vec<Namespaces>) = cfg
-        .effective_sets(ctx.namespaces, &ctx.kind)
-        .into_iter()
-        .partition(|ns| ctx.kind.unsupported(ns).is_none());
-    let mut warm: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
-    let mut measured: Vec<Vec<Result<Phases, String>>> = vec![Vec::new(); sets.len()];
-    // A plain spawn in every launch round (not for bare itself): the
-    // reference that makes `ready_over_bare` a ratio inside one run, which
-    // survives the machine's run-to-run noise as absolute times do not.
-    let reference = !creates_no_namespace(&ctx.kind);
-    let mut bare: Vec<Result<Phases, String>> = Vec::new();
-    for round in 0..cfg.warmup + cfg.launches {
-        if reference && round >= cfg.warmup {
-            bare.push(launch_as(ctx, &Launcher::Bare, Namespaces::default()));
-        }
-        for i in round_order(round, sets.len()) {
-            if let Some(sig) = crate::interrupt::requested() {
-                return Err(format!("interrupted by signal {sig}"));
-            }
-            let rec = launch_once(ctx, sets[i]);
-            if round < cfg.warmup {
-                warm[i].push(rec);
-            } else {
-                measured[i].push(rec);
-            }
-        }
-    }
-    let mut out: Vec<ScenarioResult> = sets
-        .iter()
-        .zip(warm.iter().zip(&measured))
-        .map(|(ns, (w, m))| {
-            let mut r = set_result(*ns, cfg, w, m, &ctx.launcher);
-            if reference {
-                r.metrics.push(over_bare(m, &bare));
-            }
-            r
-        })
-        .collect();
-    for ns in unsupported {
-        let why = ctx.kind.unsupported(&ns).unwrap_or_default();
-        out.push(unsupported_result(ns, cfg, &ctx.launcher, &why));
-    }
-    Ok(out)
-}
-
-fn params(ns: Namespaces, cfg: &Config) -> serde_json::Map<String, serde_json::Value> {
-    let mut params = serde_json::Map::new();
-    params.insert("namespaces".into(), json!(ns.to_string()));
-    params.insert("launches".into(), json!(cfg.launches));
-    params.insert("warmup".into(), json!(cfg.warmup));
-    params
+/// An empty row of one namespace set, with its params.
+fn set_point(ns: Namespaces, cfg: &Config, launcher: &str) -> Point {
+    Point::for_launcher(n::SCENARIO, launcher)
+        .param(n::NAMESPACES, ns.to_string())
+        .param("launches", cfg.launches)
+        .param("warmup", cfg.warmup)
 }
 
 /// A set the launcher cannot create: a skip saying why.
 fn unsupported_result(ns: Namespaces, cfg: &Config, launcher: &str, why: &str) -> ScenarioResult {
-    ScenarioResult {
-        name: "startup".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(ns, cfg),
-        metrics: Vec::new(),
-        checks: vec![Check::new(
-            "launcher",
+    set_point(ns, cfg, launcher)
+        .check(Check::new(
+            n::LAUNCHER,
             Status::Skip,
             format!("a launcher that creates namespaces {ns}"),
             "not run",
             why,
-        )],
-        series: BTreeMap::new(),
-        error: None,
-    }
+        ))
+        .build()
 }
 
 /// Launch outcomes of one set, split into timings and failure causes.
@@ -268,7 +253,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of(records: &[Result<Phases, String>]) -> Self {
+    pub fn of(records: &[Launch]) -> Self {
         let mut t = Tally {
             total: records.len(),
             ..Default::default()
@@ -276,7 +261,7 @@ impl Tally {
         for r in records {
             match r {
                 Ok(_) => t.ok += 1,
-                Err(e) => t.causes.add(e, 1),
+                Err(e) => t.causes.add(&e.to_string(), 1),
             }
         }
         t
@@ -335,10 +320,7 @@ impl Causes {
 }
 
 /// Seconds of one phase over the successful launches.
-fn phase_samples(
-    records: &[Result<Phases, String>],
-    f: impl Fn(&Phases) -> Option<Duration>,
-) -> Vec<f64> {
+fn phase_samples(records: &[Launch], f: impl Fn(&Phases) -> Option<Duration>) -> Vec<f64> {
     records
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -351,24 +333,24 @@ fn phase_samples(
 pub fn set_result(
     ns: Namespaces,
     cfg: &Config,
-    warm: &[Result<Phases, String>],
-    measured: &[Result<Phases, String>],
+    warm: &[Launch],
+    measured: &[Launch],
     launcher: &str,
 ) -> ScenarioResult {
     let s = |name: &str, f: &dyn Fn(&Phases) -> Option<Duration>| {
         Metric::new(name, "s", Better::Lower, phase_samples(measured, f))
     };
-    let metrics = vec![
-        s("ready", &|p| p.ready),
-        s("phase.cgroup", &|p| Some(p.cgroup)),
-        s("phase.clone", &|p| Some(p.clone)),
-        s("phase.place", &|p| Some(p.place)),
-        s("phase.setup", &|p| Some(p.setup)),
-        s("phase.exec", &|p| Some(p.exec)),
-        s("phase.teardown", &|p| p.teardown),
+    let metrics = [
+        s(n::READY, &|p| p.ready),
+        s(n::PHASE_CGROUP, &|p| Some(p.cgroup)),
+        s(n::PHASE_CLONE, &|p| Some(p.clone)),
+        s(n::PHASE_PLACE, &|p| Some(p.place)),
+        s(n::PHASE_SETUP, &|p| Some(p.setup)),
+        s(n::PHASE_EXEC, &|p| Some(p.exec)),
+        s(n::PHASE_TEARDOWN, &|p| p.teardown),
         // What is left of `ready` after exec: the workload's own start-up
         // plus the parent noticing its ready byte.
-        s("exec_to_ready", &|p| {
+        s(n::EXEC_TO_READY, &|p| {
             let before = p.cgroup + p.clone + p.place + p.setup + p.exec;
             p.ready.map(|r| r.saturating_sub(before))
         }),
@@ -378,42 +360,30 @@ pub fn set_result(
     let all_ok = m.ok == m.total && w.ok == w.total;
     let mut causes = m.causes.clone();
     causes.merge(&w.causes);
-    let checks = vec![Check::new(
-        "launches succeeded",
-        if all_ok { Status::Pass } else { Status::Fail },
-        format!(
-            "{0} of {0} measured and {1} of {1} warm-up launches reach ready and exit 0",
-            m.total, w.total
-        ),
-        format!(
-            "{} of {} measured, {} of {} warm-up{}",
-            m.ok,
-            m.total,
-            w.ok,
-            w.total,
-            if all_ok {
-                String::new()
-            } else {
-                format!("; failures: {}", causes.text())
-            }
-        ),
-        format!(
-            "namespaces {ns}; each launch: cgroup create + limits, clone3, placement, child setup, exec, ready event, teardown"
-        ),
-    )];
-    ScenarioResult {
-        name: "startup".into(),
-        launcher: launcher.to_string(),
-        launcher_spec: None,
-        params: params(ns, cfg),
-        metrics,
-        checks,
-        series: BTreeMap::new(),
-        error: None,
-    }
+    let failures = if all_ok {
+        String::new()
+    } else {
+        format!("; failures: {}", causes.text())
+    };
+    set_point(ns, cfg, launcher)
+        .metrics(metrics)
+        .check(Check::new(
+            n::LAUNCHES_SUCCEEDED,
+            Status::pass_if(all_ok),
+            format!(
+                "{0} of {0} measured and {1} of {1} warm-up launches reach ready and exit 0",
+                m.total, w.total
+            ),
+            format!(
+                "{} of {} measured, {} of {} warm-up{failures}",
+                m.ok, m.total, w.ok, w.total
+            ),
+            format!(
+                "namespaces {ns}; each launch: cgroup create + limits, clone3, placement, child setup, exec, ready event, teardown"
+            ),
+        ))
+        .build()
 }
-
-super::legacy_scenario!(Startup, "startup", []);
 
 #[cfg(test)]
 mod tests {
@@ -435,11 +405,12 @@ mod tests {
         }
     }
 
-    fn result(
-        warm: &[Result<Phases, String>],
-        measured: &[Result<Phases, String>],
-    ) -> ScenarioResult {
-        let cfg = Config::level(Level::Quick);
+    fn fail(cause: &str) -> Launch {
+        Err(ScenarioError::failed(cause))
+    }
+
+    fn result(warm: &[Launch], measured: &[Launch]) -> ScenarioResult {
+        let cfg = Startup::level(Level::Quick);
         set_result(
             Namespaces::parse("pid,mnt,uts,ipc").unwrap(),
             &cfg,
@@ -455,10 +426,10 @@ mod tests {
 
     #[test]
     fn ready_over_bare_pairs_launch_rounds() {
-        let m = vec![Ok(phases(2.0)), Err("x".into()), Ok(phases(3.0))];
+        let m = vec![Ok(phases(2.0)), fail("x"), Ok(phases(3.0))];
         let b = vec![Ok(phases(1.0)), Ok(phases(1.0)), Ok(phases(2.0))];
         let r = over_bare(&m, &b);
-        assert_eq!(r.name, "ready_over_bare");
+        assert_eq!(r.name, n::READY_OVER_BARE);
         assert_eq!(r.samples, vec![2.0, 1.5]);
     }
 
@@ -503,11 +474,9 @@ mod tests {
     #[test]
     fn failures_fail_the_check_with_their_causes() {
         let mut rec: Vec<_> = (0..8).map(|_| Ok(phases(1.0))).collect();
-        rec.push(Err("clone3 with namespaces [net] failed: ENOMEM".into()));
-        rec.push(Err("clone3 with namespaces [net] failed: ENOMEM".into()));
-        let warm = [Err(
-            "deadline: no ready event before the deadline".to_string()
-        )];
+        rec.push(fail("clone3 with namespaces [net] failed: ENOMEM"));
+        rec.push(fail("clone3 with namespaces [net] failed: ENOMEM"));
+        let warm = [fail("deadline: no ready event before the deadline")];
         let r = result(&warm, &rec);
         let c = &r.checks[0];
         assert_eq!(c.status, Status::Fail);
@@ -563,7 +532,7 @@ mod tests {
 
     #[test]
     fn a_warmup_failure_alone_still_fails() {
-        let r = result(&[Err("x".into())], &[Ok(phases(1.0))]);
+        let r = result(&[fail("x")], &[Ok(phases(1.0))]);
         assert_eq!(r.checks[0].status, Status::Fail);
     }
 
@@ -579,7 +548,7 @@ mod tests {
 
     #[test]
     fn config_parses_sets_and_rejects_nonsense() {
-        let c = Config::level(Level::Default);
+        let c = Startup::level(Level::Default);
         assert_eq!(c.launches, 200);
         let names: Vec<String> = c.sets.iter().map(|s| s.to_string()).collect();
         assert_eq!(
@@ -595,11 +564,14 @@ mod tests {
         );
         let t: toml::Table =
             toml::from_str("launches = 7\nsets = [\"pid,net\", \"none\"]").unwrap();
-        let c = Config::parse(Level::Quick, Some(&t)).unwrap();
+        let c = Startup::parse(Level::Quick, Some(&t)).unwrap();
         assert_eq!(c.launches, 7);
         assert_eq!(c.sets[0].to_string(), "pid,net");
-        let bad =
-            |s: &str| Config::parse(Level::Quick, Some(&toml::from_str(s).unwrap())).unwrap_err();
+        let bad = |s: &str| {
+            Startup::parse(Level::Quick, Some(&toml::from_str(s).unwrap()))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(bad("sets = [\"pid,bogus\"]").contains("bogus"));
         assert!(bad("sets = []").contains("at least one"));
         assert!(bad("sets = [\"pid\", \"pid\"]").contains("twice"));
@@ -612,7 +584,7 @@ mod tests {
 
     #[test]
     fn namespaces_flag_picks_one_set() {
-        let c = Config::level(Level::Quick);
+        let c = Startup::level(Level::Quick);
         let one = Namespaces::parse("pid,net").unwrap();
         assert_eq!(c.effective_sets(Some(one), &Launcher::Native), vec![one]);
         assert_eq!(c.effective_sets(None, &Launcher::Native).len(), 6);
@@ -621,7 +593,7 @@ mod tests {
 
     #[test]
     fn bare_is_the_reference_row_whatever_was_asked() {
-        let c = Config::level(Level::Quick);
+        let c = Startup::level(Level::Quick);
         let one = Namespaces::parse("pid,mnt,uts,ipc").unwrap();
         let none = vec![Namespaces::default()];
         assert_eq!(c.effective_sets(Some(one), &Launcher::Bare), none);
@@ -630,7 +602,7 @@ mod tests {
 
     #[test]
     fn an_unsupported_set_is_a_skip_with_the_reason() {
-        let c = Config::level(Level::Quick);
+        let c = Startup::level(Level::Quick);
         let r = unsupported_result(
             Namespaces::all(),
             &c,

@@ -58,38 +58,37 @@ pub fn memory_limits(s: &ScenarioResult) -> Vec<(String, f64)> {
     .collect()
 }
 
+/// Series name suffixes with the unit they mean and the factor to it, first
+/// match wins.
+const SERIES_SUFFIXES: &[(&str, &str, f64)] = &[
+    ("_bytes", "bytes", 1.0),
+    ("_mib", "bytes", MIB),
+    ("_kib", "bytes", 1024.0),
+    ("_cpus", "CPUs", 1.0),
+    ("_seconds", "s", 1.0),
+    ("_s", "s", 1.0),
+    ("_ms", "ms", 1.0),
+    ("_us", "us", 1.0),
+];
+
 /// Unit of a series guessed from its name suffix (series carry no unit), as
 /// (unit for display, factor to that unit): `usage_mib` is bytes × 2^20.
 pub fn series_unit(name: &str) -> (&'static str, f64) {
     let n = name.to_ascii_lowercase();
-    if n.ends_with("_bytes") || n == "bytes" {
-        ("bytes", 1.0)
-    } else if n.ends_with("_mib") {
-        ("bytes", MIB)
-    } else if n.ends_with("_kib") {
-        ("bytes", 1024.0)
-    } else if n.ends_with("_cpus") {
-        ("CPUs", 1.0)
-    } else if n.ends_with("_seconds") || n.ends_with("_s") {
-        ("s", 1.0)
-    } else if n.ends_with("_ms") {
-        ("ms", 1.0)
-    } else if n.ends_with("_us") {
-        ("us", 1.0)
-    } else {
-        ("", 1.0)
+    if n == "bytes" {
+        return ("bytes", 1.0);
     }
+    SERIES_SUFFIXES
+        .iter()
+        .find(|(suffix, ..)| n.ends_with(suffix))
+        .map_or(("", 1.0), |&(_, unit, factor)| (unit, factor))
 }
 
 /// Finite samples of a metric, sorted.
 pub fn sorted_samples(m: &Metric) -> Vec<f64> {
-    let mut v: Vec<f64> = m
-        .samples
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
-    v.sort_by(|a, b| a.total_cmp(b));
+    let mut v = m.samples.clone();
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
     v
 }
 

@@ -4,13 +4,14 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::cpu_latency as n;
 use crate::schema::RunResults;
 use crate::units::{is_time_unit, seconds_per};
 
 fn pretty(metric: &str) -> String {
     match metric {
-        "wake_latency" => "Wake-up latency".into(),
-        "done_latency" => "Completion latency".into(),
+        n::WAKE_LATENCY => "Wake-up latency".into(),
+        n::DONE_LATENCY => "Completion latency".into(),
         other => {
             let t = other.replace(['_', '.'], " ");
             let mut c = t.chars();
@@ -23,7 +24,7 @@ fn pretty(metric: &str) -> String {
 
 /// All cpu-latency plots of a run.
 pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
-    let all = by_name(r, "cpu-latency");
+    let all = by_name(r, n::SCENARIO);
     let names = unique(
         all.iter()
             .flat_map(|s| s.metrics.iter())
@@ -57,8 +58,8 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
             .map(|(l, v)| Series::line(l.clone(), cdf_points(v, 1.0, true)))
             .collect();
         out.push(PlotSpec {
-            id: format!("cpu-latency-{}-cdf", slug(&name)),
-            group: "cpu-latency".into(),
+            id: format!("{}-{}-cdf", n::SCENARIO, slug(&name)),
+            group: n::SCENARIO.into(),
             title: format!("{} under CPU bandwidth control", pretty(&name)),
             caption: "CDF per variant: a quota without burst shows a tail up to the quota \
                       period, where wake-ups land in throttled time; burst should pull it in."

@@ -5,6 +5,7 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::cpu_quota as n;
 use crate::schema::{RunResults, ScenarioResult};
 use crate::units::format_number;
 
@@ -13,7 +14,7 @@ const BAND: f64 = 0.05;
 
 /// The quota in CPUs (`quota_pct` / 100).
 fn quota_cpus(s: &ScenarioResult) -> Option<f64> {
-    param_f64(s, "quota_pct").map(|q| q / 100.0)
+    param_f64(s, n::QUOTA_PCT).map(|q| q / 100.0)
 }
 
 /// CPUs the workload should get: an explicit `expected_cpus`, else the quota
@@ -23,15 +24,15 @@ pub fn expected_cpus(s: &ScenarioResult) -> Option<f64> {
         return Some(e);
     }
     let q = quota_cpus(s)?;
-    let demand = param_f64(s, "demand_cpus").or_else(|| param_f64(s, "threads"));
+    let demand = param_f64(s, n::DEMAND_CPUS).or_else(|| param_f64(s, n::THREADS));
     Some(demand.map_or(q, |d| q.min(d)))
 }
 
 /// Measured usage: median and (min, max) of `usage_cpus`, else accuracy × expected.
 fn measured(s: &ScenarioResult, expected: f64) -> Option<(f64, (f64, f64))> {
-    let (m, scale) = match metric(s, "usage_cpus") {
+    let (m, scale) = match metric(s, n::USAGE_CPUS) {
         Some(m) => (m, 1.0),
-        None => (metric(s, "accuracy")?, expected),
+        None => (metric(s, n::ACCURACY)?, expected),
     };
     let v = sorted_samples(m);
     let (first, last) = (*v.first()?, *v.last()?);
@@ -43,7 +44,7 @@ fn measured(s: &ScenarioResult, expected: f64) -> Option<(f64, (f64, f64))> {
 
 /// All cpu-quota plots of a run.
 pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
-    let all = by_name(r, "cpu-quota");
+    let all = by_name(r, n::SCENARIO);
     let mut out = Vec::new();
     out.extend(sweep(&all));
     for s in &all {
@@ -106,8 +107,8 @@ fn sweep(all: &[&ScenarioResult]) -> Option<PlotSpec> {
         ],
     });
     Some(PlotSpec {
-        id: "cpu-quota-sweep".into(),
-        group: "cpu-quota".into(),
+        id: format!("{}-sweep", n::SCENARIO),
+        group: n::SCENARIO.into(),
         title: "CPU quota sweep: measured vs expected usage".into(),
         caption: "One point per quota: median CPU usage over the repetitions (whiskers: \
                   min to max). On the dashed line the quota is enforced exactly; the grey \
@@ -142,7 +143,7 @@ pub fn throttled_intervals(points: &[[f64; 2]]) -> Vec<(f64, f64)> {
 }
 
 fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec> {
-    let usage = s.series.get("usage_cpus")?;
+    let usage = s.series.get(n::SERIES_USAGE_CPUS)?;
     let label = point_label(all, s);
     let mut p = XyPlot::new(Axis::linear("time (s)"), Axis::linear("CPU usage (CPUs)"));
     p.series.push(Series::line(
@@ -155,13 +156,13 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
             at: q,
         });
     }
-    if let Some(thr) = s.series.get("throttled") {
+    if let Some(thr) = s.series.get(n::SERIES_THROTTLED) {
         p.spans = Some(Spans {
             label: "throttled interval".into(),
             intervals: throttled_intervals(thr),
         });
     }
-    let quota = match (param_f64(s, "quota_pct"), param_f64(s, "period_ms")) {
+    let quota = match (param_f64(s, n::QUOTA_PCT), param_f64(s, n::PERIOD_MS)) {
         (Some(q), Some(per)) => {
             format!("quota {}% per {} ms", format_number(q), format_number(per))
         }
@@ -169,8 +170,8 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
         _ => label.clone(),
     };
     Some(PlotSpec {
-        id: format!("cpu-quota-timeline-{}", slug(&label)),
-        group: "cpu-quota".into(),
+        id: format!("{}-timeline-{}", n::SCENARIO, slug(&label)),
+        group: n::SCENARIO.into(),
         title: format!("CPU usage over time — {quota}, {}", s.launcher),
         caption: "CPU usage in each monitor sample interval; red shading marks intervals in \
                   which the cgroup was throttled (nr_throttled increased)."

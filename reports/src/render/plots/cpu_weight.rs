@@ -3,11 +3,12 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::cpu_weight as n;
 use crate::schema::{Better, RunResults};
 
 /// Numeric weight in a `share.w<N>` metric name, for ordering.
 fn weight_of(name: &str) -> Option<f64> {
-    name.trim_start_matches("share.")
+    name.trim_start_matches(n::SHARE_PREFIX)
         .trim_start_matches('w')
         .parse()
         .ok()
@@ -15,13 +16,13 @@ fn weight_of(name: &str) -> Option<f64> {
 
 /// All cpu-weight plots of a run (one per scenario result with shares).
 pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
-    let all = by_name(r, "cpu-weight");
+    let all = by_name(r, n::SCENARIO);
     let mut out = Vec::new();
     for s in &all {
         let mut shares: Vec<_> = s
             .metrics
             .iter()
-            .filter(|m| m.name.starts_with("share."))
+            .filter(|m| m.name.starts_with(n::SHARE_PREFIX))
             .collect();
         if shares.is_empty() {
             continue;
@@ -49,8 +50,8 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
         let measured = shares.iter().map(|m| m.summary.p50).collect();
         let label = point_label(&all, s);
         out.push(PlotSpec {
-            id: format!("cpu-weight-shares-{}", slug(&label)),
-            group: "cpu-weight".into(),
+            id: format!("{}-shares-{}", n::SCENARIO, slug(&label)),
+            group: n::SCENARIO.into(),
             title: format!("CPU weight: expected vs measured share — {label}"),
             caption: "Share of the contended CPU time each cgroup got (median over \
                       repetitions) next to weight / Σ weights."

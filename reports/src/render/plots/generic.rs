@@ -65,18 +65,12 @@ pub fn plots(r: &RunResults, consumed: &[(&str, &str)]) -> Vec<PlotSpec> {
                 });
             }
             let label = point_label(&siblings, s);
+            let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
             out.push(PlotSpec {
                 id: format!("{}-{}-{}", slug(&s.name), slug(&what), slug(&label)),
                 group: s.name.clone(),
                 title: format!("{} — {} {}", names.join(", "), s.name, label),
-                caption: format!(
-                    "The recorded series {} over time.",
-                    names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                caption: format!("The recorded series {} over time.", quoted.join(", ")),
                 kind: PlotKind::Xy(p),
             });
         }

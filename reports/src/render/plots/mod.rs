@@ -21,16 +21,17 @@ use plotters::prelude::*;
 
 pub use spec::PlotSpec;
 
+use crate::names::{cpu_quota as quota, pids as bomb};
 use crate::schema::RunResults;
 
 /// Series that a specific builder draws; everything else gets a generic plot.
 const CONSUMED_SERIES: &[(&str, &str)] = &[
-    ("cpu-quota", "usage_cpus"),
-    ("cpu-quota", "throttled"),
+    (quota::SCENARIO, quota::SERIES_USAGE_CPUS),
+    (quota::SCENARIO, quota::SERIES_THROTTLED),
     ("memory-oom", crate::names::memory_oom::MEMORY_BYTES),
     ("memory-oom", crate::names::memory_oom::USAGE_MIB),
     ("memory-oom", crate::names::memory_oom::OOM_KILL),
-    ("pids", "pids_current"),
+    (bomb::SCENARIO, bomb::SERIES_PIDS_CURRENT),
 ];
 
 /// Every plot for a run, with unique ids, empty plots dropped.

@@ -3,15 +3,16 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::pids as n;
 use crate::schema::RunResults;
 use crate::units::format_number;
 
 /// All pids plots of a run.
 pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
-    let all = by_name(r, "pids");
+    let all = by_name(r, n::SCENARIO);
     let mut out = Vec::new();
     for s in &all {
-        let Some(cur) = s.series.get("pids_current") else {
+        let Some(cur) = s.series.get(n::SERIES_PIDS_CURRENT) else {
             continue;
         };
         let mut p = XyPlot::new(
@@ -21,7 +22,7 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
         p.legend = LegendAt::UpperRight;
         p.series
             .push(Series::line("pids.current", timeline(cur, 1.0)));
-        if let Some(max) = param_f64(s, "pids_max") {
+        if let Some(max) = param_f64(s, n::PIDS_MAX) {
             p.hlines.push(RefLine {
                 label: format!("pids.max = {}", format_number(max)),
                 at: max,
@@ -29,8 +30,8 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
         }
         let label = point_label(&all, s);
         out.push(PlotSpec {
-            id: format!("pids-timeline-{}", slug(&label)),
-            group: "pids".into(),
+            id: format!("{}-timeline-{}", n::SCENARIO, slug(&label)),
+            group: n::SCENARIO.into(),
             title: format!("Fork bomb: pids.current against pids.max — {label}"),
             caption: "The fork bomb grows until pids.max stops it; the count must plateau \
                       at or below the line, then drop to zero when the sandbox is killed."

@@ -4,21 +4,12 @@
 use super::common::*;
 use super::spec::*;
 use crate::key::slug;
+use crate::names::startup as n;
 use crate::schema::{RunResults, ScenarioResult};
 use crate::units::DisplayUnit;
 
-/// Phases in the order the launcher goes through them.
-const PHASE_ORDER: [&str; 6] = [
-    "phase.cgroup",
-    "phase.clone",
-    "phase.place",
-    "phase.setup",
-    "phase.exec",
-    "phase.teardown",
-];
-
 fn namespaces(s: &ScenarioResult) -> String {
-    param_text(s, "namespaces")
+    param_text(s, n::NAMESPACES)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| "(no namespaces)".into())
 }
@@ -43,7 +34,7 @@ fn cdf_plot(
         .collect();
     Some(PlotSpec {
         id,
-        group: "startup".into(),
+        group: n::SCENARIO.into(),
         title,
         caption: caption.into(),
         kind: PlotKind::Xy(p),
@@ -52,11 +43,11 @@ fn cdf_plot(
 
 /// All startup plots of a run.
 pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
-    let all = by_name(r, "startup");
+    let all = by_name(r, n::SCENARIO);
     let launchers = unique(all.iter().map(|s| s.launcher.clone()));
     let ns_sets = unique(all.iter().map(|s| namespaces(s)));
     fn ready<'a>(s: &&'a ScenarioResult) -> Option<&'a [f64]> {
-        metric(s, "ready").map(|m| m.samples.as_slice())
+        metric(s, n::READY).map(|m| m.samples.as_slice())
     }
     let mut out = Vec::new();
 
@@ -108,19 +99,23 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
 fn phase_breakdown(all: &[&ScenarioResult], id: String, launcher: &str) -> Option<PlotSpec> {
     let with_phases: Vec<&&ScenarioResult> = all
         .iter()
-        .filter(|s| s.metrics.iter().any(|m| m.name.starts_with("phase.")))
+        .filter(|s| {
+            s.metrics
+                .iter()
+                .any(|m| m.name.starts_with(n::PHASE_PREFIX))
+        })
         .collect();
     if with_phases.is_empty() {
         return None;
     }
-    let mut phases: Vec<String> = PHASE_ORDER
+    let mut phases: Vec<String> = n::PHASES
         .iter()
         .filter(|p| with_phases.iter().any(|s| metric(s, p).is_some()))
         .map(|p| p.to_string())
         .collect();
     for s in &with_phases {
         for m in &s.metrics {
-            if m.name.starts_with("phase.") && !phases.contains(&m.name) {
+            if m.name.starts_with(n::PHASE_PREFIX) && !phases.contains(&m.name) {
                 phases.push(m.name.clone());
             }
         }
@@ -144,14 +139,14 @@ fn phase_breakdown(all: &[&ScenarioResult], id: String, launcher: &str) -> Optio
         .zip(medians)
         .map(|(p, v)| {
             (
-                p.trim_start_matches("phase.").to_string(),
+                p.trim_start_matches(n::PHASE_PREFIX).to_string(),
                 v.into_iter().map(|x| x * unit.factor).collect(),
             )
         })
         .collect();
     Some(PlotSpec {
         id,
-        group: "startup".into(),
+        group: n::SCENARIO.into(),
         title: format!("Startup phase breakdown by namespace set — {launcher}"),
         caption: "Median time of each launch phase, stacked; the label is the sum of the \
                   phase medians (teardown comes after ready, so it exceeds time to ready)."

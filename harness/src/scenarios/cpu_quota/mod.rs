@@ -1,0 +1,293 @@
+//! cpu-quota: does CFS bandwidth control give a spinner exactly its quota?
+//! Expected usage follows the kernel selftests: n_periods·quota +
+//! min(remainder, quota), capped by the workload's demand.
+//!
+//! `model` holds that arithmetic and the starvation test, `result` turns
+//! measured repetitions into the row; this file measures.
+
+use std::time::Duration;
+
+use isobench_reports::names::cpu_quota as n;
+use isobench_reports::ScenarioResult;
+use serde::{Deserialize, Serialize};
+
+use super::config::reject_if;
+use super::error::{Context, OrFail};
+use super::{check_range, ConfigError, Ctx, Level, Scenario, ScenarioError};
+use crate::cgroup::{Cgroup, Controller, CpuMax, Limits};
+use crate::monitor::host_load::HostCpu;
+use crate::monitor::{Monitor, Sampling};
+use crate::sandbox::event::{Event, Spin};
+use crate::sandbox::{Exit, SandboxSpec};
+
+pub mod model;
+pub mod result;
+
+pub use model::{expected_usage_ns, Rep, SweepPoint};
+pub use result::point_result;
+
+/// The scenario.
+pub struct CpuQuota;
+
+/// Parameters of the sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Quotas in percent of one CPU.
+    pub quotas_pct: Vec<f64>,
+    /// CFS periods in milliseconds.
+    pub periods_ms: Vec<f64>,
+    /// Spinner thread counts ("nproc" is spelled 0).
+    pub threads: Vec<u32>,
+    /// Seconds each spinner runs.
+    pub seconds: f64,
+    /// Repetitions per point.
+    pub repetitions: u32,
+    /// Accuracy tolerance in percent.
+    pub tolerance_pct: f64,
+    /// Monitor sampling rate for the representative timeline.
+    pub monitor_hz: u32,
+}
+
+impl Scenario for CpuQuota {
+    const NAME: &'static str = n::SCENARIO;
+    const ABOUT: &'static str =
+        "CFS bandwidth accuracy: spinners under cpu quotas; measured vs expected CPU time, throttling counters, usage timeline";
+    const NEEDS: &'static [Controller] = &[Controller::Cpu];
+    const PARAMS: &'static [(&'static str, &'static str)] = &[
+        ("quotas-pct", "quota, % of one CPU"),
+        ("periods-ms", "CFS period"),
+        ("threads", "spinner threads (0 = nproc)"),
+        ("seconds", "spin time per repetition"),
+        ("repetitions", "repetitions per point"),
+        ("tolerance-pct", "accuracy check tolerance"),
+        ("monitor-hz", "timeline sampling rate"),
+    ];
+    type Config = Config;
+
+    fn level(level: Level) -> Config {
+        match level {
+            Level::Quick => Config {
+                quotas_pct: vec![20.0, 50.0, 100.0],
+                periods_ms: vec![100.0],
+                threads: vec![1],
+                seconds: 2.0,
+                repetitions: 1,
+                tolerance_pct: 5.0,
+                monitor_hz: 100,
+            },
+            // The sweep: 10% … nproc × 100% of a CPU, 10 ms and 100 ms
+            // periods, one thread and one per CPU.
+            Level::Default => Config {
+                quotas_pct: [10.0, 25.0, 50.0, 100.0, 150.0, 200.0]
+                    .into_iter()
+                    .filter(|q| *q <= 100.0 * f64::from(crate::env::cpus()))
+                    .collect(),
+                periods_ms: vec![10.0, 100.0],
+                threads: vec![1, 0],
+                seconds: 2.5,
+                repetitions: 1,
+                tolerance_pct: 5.0,
+                monitor_hz: 100,
+            },
+        }
+    }
+
+    fn validate(c: &Config) -> Result<(), ConfigError> {
+        c.validate_for(crate::env::cpus())
+    }
+
+    /// Runs the sweep.
+    fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
+        let mut out = Vec::new();
+        let mut sampled = false;
+        for p in cfg.points(ctx.cpus, crate::env::virtualization() == "tcg") {
+            let period_us = (p.period_ms * 1000.0).round() as u64;
+            let cpu = CpuMax {
+                quota_us: Some((period_us as f64 * p.quota_pct / 100.0).round() as u64),
+                period_us,
+                burst_us: None,
+            };
+            let mut reps = Vec::new();
+            for i in 0..cfg.repetitions {
+                // The first limited point of the sweep carries the timeline.
+                let sample = p.limited && !sampled && i == 0;
+                reps.push(run_rep(ctx, cfg, cpu, p.threads, p.demand, sample)?);
+                sampled |= sample;
+            }
+            out.push(point_result(cfg, &p, &reps, &ctx.launcher));
+        }
+        Ok(out)
+    }
+}
+
+impl Config {
+    /// Rejects sweeps the kernel cannot express on `cpus` CPUs or that make
+    /// no sense.
+    pub fn validate_for(&self, cpus: u32) -> Result<(), ConfigError> {
+        reject_if(
+            self.quotas_pct.is_empty() || self.periods_ms.is_empty() || self.threads.is_empty(),
+            || "quotas-pct, periods-ms and threads must not be empty".into(),
+        )?;
+        for &p in &self.periods_ms {
+            reject_if(!(1.0..=1000.0).contains(&p), || {
+                format!("period {p} ms is outside 1 ms – 1000 ms (the kernel's range)")
+            })?;
+            for &q in &self.quotas_pct {
+                let quota_ms = p * q / 100.0;
+                reject_if(!q.is_finite() || quota_ms < 1.0, || {
+                    format!("quota {q}% of a {p} ms period is {quota_ms} ms; the kernel's minimum is 1 ms")
+                })?;
+                reject_if(q > 100.0 * f64::from(cpus), || {
+                    format!(
+                        "quota {q}% exceeds what {cpus} CPUs can use ({}%)",
+                        100 * cpus
+                    )
+                })?;
+            }
+        }
+        reject_if(self.threads.iter().any(|&t| t > 1024), || {
+            "threads must be 0 (= nproc) to 1024".into()
+        })?;
+        reject_if(!(0.2..=600.0).contains(&self.seconds), || {
+            format!("seconds {} is outside 0.2 – 600", self.seconds)
+        })?;
+        check_range("repetitions", self.repetitions, 1, 1000)?;
+        check_range("tolerance-pct", self.tolerance_pct, 0.1, 100.0)?;
+        check_range("monitor-hz", self.monitor_hz, 1, 1000)
+    }
+
+    /// The sweep's points in run order: periods, then threads, then quotas.
+    pub fn points(&self, cpus: u32, emulated: bool) -> Vec<SweepPoint> {
+        let mut out = Vec::new();
+        for &period_ms in &self.periods_ms {
+            for &threads in &self.threads {
+                let threads = if threads == 0 { cpus } else { threads };
+                let demand = f64::from(threads.min(cpus));
+                for &quota_pct in &self.quotas_pct {
+                    out.push(SweepPoint {
+                        quota_pct,
+                        period_ms,
+                        threads,
+                        demand,
+                        limited: quota_pct / 100.0 < demand - 1e-9,
+                        emulated,
+                        cpus: f64::from(cpus),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One spinner run under `cpu`, with the monitor's timeline when `sample`.
+fn run_rep(
+    ctx: &Ctx,
+    cfg: &Config,
+    cpu: CpuMax,
+    threads: u32,
+    demand: f64,
+    sample: bool,
+) -> Result<Rep, ScenarioError> {
+    let secs = format!("{}", cfg.seconds);
+    let th = threads.to_string();
+    let mut spec = SandboxSpec::workload(&["spin", "--threads", &th, "--seconds", &secs]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        cpu_max: Some(cpu),
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 10.0);
+    let mut r = ctx.launch(&spec)?;
+    r.wait_ready()?;
+    let before = r.cgroup().cpu_stats()?;
+    let host_before = HostCpu::now();
+    let sampling = Sampling {
+        cpu: true,
+        ..Default::default()
+    };
+    let mon = if sample {
+        Some(Monitor::start(r.cgroup().view(), sampling, cfg.monitor_hz).context("monitor")?)
+    } else {
+        None
+    };
+    let exit = r.wait_exit()?;
+    let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
+    let after = r.cgroup().cpu_stats()?;
+    let host_after = HostCpu::now();
+    let spin = r.typed_events().into_iter().find_map(|e| match e {
+        Event::Spin(s) => Some(s),
+        _ => None,
+    });
+    r.teardown()?;
+    if exit != Exit::Code(0) {
+        return Err(ScenarioError::failed(format!("spinner ended with {exit}")));
+    }
+    let spin: Spin = spin.or_fail("spinner reported no result")?;
+    let d = after.delta(&before);
+    let measured = d
+        .usage_ns
+        .or_fail("this kernel reports no cgroup CPU usage")? as f64;
+    let others_ns = match (host_before, host_after) {
+        (Some(a), Some(b)) => b.others_since(&a, measured as u64),
+        _ => 0,
+    };
+    let quota_ns = cpu.quota_us.unwrap_or(u64::MAX / 1000) * 1000;
+    let wall_ns = spin.wall_ns;
+    Ok(Rep {
+        measured_ns: measured,
+        expected_ns: expected_usage_ns(wall_ns, quota_ns, cpu.period_us * 1000, demand),
+        quota_ns: quota_ns as f64,
+        wall_ns,
+        nr_periods: d.nr_periods.unwrap_or(0),
+        nr_throttled: d.nr_throttled.unwrap_or(0),
+        throttled_ns: d.throttled_ns.unwrap_or(0),
+        samples,
+        monitor_cpu,
+        others_cpus: others_ns as f64 / wall_ns.max(1) as f64,
+        workload_cpu_ns: spin.cpu_ns as f64,
+        // The threads' own clocks; an older workload reports the process's.
+        spin_cpu_ns: if spin.thread_cpu_ns.is_empty() {
+            spin.cpu_ns as f64
+        } else {
+            spin.thread_cpu_ns.iter().map(|&ns| ns as f64).sum()
+        },
+        cgroup_total_ns: after.usage_ns.unwrap_or(0) as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_rejects_impossible_values() {
+        let mut c = CpuQuota::level(Level::Default);
+        c.periods_ms = vec![0.5];
+        assert!(c.validate_for(2).unwrap_err().to_string().contains("1 ms"));
+        let mut c = CpuQuota::level(Level::Default);
+        c.quotas_pct = vec![0.5];
+        assert!(c.validate_for(2).unwrap_err().to_string().contains("minimum"));
+        let mut c = CpuQuota::level(Level::Default);
+        c.quotas_pct = vec![300.0];
+        assert!(c.validate_for(2).unwrap_err().to_string().contains("2 CPUs"));
+        assert!(CpuQuota::level(Level::Default).validate_for(2).is_ok());
+    }
+
+    #[test]
+    fn suite_table_overrides_and_rejects_unknown_keys() {
+        let t: toml::Table = toml::from_str("seconds = 4.0\nrepetitions = 5").unwrap();
+        let c = CpuQuota::parse(Level::Quick, Some(&t)).unwrap();
+        assert_eq!(c.seconds, 4.0);
+        assert_eq!(c.repetitions, 5);
+        assert_eq!(c.quotas_pct, vec![20.0, 50.0, 100.0]);
+        let t: toml::Table = toml::from_str("sekonds = 4.0").unwrap();
+        let e = CpuQuota::parse(Level::Quick, Some(&t))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sekonds") && e.contains("accepted"), "{e}");
+        let t: toml::Table = toml::from_str("seconds = \"x\"").unwrap();
+        assert!(CpuQuota::parse(Level::Quick, Some(&t)).is_err());
+    }
+}

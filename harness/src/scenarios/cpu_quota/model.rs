@@ -1,0 +1,152 @@
+//! What CFS bandwidth control should grant, and whether other load on the
+//! host explains a spinner that got less: the arithmetic behind the
+//! accuracy and throttled checks, apart from any measuring.
+
+use std::time::Duration;
+
+use isobench_reports::compare::BUSY_CPUS;
+
+use crate::monitor;
+
+/// CPU time the kernel should grant: whole periods at the quota plus the
+/// last partial period, capped by what the threads can consume.
+pub fn expected_usage_ns(wall_ns: u64, quota_ns: u64, period_ns: u64, demand_cpus: f64) -> f64 {
+    let n = wall_ns / period_ns;
+    let rem = wall_ns % period_ns;
+    let by_quota = (n * quota_ns + rem.min(quota_ns)) as f64;
+    by_quota.min(demand_cpus * wall_ns as f64)
+}
+
+/// One spinner run, as measured.
+#[derive(Debug, Clone)]
+pub struct Rep {
+    pub measured_ns: f64,
+    pub expected_ns: f64,
+    /// The quota set, per period (ns).
+    pub quota_ns: f64,
+    pub wall_ns: u64,
+    pub nr_periods: u64,
+    pub nr_throttled: u64,
+    pub throttled_ns: u64,
+    /// The monitor's samples (the timeline), when this run carried it.
+    pub samples: Vec<monitor::Sample>,
+    pub monitor_cpu: Duration,
+    /// CPUs' worth of other work (and steal) on the host during the spin.
+    pub others_cpus: f64,
+    /// The workload's own CPU time (CLOCK_PROCESS_CPUTIME_ID), startup
+    /// included.
+    pub workload_cpu_ns: f64,
+    /// CPU time of the spinning threads alone (their thread clocks): what
+    /// the quota applied to after `ready`.
+    pub spin_cpu_ns: f64,
+    /// Everything the cgroup accounted, launch to exit.
+    pub cgroup_total_ns: f64,
+}
+
+impl Rep {
+    /// Measured over expected CPU time.
+    pub fn accuracy(&self) -> f64 {
+        self.measured_ns / self.expected_ns
+    }
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone)]
+pub struct SweepPoint {
+    pub quota_pct: f64,
+    pub period_ms: f64,
+    pub threads: u32,
+    pub demand: f64,
+    /// Quota below demand: throttling must be seen.
+    pub limited: bool,
+    /// Running under TCG emulation (time is emulated).
+    pub emulated: bool,
+    /// CPUs the host has: what other load and the spinner share.
+    pub cpus: f64,
+}
+
+impl SweepPoint {
+    /// The quota equals the demand and the period is short enough for CFS's
+    /// per-period accounting (up to one bandwidth slice, 5 ms by default,
+    /// per period) to exceed the tolerance: slice / period > tolerance.
+    pub fn at_limit(&self, tol: f64) -> bool {
+        let slice_ms = std::fs::read_to_string("/proc/sys/kernel/sched_cfs_bandwidth_slice_us")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .map_or(5.0, |us| us / 1000.0);
+        (self.quota_pct / 100.0 - self.demand).abs() < 1e-9 && slice_ms / self.period_ms > tol
+    }
+}
+
+/// Whether other host load explains a repetition's shortfall, by arithmetic.
+/// First, the throttling counter must agree: a period ends throttled only
+/// after the group used its whole quota in it, so a group throttled in N
+/// periods used at least N × quota. Less than that means the limit enforced
+/// is lower than the one set, however busy the host was (a runtime that
+/// halves the quota is throttled every period at half the quota). Then one
+/// of:
+/// - the CPUs left after the measured other load (over the same interval)
+///   are fewer than the expected usage, and the spinner got what was left
+///   (within the tolerance);
+/// - the host was busy (other load above 0.25 CPUs) and the CPU time missing
+///   is no more than the other load used: run-queue contention, which an
+///   average load figure understates (three runnable tasks on two CPUs
+///   share them even when their average leaves room).
+///
+/// Returns the verdict and the arithmetic for the check's detail.
+pub fn starvation(r: &Rep, cpus: f64, tol: f64) -> (bool, String) {
+    let wall = r.wall_ns.max(1) as f64;
+    let (expected, measured) = (r.expected_ns / wall, r.measured_ns / wall);
+    let left = (cpus - r.others_cpus).max(0.0);
+    let floor = expected.min(left) * (1.0 - tol);
+    let missing = (expected - measured).max(0.0);
+    let throttled_floor = (1.0 - tol) * r.nr_throttled as f64 * r.quota_ns;
+    let lower_limit = r.measured_ns < throttled_floor;
+    let no_room = left < expected && measured >= floor;
+    let contention = r.others_cpus > BUSY_CPUS && missing <= r.others_cpus;
+    let explained = !lower_limit && (no_room || contention);
+    let verdict = if lower_limit {
+        format!(
+            "; but throttled in {} periods: a group throttled N times used ≥ N × quota = {:.3} s (less the tolerance), and it used {:.3} s — the limit enforced is lower than the one set",
+            r.nr_throttled,
+            throttled_floor / 1e9,
+            r.measured_ns / 1e9
+        )
+    } else if no_room {
+        format!("; ≥ {floor:.3}, what was left less the tolerance: starved")
+    } else if contention {
+        format!(
+            "; missing {missing:.3} ≤ other load {:.2} (> {BUSY_CPUS} CPUs): run-queue contention, starved",
+            r.others_cpus
+        )
+    } else {
+        format!(
+            "; missing {missing:.3} CPUs, other load {:.2} CPUs: more missing than other load explains",
+            r.others_cpus
+        )
+    };
+    let text = format!(
+        "{cpus} CPUs − other load {:.2} = {left:.2} left {} expected {expected:.3}; got {measured:.3}{verdict}",
+        r.others_cpus,
+        if left < expected { "<" } else { "≥" },
+    );
+    (explained, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_follows_selftest_formula() {
+        // 2.05 s at 20 ms / 100 ms: 20 full periods + min(50 ms, 20 ms).
+        let e = expected_usage_ns(2_050_000_000, 20_000_000, 100_000_000, 1.0);
+        assert_eq!(e, (20 * 20_000_000 + 20_000_000) as f64);
+        // Remainder shorter than the quota counts fully.
+        let e = expected_usage_ns(2_010_000_000, 20_000_000, 100_000_000, 1.0);
+        assert_eq!(e, (20 * 20_000_000 + 10_000_000) as f64);
+        // Capped by demand: 1 thread under a 150% quota gets at most 1 CPU.
+        let e = expected_usage_ns(1_000_000_000, 150_000_000, 100_000_000, 1.0);
+        assert_eq!(e, 1e9);
+    }
+}
