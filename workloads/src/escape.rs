@@ -154,26 +154,33 @@ const ATTEMPTS: [AttemptFn; 11] = [
     abstract_socket,
 ];
 
-fn signal(t: &Targets) -> Attempt {
-    const NAME: &str = "signal";
-    let Some(pid) = t.host_pid else {
-        return Attempt::new(NAME, Tried::Untried, "no --host-pid given");
+/// An attempt on what the harness named with `--flag`; untried without it.
+/// `attempt` returns what it did and how that went.
+fn on_target<T>(
+    name: &'static str,
+    target: Option<T>,
+    flag: &str,
+    attempt: impl FnOnce(T) -> (io::Result<()>, String),
+) -> Attempt {
+    let Some(target) = target else {
+        return Attempt::new(name, Tried::Untried, format!("no --{flag} given"));
     };
-    let r = sys::send_signal(pid, 0).and_then(|()| sys::send_signal(pid, libc::SIGCONT));
-    Attempt::from_result(
-        NAME,
-        &r,
-        &format!("kill({pid}, 0) then kill({pid}, SIGCONT)"),
-    )
+    let (r, what) = attempt(target);
+    Attempt::from_result(name, &r, &what)
+}
+
+fn signal(t: &Targets) -> Attempt {
+    on_target("signal", t.host_pid, "host-pid", |pid| {
+        let r = sys::send_signal(pid, 0).and_then(|()| sys::send_signal(pid, libc::SIGCONT));
+        (r, format!("kill({pid}, 0) then kill({pid}, SIGCONT)"))
+    })
 }
 
 fn ptrace(t: &Targets) -> Attempt {
-    const NAME: &str = "ptrace";
-    let Some(pid) = t.host_pid else {
-        return Attempt::new(NAME, Tried::Untried, "no --host-pid given");
-    };
-    let r = sys::ptrace_seize_and_release(pid);
-    Attempt::from_result(NAME, &r, &format!("PTRACE_SEIZE {pid} (released at once)"))
+    on_target("ptrace", t.host_pid, "host-pid", |pid| {
+        let r = sys::ptrace_seize_and_release(pid);
+        (r, format!("PTRACE_SEIZE {pid} (released at once)"))
+    })
 }
 
 /// One line of /proc/self/mountinfo, unescaped.
@@ -629,16 +636,14 @@ fn sysctl_drop_caches(_: &Targets) -> Attempt {
 }
 
 fn abstract_socket(t: &Targets) -> Attempt {
-    const NAME: &str = "abstract-socket";
-    let Some(name) = t.socket else {
-        return Attempt::new(NAME, Tried::Untried, "no --abstract-socket given");
-    };
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixStream};
-    let r = SocketAddr::from_abstract_name(name.as_bytes())
-        .and_then(|a| UnixStream::connect_addr(&a))
-        .map(drop);
-    Attempt::from_result(NAME, &r, &format!("connect to \"\\0{name}\""))
+    on_target("abstract-socket", t.socket, "abstract-socket", |name| {
+        let r = SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| UnixStream::connect_addr(&a))
+            .map(drop);
+        (r, format!("connect to \"\\0{name}\""))
+    })
 }
 
 #[cfg(test)]
