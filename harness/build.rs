@@ -1,7 +1,9 @@
 //! Builds `isobench-workload` as a static executable (+crt-static) with the
-//! same rustc, so `isobench` can embed it and drop it unchanged into a
-//! minimal rootfs, an OCI bundle or an initramfs. A plain cargo bin target
-//! cannot be made static without also breaking proc-macro builds, hence this.
+//! same toolchain, so `isobench` can embed it and drop it unchanged into a
+//! minimal rootfs, an OCI bundle or an initramfs. A nested `cargo build`
+//! with an explicit `--target` gets its rustflags on the workload and its
+//! dependency (`libc`) only, never on build scripts or proc-macros; a plain
+//! cargo bin target could not be made static without breaking those.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -9,59 +11,45 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let src = manifest.join("../workloads/src");
+    let workloads = manifest.join("../workloads");
+    let src = workloads.join("src");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    for p in [workloads.join("Cargo.toml"), manifest.join("../Cargo.lock")] {
+        println!("cargo:rerun-if-changed={}", p.display());
+    }
     println!("cargo:rerun-if-changed={}", src.display());
     for e in std::fs::read_dir(&src).expect("workloads/src") {
         let e = e.expect("dir entry");
         println!("cargo:rerun-if-changed={}", e.path().display());
     }
 
-    let common = [
-        "--edition",
-        "2021",
-        "-C",
-        "target-feature=+crt-static",
-        "-C",
-        "opt-level=3",
-        "-C",
-        "debuginfo=0",
+    let rustflags = [
+        "-Ctarget-feature=+crt-static",
         // Non-PIE: a static-pie binary relocates itself at every start.
-        "-C",
-        "relocation-model=static",
-        "--cap-lints",
-        "allow",
+        "-Crelocation-model=static",
     ];
     let target = env::var("TARGET").expect("TARGET");
-    run(Command::new(&rustc)
-        .args(common)
-        .args(["--target", &target])
-        .args(["--crate-type", "rlib", "--crate-name", "isobench_workload"])
-        .arg(src.join("lib.rs"))
-        .arg("--out-dir")
-        .arg(&out));
-    let bin = out.join("isobench-workload");
-    run(Command::new(&rustc)
-        .args(common)
-        .args(["--target", &target])
-        .args(["-C", "strip=symbols"])
-        .args([
-            "--crate-type",
-            "bin",
-            "--crate-name",
-            "isobench_workload_bin",
-        ])
-        .arg(src.join("main.rs"))
-        .arg("--extern")
-        .arg(format!(
-            "isobench_workload={}",
-            out.join("libisobench_workload.rlib").display()
-        ))
-        .arg("-L")
-        .arg(&out)
-        .arg("-o")
-        .arg(&bin));
+    let target_dir = out.join("workload");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--locked", "--quiet"])
+        .args(["-p", "isobench-workload", "--bin", "isobench-workload"])
+        .args(["--features", "standalone", "--target", &target])
+        .arg("--manifest-path")
+        .arg(workloads.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Said here, so no profile setting of the workspace changes the
+        // embedded binary.
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
+    run(&mut cmd);
+    let bin = target_dir
+        .join(&target)
+        .join("release")
+        .join("isobench-workload");
     println!("cargo:rustc-env=ISOBENCH_WORKLOAD_BIN={}", bin.display());
 
     // Also place a copy beside the isobench binary (target/<profile>/) so
@@ -72,12 +60,15 @@ fn main() {
 }
 
 fn run(cmd: &mut Command) {
-    // Never let an outer clippy/coverage wrapper or flags leak into this build.
+    // Never let an outer clippy/coverage wrapper or flags leak into this
+    // build, nor the outer build's target-specific rustflags.
     cmd.env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS");
-    let status = cmd.status().expect("running rustc for isobench-workload");
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR");
+    let status = cmd.status().expect("running cargo for isobench-workload");
     assert!(
         status.success(),
         "building isobench-workload failed: {cmd:?}"

@@ -72,27 +72,22 @@ fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The first line of `/proc/<file>` starting with `key`, after the key.
+fn proc_field(file: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(Path::new("/proc").join(file)).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
+    Some(line.to_string())
+}
+
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    proc_field("cpuinfo", "model name")
+        .and_then(|v| v.split_once(':').map(|(_, v)| v.trim().to_string()))
         .unwrap_or_else(|| "unknown".into())
 }
 
 fn memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
+    proc_field("meminfo", "MemTotal:")
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::Output;
 
 use common::isobench;
@@ -19,6 +20,15 @@ fn quota_run(launcher: &str) -> (Output, RunResults) {
     let r = isobench_reports::read_results(&out_path)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out, r)
+}
+
+/// The path of `runtime` (Debian packages it under its own name) when the
+/// test can run: as root, with the runtime installed; None skips the test.
+fn root_and_runtime(test: &str, runtime: &str) -> Option<PathBuf> {
+    if !common::root_or_skip(test) {
+        return None;
+    }
+    common::tool(runtime, runtime, runtime)
 }
 
 fn check(r: &RunResults, name: &str) -> Status {
@@ -48,10 +58,7 @@ fn assert_nothing_left(r: &RunResults) {
 
 #[test]
 fn runc_enforces_the_quota() {
-    if !common::root_or_skip("launchers::runc_enforces_the_quota") {
-        return;
-    }
-    if common::tool("runc", "runc", "runc").is_none() {
+    if root_and_runtime("launchers::runc_enforces_the_quota", "runc").is_none() {
         return;
     }
     let (out, r) = quota_run("runc");
@@ -218,10 +225,12 @@ fn a_custom_launcher_that_escapes_the_cgroup_is_caught() {
 
 #[test]
 fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
-    if !common::root_or_skip("launchers::crun_is_skipped_with_its_reason_in_hybrid_mode") {
-        return;
-    }
-    if common::tool("crun", "crun", "crun").is_none() {
+    if root_and_runtime(
+        "launchers::crun_is_skipped_with_its_reason_in_hybrid_mode",
+        "crun",
+    )
+    .is_none()
+    {
         return;
     }
     if isobench::cgroup::detect_mode().unwrap() != isobench::cgroup::Mode::Hybrid {
@@ -308,10 +317,8 @@ fn a_required_runtime_that_is_missing_fails_the_test() {
 
 #[test]
 fn an_oci_path_arm_runs_a_runtime_binary_by_path() {
-    if !common::root_or_skip("launchers::an_oci_path_arm_runs_a_runtime_binary_by_path") {
-        return;
-    }
-    let Some(runc) = common::tool("runc", "runc", "runc") else {
+    let test = "launchers::an_oci_path_arm_runs_a_runtime_binary_by_path";
+    let Some(runc) = root_and_runtime(test, "runc") else {
         return;
     };
     let arm = format!("mine=oci:{}", runc.display());

@@ -102,16 +102,21 @@ impl Run {
     /// Waits for the run to end by itself (exit 0 or 1) with complete
     /// results in `out` that hold cpu-quota.
     fn ends_normally_with_cpu_quota(&mut self, out: &Path) {
-        let status = self.wait();
-        assert!(
-            matches!(status.code(), Some(0 | 1)),
-            "{status:?}\n{}\n{}",
-            self.stdout(),
-            self.stderr()
-        );
+        self.exits_with(&[0, 1]);
         let r = valid_results(out);
         assert!(!r.interrupted);
         assert!(r.scenarios.iter().any(|s| s.name == "cpu-quota"));
+    }
+
+    /// Waits for the run to exit with one of `codes`.
+    fn exits_with(&mut self, codes: &[i32]) {
+        let status = self.wait();
+        assert!(
+            status.code().is_some_and(|c| codes.contains(&c)),
+            "{status:?}, not one of {codes:?}\n{}\n{}",
+            self.stdout(),
+            self.stderr()
+        );
     }
 
     fn stderr(&self) -> String {
@@ -211,10 +216,23 @@ fn suite(dir: &Path, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// A quick-level suite: `scenarios` (all when empty), then `tables`.
+fn quick_suite(scenarios: &[&str], tables: &str) -> String {
+    let mut text = "[suite]\nlevel = \"quick\"\n".to_string();
+    if !scenarios.is_empty() {
+        let quoted: Vec<String> = scenarios.iter().map(|s| format!("{s:?}")).collect();
+        text += &format!("scenarios = [{}]\n", quoted.join(", "));
+    }
+    text + tables
+}
+
 fn long_cpu_quota(seconds: u32) -> String {
-    format!(
-        "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20]\nseconds = {seconds}.0\nrepetitions = 1\n"
-    )
+    quick_suite(&[], &cpu_quota_table(seconds))
+}
+
+/// One 20 % cpu-quota repetition of `seconds`.
+fn cpu_quota_table(seconds: u32) -> String {
+    format!("[cpu-quota]\nquotas-pct = [20]\nseconds = {seconds}.0\nrepetitions = 1\n")
 }
 
 /// A results file that parses and holds no scenario error.
@@ -553,11 +571,11 @@ fn two_runs_at_once_both_succeed() {
     }
     let _cleanup = CleanupOnDrop;
     let dir = tempfile::tempdir().unwrap();
-    let s = suite(
-        dir.path(),
-        "s.toml",
-        "[suite]\nlevel = \"quick\"\nscenarios = [\"pids\", \"memory-oom\"]\n[pids]\nrepetitions = 1\n[memory-oom]\nrepetitions = 1\n",
+    let text = quick_suite(
+        &["pids", "memory-oom"],
+        "[pids]\nrepetitions = 1\n[memory-oom]\nrepetitions = 1\n",
     );
+    let s = suite(dir.path(), "s.toml", &text);
     let outs = [dir.path().join("one.json"), dir.path().join("two.json")];
     let mut runs: Vec<Run> = outs
         .iter()
@@ -567,14 +585,7 @@ fn two_runs_at_once_both_succeed() {
     let pids: Vec<i32> = runs.iter().map(Run::pid).collect();
     let mut ids = Vec::new();
     for (run, out) in runs.iter_mut().zip(&outs) {
-        let status = run.wait();
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "{status:?}\n{}\n{}",
-            run.stdout(),
-            run.stderr()
-        );
+        run.exits_with(&[0]);
         let r = valid_results(out);
         assert!(!r.interrupted);
         for name in ["pids", "memory-oom"] {
@@ -597,11 +608,8 @@ fn sigterm_mid_run_saves_what_completed_and_leaves_nothing() {
     }
     let _cleanup = CleanupOnDrop;
     let dir = tempfile::tempdir().unwrap();
-    let s = suite(
-        dir.path(),
-        "s.toml",
-        "[suite]\nlevel = \"quick\"\nscenarios = [\"isolation\", \"cpu-quota\"]\n[cpu-quota]\nquotas-pct = [20]\nseconds = 60.0\nrepetitions = 1\n",
-    );
+    let text = quick_suite(&["isolation", "cpu-quota"], &cpu_quota_table(60));
+    let s = suite(dir.path(), "s.toml", &text);
     let out = dir.path().join("r.json");
     let mut run = Run::suite(dir.path(), "run", &s, &out);
     let pid = run.pid();
@@ -616,8 +624,7 @@ fn sigterm_mid_run_saves_what_completed_and_leaves_nothing() {
     let run_id = run_id_of(&dirs[0]);
 
     run.signal(libc::SIGTERM);
-    let status = run.wait();
-    assert_eq!(status.code(), Some(143), "{}", run.stderr());
+    run.exits_with(&[143]);
     let r = valid_results(&out);
     assert!(r.interrupted);
     assert!(r.scenarios.iter().any(|s| s.name == "isolation"));
@@ -690,30 +697,19 @@ fn unwritable_outputs_give_exit_2_and_no_file() {
     let ro = Tmpfs::new();
     ro.read_only();
     let target = ro.path().join("r.json");
-    let out = isobench()
-        .args([
-            "run",
-            "--scenario",
-            "isolation",
-            "-o",
-            target.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let isolation_to = |out: &Path| {
+        let out = out.to_str().unwrap();
+        isobench()
+            .args(["run", "--scenario", "isolation", "-o", out])
+            .output()
+            .unwrap()
+    };
+    let out = isolation_to(&target);
     assert_one_line_exit_2(&out, &target.display().to_string());
     only(ro.path(), &[]);
     // A directory as the output path.
     let d = tempfile::tempdir().unwrap();
-    let out = isobench()
-        .args([
-            "run",
-            "--scenario",
-            "isolation",
-            "-o",
-            d.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = isolation_to(d.path());
     assert_one_line_exit_2(&out, &d.path().display().to_string());
 
     // Writable at the start, read-only by the end: no file, no temp file.
@@ -727,8 +723,7 @@ fn unwritable_outputs_give_exit_2_and_no_file() {
         (!cgroups_of(pid).is_empty()).then_some(())
     });
     fs.read_only();
-    let status = run.wait();
-    assert_eq!(status.code(), Some(2), "{}", run.stderr());
+    run.exits_with(&[2]);
     let err = run.stderr();
     let last = err.lines().last().unwrap_or("");
     assert!(

@@ -3,16 +3,29 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
-use isobench::cgroup::{Cgroup, Limits};
+use isobench::cgroup::{Cgroup, CgroupSet, Limits};
 use isobench::sandbox::{self, workload, Exit, Namespaces, Rootfs, SandboxSpec};
 
-fn probe(spec: &SandboxSpec, set: &isobench::cgroup::CgroupSet) -> serde_json::Value {
+/// A cgroup set named after `tag` when the test can run (as root), else
+/// None: the test skips.
+fn root_set(test: &str, tag: &str) -> Option<CgroupSet> {
+    common::root_or_skip(&format!("sandbox::{test}")).then(|| common::set(tag))
+}
+
+/// `spec` launched in `set` (a minimal rootfs staged in `root`), ready.
+fn launch_ready(spec: &SandboxSpec, set: &CgroupSet, root: Option<&Path>) -> sandbox::Running {
     let wl = workload::path().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let mut r = sandbox::launch(spec, set, 0, &wl, Some(root.path())).unwrap();
+    let mut r = sandbox::launch(spec, set, 0, &wl, root).unwrap();
     r.wait_ready().unwrap();
+    r
+}
+
+fn probe(spec: &SandboxSpec, set: &CgroupSet) -> serde_json::Value {
+    let root = tempfile::tempdir().unwrap();
+    let mut r = launch_ready(spec, set, Some(root.path()));
     let exit = r.wait_exit().unwrap();
     assert_eq!(exit, Exit::Code(0), "events: {:?}", r.events);
     let p = r
@@ -28,10 +41,9 @@ fn probe(spec: &SandboxSpec, set: &isobench::cgroup::CgroupSet) -> serde_json::V
 
 #[test]
 fn full_namespace_set_with_minimal_rootfs_isolates() {
-    if !common::root_or_skip("sandbox::full_namespace_set_with_minimal_rootfs_isolates") {
+    let Some(set) = root_set("full_namespace_set_with_minimal_rootfs_isolates", "fullns") else {
         return;
-    }
-    let set = common::set("fullns");
+    };
     let mut spec = SandboxSpec::workload(&["probe"]);
     spec.namespaces = Namespaces::parse("pid,mnt,net,uts,ipc,user,cgroup").unwrap();
     spec.rootfs = Rootfs::Minimal;
@@ -55,10 +67,9 @@ fn full_namespace_set_with_minimal_rootfs_isolates() {
 
 #[test]
 fn no_namespaces_still_lands_in_the_cgroup() {
-    if !common::root_or_skip("sandbox::no_namespaces_still_lands_in_the_cgroup") {
+    let Some(set) = root_set("no_namespaces_still_lands_in_the_cgroup", "nons") else {
         return;
-    }
-    let set = common::set("nons");
+    };
     let spec = SandboxSpec::workload(&["probe"]);
     let p = probe(&spec, &set);
     let cg = p["cgroup"].to_string();
@@ -69,15 +80,12 @@ fn no_namespaces_still_lands_in_the_cgroup() {
 
 #[test]
 fn deadline_kills_a_hung_workload() {
-    if !common::root_or_skip("sandbox::deadline_kills_a_hung_workload") {
+    let Some(set) = root_set("deadline_kills_a_hung_workload", "deadline") else {
         return;
-    }
-    let set = common::set("deadline");
+    };
     let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", "30"]);
     spec.deadline = Duration::from_millis(500);
-    let wl = workload::path().unwrap();
-    let mut r = sandbox::launch(&spec, &set, 0, &wl, None).unwrap();
-    r.wait_ready().unwrap();
+    let mut r = launch_ready(&spec, &set, None);
     assert_eq!(r.wait_exit().unwrap(), Exit::TimedOut);
     r.teardown().unwrap();
     common::assert_clean(&set);
@@ -85,10 +93,9 @@ fn deadline_kills_a_hung_workload() {
 
 #[test]
 fn cgroup_create_limit_read_kill_destroy() {
-    if !common::root_or_skip("sandbox::cgroup_create_limit_read_kill_destroy") {
+    let Some(set) = root_set("cgroup_create_limit_read_kill_destroy", "cglife") else {
         return;
-    }
-    let set = common::set("cglife");
+    };
     let mut spec = SandboxSpec::workload(&["forkbomb"]);
     spec.limits = Limits {
         pids_max: Some(16),
@@ -97,9 +104,7 @@ fn cgroup_create_limit_read_kill_destroy() {
     };
     spec.namespaces = Namespaces::parse("pid").unwrap();
     spec.deadline = Duration::from_secs(20);
-    let wl = workload::path().unwrap();
-    let mut r = sandbox::launch(&spec, &set, 0, &wl, None).unwrap();
-    r.wait_ready().unwrap();
+    let r = launch_ready(&spec, &set, None);
     // Wait until the bomb hits the limit (event-driven, no fixed sleep).
     let t = std::time::Instant::now();
     loop {

@@ -9,10 +9,14 @@ use std::process::Command;
 
 use isobench_reports::Status;
 
-/// The fetched 6.1 kernel; fails the test (with the fetch or install
-/// command) when it or qemu is missing.
-fn kernel_and_qemu() -> Option<PathBuf> {
-    Some(common::vm_kernel("6.1"))
+/// The fetched 6.1 kernel (fails the test, with the fetch or install
+/// command, when it or qemu is missing), a TMPDIR for the boot and the
+/// results path `results` in it.
+fn boot_setup(results: &str) -> (PathBuf, tempfile::TempDir, PathBuf) {
+    let kernel = common::vm_kernel("6.1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(results);
+    (kernel, dir, out)
 }
 
 /// Processes whose command line mentions `needle` (our private TMPDIR).
@@ -81,11 +85,7 @@ const GUEST_MUST_PASS: [(&str, &str); 5] = [
 /// and none may fail except a timing check (emulated time under TCG).
 #[test]
 fn v2_guest_runs_every_v2_scenario() {
-    let Some(kernel) = kernel_and_qemu() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("v.json");
+    let (kernel, dir, out) = boot_setup("v.json");
     let mut cmd = vm_v2(dir.path(), &kernel, &out);
     for s in GUEST_SCENARIOS {
         cmd.args(["--scenario", s]);
@@ -178,11 +178,7 @@ fn v2_guest_runs_every_v2_scenario() {
 
 #[test]
 fn hung_guest_is_killed_at_the_deadline() {
-    let Some(kernel) = kernel_and_qemu() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t.json");
+    let (kernel, dir, out) = boot_setup("t.json");
     let start = std::time::Instant::now();
     let res = Command::new(env!("CARGO_BIN_EXE_isobench"))
         .env("TMPDIR", dir.path())
@@ -239,11 +235,7 @@ fn workdirs_in(dir: &Path) -> Vec<PathBuf> {
 /// cleanup` removes what is left: no qemu, no workdir, no results.
 #[test]
 fn sigkilled_vm_run_leaves_nothing_after_cleanup() {
-    let Some(kernel) = kernel_and_qemu() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("v.json");
+    let (kernel, dir, out) = boot_setup("v.json");
     let mut vm = vm_v2(dir.path(), &kernel, &out)
         .args(["--scenario", "cpu-quota"])
         .stdin(std::process::Stdio::null())

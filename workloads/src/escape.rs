@@ -19,16 +19,14 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use libc::{ENOENT, ENOSYS, EPERM};
+
 use crate::args::Flags;
 use crate::json::Obj;
 use crate::probe::unescape_octal;
 use crate::report::Reporter;
-use crate::sys;
+use crate::sys::{self, errno};
 use crate::{Failure, Outcome};
-
-const EPERM: i32 = 1;
-const ENOENT: i32 = 2;
-const ENOSYS: i32 = 38;
 
 /// Limit files a sandbox would raise to get more than it was given.
 const LIMIT_FILES: [&str; 5] = [
@@ -90,10 +88,6 @@ impl Attempt {
             .str("detail", &self.detail)
             .line()
     }
-}
-
-fn errno(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(0)
 }
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
@@ -160,26 +154,33 @@ const ATTEMPTS: [AttemptFn; 11] = [
     abstract_socket,
 ];
 
-fn signal(t: &Targets) -> Attempt {
-    const NAME: &str = "signal";
-    let Some(pid) = t.host_pid else {
-        return Attempt::new(NAME, Tried::Untried, "no --host-pid given");
+/// An attempt on what the harness named with `--flag`; untried without it.
+/// `attempt` returns what it did and how that went.
+fn on_target<T>(
+    name: &'static str,
+    target: Option<T>,
+    flag: &str,
+    attempt: impl FnOnce(T) -> (io::Result<()>, String),
+) -> Attempt {
+    let Some(target) = target else {
+        return Attempt::new(name, Tried::Untried, format!("no --{flag} given"));
     };
-    let r = sys::send_signal(pid, 0).and_then(|()| sys::send_signal(pid, sys::SIGCONT));
-    Attempt::from_result(
-        NAME,
-        &r,
-        &format!("kill({pid}, 0) then kill({pid}, SIGCONT)"),
-    )
+    let (r, what) = attempt(target);
+    Attempt::from_result(name, &r, &what)
+}
+
+fn signal(t: &Targets) -> Attempt {
+    on_target("signal", t.host_pid, "host-pid", |pid| {
+        let r = sys::send_signal(pid, 0).and_then(|()| sys::send_signal(pid, libc::SIGCONT));
+        (r, format!("kill({pid}, 0) then kill({pid}, SIGCONT)"))
+    })
 }
 
 fn ptrace(t: &Targets) -> Attempt {
-    const NAME: &str = "ptrace";
-    let Some(pid) = t.host_pid else {
-        return Attempt::new(NAME, Tried::Untried, "no --host-pid given");
-    };
-    let r = sys::ptrace_seize_and_release(pid);
-    Attempt::from_result(NAME, &r, &format!("PTRACE_SEIZE {pid} (released at once)"))
+    on_target("ptrace", t.host_pid, "host-pid", |pid| {
+        let r = sys::ptrace_seize_and_release(pid);
+        (r, format!("PTRACE_SEIZE {pid} (released at once)"))
+    })
 }
 
 /// One line of /proc/self/mountinfo, unescaped.
@@ -428,7 +429,7 @@ fn cgroup_write_via_mount(cgroups: &[Membership]) -> Attempt {
             }
         };
         let what = format!("{fstype} {data}").trim().to_string();
-        if let Err(e) = sys::mount_fs(fstype, dir.path(), sys::MS_NOSUID | sys::MS_NODEV, &data) {
+        if let Err(e) = sys::mount_fs(fstype, dir.path(), libc::MS_NOSUID | libc::MS_NODEV, &data) {
             mount_error.get_or_insert((what, e));
             continue;
         }
@@ -533,7 +534,7 @@ fn mount_tmpfs(_: &Targets) -> Attempt {
     let r = sys::mount_fs(
         "tmpfs",
         dir.path(),
-        sys::MS_NOSUID | sys::MS_NODEV,
+        libc::MS_NOSUID | libc::MS_NODEV,
         "size=64k",
     );
     if r.is_ok() {
@@ -545,14 +546,14 @@ fn mount_tmpfs(_: &Targets) -> Attempt {
 /// MS_* flags matching a mount's per-mount options (atime flags are left
 /// out: a remount without them keeps the current ones).
 pub fn remount_flags(mount_opts: &[String]) -> c_ulong {
-    let mut f = sys::MS_REMOUNT | sys::MS_BIND;
+    let mut f = libc::MS_REMOUNT | libc::MS_BIND;
     for o in mount_opts {
         f |= match o.as_str() {
-            "ro" => sys::MS_RDONLY,
-            "nosuid" => sys::MS_NOSUID,
-            "nodev" => sys::MS_NODEV,
-            "noexec" => sys::MS_NOEXEC,
-            "nosymfollow" => sys::MS_NOSYMFOLLOW,
+            "ro" => libc::MS_RDONLY,
+            "nosuid" => libc::MS_NOSUID,
+            "nodev" => libc::MS_NODEV,
+            "noexec" => libc::MS_NOEXEC,
+            "nosymfollow" => libc::MS_NOSYMFOLLOW,
             _ => 0,
         };
     }
@@ -580,23 +581,18 @@ fn remount_root(_: &Targets) -> Attempt {
 
 /// Module loading: only EPERM means the permission check refused; any other
 /// error came after it passed (ENOSYS: the kernel cannot load modules).
-fn judge_module(name: &'static str, r: Option<io::Result<()>>, what: &str) -> Attempt {
+fn judge_module(name: &'static str, r: io::Result<()>, what: &str) -> Attempt {
     match r {
-        None => Attempt::new(
-            name,
-            Tried::Untried,
-            "syscall number unknown on this architecture",
-        ),
-        Some(Ok(())) => Attempt::new(name, Tried::Escaped(0), format!("{what}: succeeded")),
-        Some(Err(e)) if errno(&e) == EPERM => {
+        Ok(()) => Attempt::new(name, Tried::Escaped(0), format!("{what}: succeeded")),
+        Err(e) if errno(&e) == EPERM => {
             Attempt::new(name, Tried::Blocked(EPERM), format!("{what}: {e}"))
         }
-        Some(Err(e)) if errno(&e) == ENOSYS => Attempt::new(
+        Err(e) if errno(&e) == ENOSYS => Attempt::new(
             name,
             Tried::Blocked(ENOSYS),
             format!("{what}: {e}: this kernel has no module loading at all"),
         ),
-        Some(Err(e)) => Attempt::new(
+        Err(e) => Attempt::new(
             name,
             Tried::Escaped(errno(&e)),
             format!("{what}: {e}: the permission check passed"),
@@ -640,16 +636,14 @@ fn sysctl_drop_caches(_: &Targets) -> Attempt {
 }
 
 fn abstract_socket(t: &Targets) -> Attempt {
-    const NAME: &str = "abstract-socket";
-    let Some(name) = t.socket else {
-        return Attempt::new(NAME, Tried::Untried, "no --abstract-socket given");
-    };
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixStream};
-    let r = SocketAddr::from_abstract_name(name.as_bytes())
-        .and_then(|a| UnixStream::connect_addr(&a))
-        .map(drop);
-    Attempt::from_result(NAME, &r, &format!("connect to \"\\0{name}\""))
+    on_target("abstract-socket", t.socket, "abstract-socket", |name| {
+        let r = SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| UnixStream::connect_addr(&a))
+            .map(drop);
+        (r, format!("connect to \"\\0{name}\""))
+    })
 }
 
 #[cfg(test)]
@@ -709,17 +703,17 @@ mod tests {
     #[test]
     fn remount_keeps_the_current_flags() {
         let o = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
-        let base = sys::MS_REMOUNT | sys::MS_BIND;
+        let base = libc::MS_REMOUNT | libc::MS_BIND;
         assert_eq!(remount_flags(&o("rw,relatime")), base);
         assert_eq!(
             remount_flags(&o("ro,nosuid,nodev,noexec,noatime")),
-            base | sys::MS_RDONLY | sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC
+            base | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC
         );
     }
 
     #[test]
     fn module_errors_other_than_eperm_mean_the_check_passed() {
-        let e = |n| Some(Err(io::Error::from_raw_os_error(n)));
+        let e = |n| Err(io::Error::from_raw_os_error(n));
         assert_eq!(
             judge_module("m", e(EPERM), "x").tried,
             Tried::Blocked(EPERM)
@@ -730,11 +724,7 @@ mod tests {
         );
         assert_eq!(judge_module("m", e(22), "x").tried, Tried::Escaped(22));
         assert_eq!(judge_module("m", e(8), "x").tried, Tried::Escaped(8));
-        assert_eq!(
-            judge_module("m", Some(Ok(())), "x").tried,
-            Tried::Escaped(0)
-        );
-        assert_eq!(judge_module("m", None, "x").tried, Tried::Untried);
+        assert_eq!(judge_module("m", Ok(()), "x").tried, Tried::Escaped(0));
     }
 
     #[test]

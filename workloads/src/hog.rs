@@ -62,7 +62,7 @@ pub fn hog(rep: &Reporter, p: &Params) -> Outcome {
             Ok(Forked::Parent(pid)) => children.push(pid),
             Err(e) => {
                 for &pid in &children {
-                    sys::kill_pid(pid, sys::SIGKILL);
+                    sys::kill_pid(pid, libc::SIGKILL);
                     let _ = sys::wait_pid(pid);
                 }
                 return Err(Failure::Runtime(format!("hog: fork of child {i}: {e}")));

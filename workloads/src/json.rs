@@ -82,27 +82,25 @@ impl Obj {
         self
     }
 
-    pub fn u64s(mut self, k: &str, vs: &[u64]) -> Obj {
-        self.key(k);
-        self.buf.push('[');
-        for (i, v) in vs.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(',');
-            }
-            let _ = write!(self.buf, "{v}");
-        }
-        self.buf.push(']');
-        self
+    pub fn u64s(self, k: &str, vs: &[u64]) -> Obj {
+        self.array(k, vs, |buf, v| {
+            let _ = write!(buf, "{v}");
+        })
     }
 
-    pub fn strs(mut self, k: &str, vs: &[String]) -> Obj {
+    pub fn strs(self, k: &str, vs: &[String]) -> Obj {
+        self.array(k, vs, |buf, v| escape_into(buf, v))
+    }
+
+    /// `"k":[..]` with each item written by `item`.
+    fn array<T>(mut self, k: &str, vs: &[T], item: impl Fn(&mut String, &T)) -> Obj {
         self.key(k);
         self.buf.push('[');
         for (i, v) in vs.iter().enumerate() {
             if i > 0 {
                 self.buf.push(',');
             }
-            escape_into(&mut self.buf, v);
+            item(&mut self.buf, v);
         }
         self.buf.push(']');
         self

@@ -1,5 +1,5 @@
 //! `isobench-workload`: the tiny static program isobench runs inside
-//! sandboxes. Std only, no dependencies.
+//! sandboxes. Std and `libc` only.
 //!
 //! Results are line-delimited JSON objects (each with an `"event"` field),
 //! one write(2) per line, on the fd named by `$ISOBENCH_REPORT_FD` (stderr if

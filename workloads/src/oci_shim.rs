@@ -6,51 +6,10 @@
 //! container through `--preserve-fds 1`. Used for runtimes without
 //! `run --keep` (crun).
 
-use std::ffi::c_int;
 use std::process::Command;
 
 use crate::report::Reporter;
-
-const PR_SET_CHILD_SUBREAPER: c_int = 36;
-const EINTR: i32 = 4;
-
-extern "C" {
-    fn prctl(option: c_int, arg2: usize, arg3: usize, arg4: usize, arg5: usize) -> c_int;
-    fn waitpid(pid: i32, status: *mut c_int, options: c_int) -> i32;
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Waits for `pid`, reaping any other orphan on the way; returns the raw
-/// wait status.
-fn wait_for(pid: i32) -> Result<c_int, String> {
-    loop {
-        let mut status: c_int = 0;
-        // SAFETY: waitpid(-1) on our own children/adopted orphans, writing
-        // into a local.
-        let r = unsafe { waitpid(-1, &mut status, 0) };
-        if r == pid {
-            return Ok(status);
-        }
-        if r < 0 && errno() != EINTR {
-            return Err(format!(
-                "container process {pid} was not adopted (waitpid: errno {})",
-                errno()
-            ));
-        }
-    }
-}
-
-fn exit_code(status: c_int) -> i32 {
-    let sig = status & 0x7f;
-    if sig == 0 {
-        (status >> 8) & 0xff
-    } else {
-        128 + sig
-    }
-}
+use crate::sys::{self, errno};
 
 /// Entry point of the subcommand: the container's exit code, or 1 with an
 /// error event (and a stderr line) when the runtime failed.
@@ -69,10 +28,8 @@ fn shim(args: &[String]) -> Result<i32, String> {
     let [runtime, bundle, id] = args else {
         return Err("oci-shim needs RUNTIME BUNDLE ID".into());
     };
-    // SAFETY: prctl with constant arguments.
-    if unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(format!("PR_SET_CHILD_SUBREAPER: errno {}", errno()));
-    }
+    sys::set_child_subreaper()
+        .map_err(|e| format!("PR_SET_CHILD_SUBREAPER: errno {}", errno(&e)))?;
     let pid_file = format!("{bundle}/container.pid");
     let status = Command::new(runtime)
         .args([
@@ -101,18 +58,26 @@ fn shim(args: &[String]) -> Result<i32, String> {
     if !status.success() {
         return Err(format!("{runtime} start {id}: {status}"));
     }
-    let status = wait_for(pid)?;
-    Ok(exit_code(status))
+    // Reaps any other orphan on the way.
+    let status = sys::reap_until(pid).map_err(|e| {
+        format!(
+            "container process {pid} was not adopted (waitpid: errno {})",
+            errno(&e)
+        )
+    })?;
+    Ok(status.shell_code())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::sys::ChildStatus;
 
     #[test]
     fn wait_status_to_exit_code() {
-        assert_eq!(exit_code(0), 0);
-        assert_eq!(exit_code(3 << 8), 3);
-        assert_eq!(exit_code(9), 137);
+        let code = |status| ChildStatus::from_wait(status).shell_code();
+        assert_eq!(code(0), 0);
+        assert_eq!(code(3 << 8), 3);
+        assert_eq!(code(9), 137);
+        assert_eq!(ChildStatus::from_wait(9 | 0x80), ChildStatus::Signaled(9));
     }
 }

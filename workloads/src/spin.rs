@@ -101,7 +101,7 @@ pub fn spin(threads: u64, seconds: f64) -> Result<String, Failure> {
             .collect::<Result<Vec<_>, _>>()
     })?;
     let wall_ns = sys::since(start, sys::mono_ns());
-    let cpu_ns = sys::clock_ns(sys::CLOCK_PROCESS_CPUTIME_ID).max(0) as u64;
+    let cpu_ns = sys::clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID).max(0) as u64;
 
     let mut union: Vec<u64> = Vec::new();
     let mut checksum = 0u64;

@@ -1,83 +1,42 @@
-//! Thin FFI layer over the few libc functions the workloads need.
-//!
-//! Declared by hand (`extern "C"`) so the crate has no dependencies. Types
-//! follow the Linux glibc/musl ABI: `time_t`/`long` are `c_long`, `pid_t` is
-//! `i32`, `uid_t`/`gid_t` are `u32`. The mmap flag values are the generic
-//! Linux ones (x86, arm, aarch64, riscv, s390x, powerpc).
-//!
-//! Every `unsafe` block is confined to this file and commented.
+//! Thin safe wrappers over the few libc calls the workloads need; the
+//! declarations and constants are the `libc` crate's. Every `unsafe` block
+//! is confined to this file and commented.
 
-use std::ffi::{c_char, c_int, c_long, c_ulong, c_void};
+use std::ffi::{c_int, c_ulong, CString};
 use std::io;
 
-pub const CLOCK_MONOTONIC: c_int = 1;
-pub const CLOCK_PROCESS_CPUTIME_ID: c_int = 2;
-pub const CLOCK_THREAD_CPUTIME_ID: c_int = 3;
-pub const SIGKILL: c_int = 9;
-pub const SIGCONT: c_int = 18;
-
-const TIMER_ABSTIME: c_int = 1;
-const F_GETFD: c_int = 1;
-const EINTR: i32 = 4;
-const EINVAL: i32 = 22;
-const PROT_READ: c_int = 1;
-const PROT_WRITE: c_int = 2;
-const MAP_PRIVATE: c_int = 0x02;
-const MAP_ANONYMOUS: c_int = 0x20;
-
-#[repr(C)]
-struct Timespec {
-    tv_sec: c_long,
-    tv_nsec: c_long,
+/// The errno of an OS error (0 for any other error).
+pub fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
 }
 
-extern "C" {
-    fn clock_gettime(clock: c_int, ts: *mut Timespec) -> c_int;
-    fn clock_nanosleep(
-        clock: c_int,
-        flags: c_int,
-        req: *const Timespec,
-        rem: *mut Timespec,
-    ) -> c_int;
-    fn sched_getaffinity(pid: i32, size: usize, mask: *mut c_void) -> c_int;
-    fn sched_getcpu() -> c_int;
-    fn fork() -> i32;
-    fn _exit(code: c_int) -> !;
-    fn pause() -> c_int;
-    fn waitpid(pid: i32, status: *mut c_int, options: c_int) -> i32;
-    fn kill(pid: i32, sig: c_int) -> c_int;
-    fn getpid() -> i32;
-    fn getppid() -> i32;
-    fn getuid() -> u32;
-    fn geteuid() -> u32;
-    fn getgid() -> u32;
-    fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
-    fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
-    fn mmap(
-        addr: *mut c_void,
-        len: usize,
-        prot: c_int,
-        flags: c_int,
-        fd: c_int,
-        off: c_long,
-    ) -> *mut c_void;
-    fn munmap(addr: *mut c_void, len: usize) -> c_int;
-    #[cfg(test)]
-    fn pipe(fds: *mut c_int) -> c_int;
+/// Ok for a non-negative return value, else the errno.
+fn check(rc: impl Into<i64>) -> io::Result<()> {
+    if rc.into() < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn timespec(sec: i64, nsec: i64) -> libc::timespec {
+    // SAFETY: timespec is plain data (two integers and, on some targets,
+    // padding); all zeroes is a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = sec as libc::time_t;
+    ts.tv_nsec = nsec as _;
+    ts
 }
 
 /// Current value of `clock` in nanoseconds (0 if the clock cannot be read).
 ///
 /// Signed: in a time namespace CLOCK_MONOTONIC may carry an offset; only
 /// differences of values of the same clock are meaningful.
-#[allow(clippy::useless_conversion)] // c_long is i32 on 32-bit targets
-pub fn clock_ns(clock: c_int) -> i64 {
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+#[allow(clippy::useless_conversion)] // time_t and c_long are i32 on some targets
+pub fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = timespec(0, 0);
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
-    let rc = unsafe { clock_gettime(clock, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return 0;
     }
@@ -88,12 +47,12 @@ pub fn clock_ns(clock: c_int) -> i64 {
 
 /// CLOCK_MONOTONIC in nanoseconds.
 pub fn mono_ns() -> i64 {
-    clock_ns(CLOCK_MONOTONIC)
+    clock_ns(libc::CLOCK_MONOTONIC)
 }
 
 /// CPU time consumed by the calling thread, in nanoseconds.
 pub fn thread_cpu_ns() -> i64 {
-    clock_ns(CLOCK_THREAD_CPUTIME_ID)
+    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// Time the calling thread spent runnable but waiting for a CPU, in
@@ -112,15 +71,21 @@ pub fn since(earlier: i64, later: i64) -> u64 {
 
 /// Sleep until CLOCK_MONOTONIC reaches `deadline_ns` (absolute), retrying on EINTR.
 pub fn sleep_until_mono(deadline_ns: i64) {
-    let ts = Timespec {
-        tv_sec: deadline_ns.div_euclid(1_000_000_000) as c_long,
-        tv_nsec: deadline_ns.rem_euclid(1_000_000_000) as c_long,
-    };
+    let ts = timespec(
+        deadline_ns.div_euclid(1_000_000_000),
+        deadline_ns.rem_euclid(1_000_000_000),
+    );
     loop {
         // SAFETY: `ts` is a valid timespec; `rem` may be null with TIMER_ABSTIME.
-        let rc =
-            unsafe { clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, std::ptr::null_mut()) };
-        if rc != EINTR {
+        let rc = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != libc::EINTR {
             return;
         }
     }
@@ -131,13 +96,13 @@ pub fn affinity() -> Option<Vec<u32>> {
     let mut words = 16usize; // 1024 CPUs, grown on EINVAL.
     loop {
         let mut mask = vec![0u64; words];
-        // SAFETY: `mask` is writable memory of exactly `words * 8` bytes.
-        let rc = unsafe { sched_getaffinity(0, words * 8, mask.as_mut_ptr().cast()) };
+        // SAFETY: `mask` is writable memory of exactly `words * 8` bytes, the
+        // size passed; the kernel writes no more than that.
+        let rc = unsafe { libc::sched_getaffinity(0, words * 8, mask.as_mut_ptr().cast()) };
         if rc == 0 {
             return Some(bits_to_list(&mask));
         }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(EINVAL) && words < (1 << 14) {
+        if errno(&io::Error::last_os_error()) == libc::EINVAL && words < (1 << 14) {
             words *= 2;
             continue;
         }
@@ -161,7 +126,7 @@ pub fn bits_to_list(words: &[u64]) -> Vec<u32> {
 /// CPU the calling thread is running on right now.
 pub fn current_cpu() -> Option<u32> {
     // SAFETY: sched_getcpu takes no arguments and has no preconditions.
-    let cpu = unsafe { sched_getcpu() };
+    let cpu = unsafe { libc::sched_getcpu() };
     u32::try_from(cpu).ok()
 }
 
@@ -175,7 +140,7 @@ pub enum Forked {
 pub fn fork_process() -> io::Result<Forked> {
     // SAFETY: fork has no memory-safety preconditions of its own; callers
     // keep the child's work simple and end it with `exit_now`.
-    let pid = unsafe { fork() };
+    let pid = unsafe { libc::fork() };
     match pid {
         0 => Ok(Forked::Child),
         p if p > 0 => Ok(Forked::Parent(p)),
@@ -187,57 +152,88 @@ pub fn fork_process() -> io::Result<Forked> {
 /// unwinding (used in forked children).
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
-    unsafe { _exit(code) }
+    unsafe { libc::_exit(code) }
 }
 
 /// Block forever (until a signal kills the process).
 pub fn pause_forever() -> ! {
     loop {
         // SAFETY: pause has no preconditions; it is async-signal-safe.
-        unsafe { pause() };
+        unsafe { libc::pause() };
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildStatus {
     Exited(i32),
     Signaled(i32),
 }
 
-/// waitpid(pid, 0), retrying on EINTR.
-pub fn wait_pid(pid: i32) -> io::Result<ChildStatus> {
+impl ChildStatus {
+    /// Decodes a wait(2) status.
+    pub fn from_wait(status: c_int) -> Self {
+        if libc::WIFEXITED(status) {
+            ChildStatus::Exited(libc::WEXITSTATUS(status))
+        } else {
+            ChildStatus::Signaled(libc::WTERMSIG(status))
+        }
+    }
+
+    /// The shell's exit code for it: the code, or 128 + the signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ChildStatus::Exited(c) => c,
+            ChildStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// waitpid(pid, options), retrying on EINTR: the pid reaped and its raw status.
+fn wait_raw(pid: i32, options: c_int) -> io::Result<(i32, c_int)> {
     let mut status: c_int = 0;
     loop {
         // SAFETY: `status` is a valid, writable int.
-        let rc = unsafe { waitpid(pid, &mut status, 0) };
-        if rc == pid {
-            break;
+        let rc = unsafe { libc::waitpid(pid, &mut status, options) };
+        if rc >= 0 {
+            return Ok((rc, status));
         }
         let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(EINTR) {
+        if errno(&err) != libc::EINTR {
             return Err(err);
         }
     }
-    if status & 0x7f == 0 {
-        Ok(ChildStatus::Exited((status >> 8) & 0xff))
-    } else {
-        Ok(ChildStatus::Signaled(status & 0x7f))
+}
+
+/// waitpid(pid, 0), retrying on EINTR.
+pub fn wait_pid(pid: i32) -> io::Result<ChildStatus> {
+    wait_raw(pid, 0).map(|(_, status)| ChildStatus::from_wait(status))
+}
+
+/// Reaps any child (our own or an adopted orphan) until `pid` ends.
+pub fn reap_until(pid: i32) -> io::Result<ChildStatus> {
+    loop {
+        let (reaped, status) = wait_raw(-1, 0)?;
+        if reaped == pid {
+            return Ok(ChildStatus::from_wait(status));
+        }
     }
+}
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans below us are reparented to us.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with constant integer arguments touches no memory of ours.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
 }
 
 /// kill(2); errors are ignored (the target may already be gone).
 pub fn kill_pid(pid: i32, sig: c_int) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { kill(pid, sig) };
+    let _ = send_signal(pid, sig);
 }
 
 /// kill(2), reporting failure (the `escape` probe wants the errno).
 pub fn send_signal(pid: i32, sig: c_int) -> io::Result<()> {
     // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { kill(pid, sig) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    check(unsafe { libc::kill(pid, sig) })
 }
 
 pub struct Ids {
@@ -252,11 +248,11 @@ pub fn ids() -> Ids {
     // SAFETY: these getters take no arguments and cannot fail.
     unsafe {
         Ids {
-            pid: getpid(),
-            ppid: getppid(),
-            uid: getuid(),
-            euid: geteuid(),
-            gid: getgid(),
+            pid: libc::getpid(),
+            ppid: libc::getppid(),
+            uid: libc::getuid(),
+            euid: libc::geteuid(),
+            gid: libc::getgid(),
         }
     }
 }
@@ -265,10 +261,10 @@ pub fn ids() -> Ids {
 pub fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-        let n = unsafe { write(fd, buf.as_ptr().cast(), buf.len()) };
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
         if n < 0 {
             let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(EINTR) {
+            if errno(&err) == libc::EINTR {
                 continue;
             }
             return Err(err);
@@ -284,7 +280,7 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
 /// Whether `fd` is an open file descriptor.
 pub fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD takes no third argument and only inspects the fd table.
-    unsafe { fcntl(fd, F_GETFD) != -1 }
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
 /// A private anonymous mapping whose pages have all been written (resident).
@@ -301,16 +297,16 @@ impl Mapping {
         }
         // SAFETY: a fresh anonymous mapping; no existing memory is affected.
         let p = unsafe {
-            mmap(
+            libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             )
         };
-        if p as isize == -1 {
+        if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
         let m = Mapping { ptr: p.cast(), len };
@@ -334,105 +330,40 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len describe a mapping created by us and not yet unmapped.
-        unsafe { munmap(self.ptr.cast(), self.len) };
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
     }
 }
 
 /// pipe(2), test helper: (read end, write end).
 #[cfg(test)]
 pub fn make_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    use std::os::fd::FromRawFd;
+    use std::os::fd::{FromRawFd, OwnedFd};
     let mut fds = [0 as c_int; 2];
     // SAFETY: `fds` is a writable array of two ints, as pipe(2) requires.
-    if unsafe { pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
     // SAFETY: both fds were just returned by pipe(2) and are owned by nobody else.
-    Ok(unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    })
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 // --- Privileged operations tried by the `escape` probe ---------------------
 
-extern "C" {
-    fn mount(
-        source: *const c_char,
-        target: *const c_char,
-        fstype: *const c_char,
-        flags: c_ulong,
-        data: *const c_void,
-    ) -> c_int;
-    fn umount2(target: *const c_char, flags: c_int) -> c_int;
-    fn ptrace(request: c_int, ...) -> c_long;
-    fn syscall(number: c_long, ...) -> c_long;
-}
-
-pub const MS_RDONLY: c_ulong = 1;
-pub const MS_NOSUID: c_ulong = 2;
-pub const MS_NODEV: c_ulong = 4;
-pub const MS_NOEXEC: c_ulong = 8;
-pub const MS_REMOUNT: c_ulong = 32;
-pub const MS_NOSYMFOLLOW: c_ulong = 256;
-pub const MS_BIND: c_ulong = 4096;
-const MNT_DETACH: c_int = 2;
-const PTRACE_DETACH: c_int = 17;
-const PTRACE_SEIZE: c_int = 0x4206;
-const PTRACE_INTERRUPT: c_int = 0x4207;
-const WALL: c_int = 0x4000_0000;
-
-/// init_module / finit_module syscall numbers (no libc wrapper exists).
-#[cfg(target_arch = "x86_64")]
-const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((175, 313));
-#[cfg(any(
-    target_arch = "aarch64",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-))]
-const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((105, 273));
-#[cfg(target_arch = "x86")]
-const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((128, 350));
-#[cfg(target_arch = "arm")]
-const MODULE_SYSCALLS: Option<(c_long, c_long)> = Some((128, 379));
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "x86",
-    target_arch = "arm"
-)))]
-const MODULE_SYSCALLS: Option<(c_long, c_long)> = None;
-
-fn cstring(s: &str) -> io::Result<std::ffi::CString> {
-    std::ffi::CString::new(s).map_err(|_| io::ErrorKind::InvalidInput.into())
-}
-
-fn check(rc: c_long) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
 /// mount(2) of a filesystem `fstype` (source = fstype) on `target`.
 pub fn mount_fs(fstype: &str, target: &str, flags: c_ulong, data: &str) -> io::Result<()> {
     let (fs, t, d) = (cstring(fstype)?, cstring(target)?, cstring(data)?);
     // SAFETY: all pointers are NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        mount(
+    check(unsafe {
+        libc::mount(
             fs.as_ptr(),
             t.as_ptr(),
             fs.as_ptr(),
             flags,
             d.as_ptr().cast(),
         )
-    };
-    check(rc.into())
+    })
 }
 
 /// mount(2) with only flags (remounts): no source, type or data.
@@ -441,56 +372,43 @@ pub fn mount_flags(target: &str, flags: c_ulong) -> io::Result<()> {
     let null = std::ptr::null();
     // SAFETY: `t` is NUL-terminated; null source/type/data are allowed for
     // MS_REMOUNT | MS_BIND.
-    let rc = unsafe { mount(null, t.as_ptr(), null, flags, null.cast()) };
-    check(rc.into())
+    check(unsafe { libc::mount(null, t.as_ptr(), null, flags, null.cast()) })
 }
 
 /// umount2(target, MNT_DETACH).
 pub fn umount_detach(target: &str) -> io::Result<()> {
     let t = cstring(target)?;
     // SAFETY: `t` is a NUL-terminated string.
-    check(unsafe { umount2(t.as_ptr(), MNT_DETACH) }.into())
+    check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) })
 }
 
 /// PTRACE_SEIZE `pid` (does not stop it); on success stop it with
 /// PTRACE_INTERRUPT, wait for that stop and detach, so the tracee runs on
 /// as before.
 pub fn ptrace_seize_and_release(pid: i32) -> io::Result<()> {
-    let null = std::ptr::null_mut::<c_void>();
+    let null = std::ptr::null_mut::<std::ffi::c_void>();
     // SAFETY: PTRACE_SEIZE takes (pid, addr=0, data=options) and touches no
     // memory of ours.
-    check(unsafe { ptrace(PTRACE_SEIZE, pid, null, null) })?;
+    check(unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, null, null) })?;
     // SAFETY: as above; the tracee is ours now.
-    if unsafe { ptrace(PTRACE_INTERRUPT, pid, null, null) } == 0 {
-        let mut status: c_int = 0;
-        loop {
-            // SAFETY: `status` is a valid, writable int.
-            let rc = unsafe { waitpid(pid, &mut status, WALL) };
-            if rc == pid || io::Error::last_os_error().raw_os_error() != Some(EINTR) {
-                break;
-            }
-        }
+    if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, pid, null, null) } == 0 {
+        let _ = wait_raw(pid, libc::__WALL);
     }
     // SAFETY: PTRACE_DETACH with signal 0 resumes the tracee unchanged.
-    unsafe { ptrace(PTRACE_DETACH, pid, null, null) };
+    unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, null, null) };
     Ok(())
 }
 
-/// init_module(empty image, 0, "") and finit_module(fd, "", 0): None when
-/// the syscall numbers of this architecture are unknown here.
-pub fn init_module_empty() -> Option<io::Result<()>> {
-    let (nr, _) = MODULE_SYSCALLS?;
+/// init_module(empty image, 0, "") (no libc wrapper exists).
+pub fn init_module_empty() -> io::Result<()> {
     let empty: [u8; 1] = [0];
     // SAFETY: a valid 1-byte buffer with length 0 and an empty parameter
     // string; the kernel copies at most `len` (0) bytes.
-    let rc = unsafe { syscall(nr, empty.as_ptr(), 0usize, c"".as_ptr()) };
-    Some(check(rc))
+    check(unsafe { libc::syscall(libc::SYS_init_module, empty.as_ptr(), 0usize, c"".as_ptr()) })
 }
 
 /// finit_module(fd, "", 0).
-pub fn finit_module(fd: c_int) -> Option<io::Result<()>> {
-    let (_, nr) = MODULE_SYSCALLS?;
+pub fn finit_module(fd: c_int) -> io::Result<()> {
     // SAFETY: an integer fd, an empty NUL-terminated string and flags 0.
-    let rc = unsafe { syscall(nr, fd, c"".as_ptr(), 0 as c_int) };
-    Some(check(rc))
+    check(unsafe { libc::syscall(libc::SYS_finit_module, fd, c"".as_ptr(), 0 as c_int) })
 }

@@ -311,7 +311,7 @@ fn forkbomb_leader_counts_and_reports() {
         forkbomb::bomb(rep, 1_000_000, Some(4), Some(&mut pids))
     });
     for &pid in &pids {
-        sys::kill_pid(pid, sys::SIGKILL);
+        sys::kill_pid(pid, libc::SIGKILL);
         assert!(matches!(
             sys::wait_pid(pid),
             Ok(sys::ChildStatus::Signaled(9))

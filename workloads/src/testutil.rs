@@ -89,51 +89,8 @@ impl Parser<'_> {
             Some(b't') => self.lit("true", Value::Bool(true)),
             Some(b'f') => self.lit("false", Value::Bool(false)),
             Some(b'"') => self.string().map(Value::Str),
-            Some(b'[') => {
-                self.i += 1;
-                let mut out = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Value::Arr(out));
-                }
-                loop {
-                    out.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Value::Arr(out));
-                        }
-                        _ => return Err(format!("bad array at {}", self.i)),
-                    }
-                }
-            }
-            Some(b'{') => {
-                self.i += 1;
-                let mut out = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Value::Obj(out));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    out.push((k, self.value()?));
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Value::Obj(out));
-                        }
-                        _ => return Err(format!("bad object at {}", self.i)),
-                    }
-                }
-            }
+            Some(b'[') => self.seq(b']', "array", Self::value).map(Value::Arr),
+            Some(b'{') => self.seq(b'}', "object", Self::member).map(Value::Obj),
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let st = self.i;
                 self.i += 1;
@@ -154,6 +111,40 @@ impl Parser<'_> {
                     .map_err(|_| format!("bad number {t}"))
             }
             _ => Err(format!("unexpected input at {}", self.i)),
+        }
+    }
+    /// `"key": value` inside an object.
+    fn member(&mut self) -> Result<(String, Value), String> {
+        self.ws();
+        let k = self.string()?;
+        self.eat(b':')?;
+        Ok((k, self.value()?))
+    }
+    /// The comma-separated items after an opening bracket, up to `close`.
+    fn seq<T>(
+        &mut self,
+        close: u8,
+        what: &str,
+        mut item: impl FnMut(&mut Self) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&close) {
+            self.i += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(item(self)?);
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(&c) if c == close => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                _ => return Err(format!("bad {what} at {}", self.i)),
+            }
         }
     }
     fn string(&mut self) -> Result<String, String> {

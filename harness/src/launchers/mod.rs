@@ -10,7 +10,41 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::CgroupSet;
+use crate::sandbox::spec::Ns;
 use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+
+/// How each peer launcher asks for a namespace kind: the OCI `type`, the
+/// bwrap flag, the unshare(1) flag. None where that launcher does it
+/// otherwise (OCI always has a mount namespace; unshare's pid and user need
+/// more than one flag) or cannot (bwrap has no time namespace and always a
+/// mount namespace).
+struct PeerNs {
+    kind: Ns,
+    oci: Option<&'static str>,
+    bwrap: Option<&'static str>,
+    unshare: Option<&'static str>,
+}
+
+#[rustfmt::skip]
+const PEER_NS: [PeerNs; 8] = [
+    PeerNs { kind: Ns::Pid, oci: Some("pid"), bwrap: Some("--unshare-pid"), unshare: None },
+    PeerNs { kind: Ns::Mnt, oci: None, bwrap: None, unshare: Some("--mount") },
+    PeerNs { kind: Ns::Net, oci: Some("network"), bwrap: Some("--unshare-net"), unshare: Some("--net") },
+    PeerNs { kind: Ns::Uts, oci: Some("uts"), bwrap: Some("--unshare-uts"), unshare: Some("--uts") },
+    PeerNs { kind: Ns::Ipc, oci: Some("ipc"), bwrap: Some("--unshare-ipc"), unshare: Some("--ipc") },
+    PeerNs { kind: Ns::User, oci: Some("user"), bwrap: Some("--unshare-user"), unshare: None },
+    PeerNs { kind: Ns::Cgroup, oci: Some("cgroup"), bwrap: Some("--unshare-cgroup"), unshare: Some("--cgroup") },
+    PeerNs { kind: Ns::Time, oci: Some("time"), bwrap: None, unshare: Some("--time") },
+];
+
+/// What one launcher's column of [`PEER_NS`] says for the kinds in `ns`, in
+/// `Ns::ALL` order.
+fn peer_ns(
+    ns: &Namespaces,
+    column: fn(&PeerNs) -> Option<&'static str>,
+) -> impl Iterator<Item = &'static str> + '_ {
+    PEER_NS.iter().filter(|p| ns.has(p.kind)).filter_map(column)
+}
 
 /// A launcher, parsed from `--launcher NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,5 +376,29 @@ mod tests {
             .unsupported(&Namespaces::parse("pid").unwrap())
             .is_some());
         assert!(Launcher::Bare.unsupported(&Namespaces::default()).is_none());
+    }
+
+    #[test]
+    fn peer_namespace_flags_follow_the_set_order() {
+        let all = Namespaces::all();
+        let col = |ns, column| peer_ns(ns, column).collect::<Vec<_>>();
+        assert_eq!(
+            col(&all, |p| p.bwrap),
+            [
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-ipc",
+                "--unshare-user",
+                "--unshare-cgroup"
+            ]
+        );
+        assert_eq!(
+            col(&all, |p| p.unshare),
+            ["--mount", "--net", "--uts", "--ipc", "--cgroup", "--time"]
+        );
+        let some = Namespaces::parse("ipc,mnt,pid").unwrap();
+        assert_eq!(col(&some, |p| p.oci), ["pid", "ipc"]);
+        assert_eq!(col(&Namespaces::default(), |p| p.oci), [""; 0]);
     }
 }

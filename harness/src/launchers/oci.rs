@@ -28,19 +28,7 @@ fn bundles_root() -> PathBuf {
 /// The OCI namespace list for a set (mount is always there: OCI needs it).
 pub fn oci_namespaces(ns: &Namespaces) -> Vec<Value> {
     let mut v = vec![json!({"type": "mount"})];
-    for (on, t) in [
-        (ns.pid, "pid"),
-        (ns.net, "network"),
-        (ns.ipc, "ipc"),
-        (ns.uts, "uts"),
-        (ns.user, "user"),
-        (ns.cgroup, "cgroup"),
-        (ns.time, "time"),
-    ] {
-        if on {
-            v.push(json!({ "type": t }));
-        }
-    }
+    v.extend(super::peer_ns(ns, |p| p.oci).map(|t| json!({ "type": t })));
     v
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{program_path, Launcher};
+use super::{peer_ns, program_path, Launcher};
 use crate::cgroup::CgroupSet;
 use crate::sandbox::{Exec, LaunchError, Rootfs, SandboxSpec};
 
@@ -109,18 +109,7 @@ pub fn command(
             if ns.pid || spec.rootfs == Rootfs::Minimal {
                 a.extend(["--proc", "/proc"].map(String::from));
             }
-            for (on, flag) in [
-                (ns.pid, "--unshare-pid"),
-                (ns.net, "--unshare-net"),
-                (ns.uts, "--unshare-uts"),
-                (ns.ipc, "--unshare-ipc"),
-                (ns.user, "--unshare-user"),
-                (ns.cgroup, "--unshare-cgroup"),
-            ] {
-                if on {
-                    a.push(flag.into());
-                }
-            }
+            a.extend(peer_ns(&ns, |p| p.bwrap).map(String::from));
             if ns.user {
                 a.extend(["--uid", "0", "--gid", "0"].map(String::from));
             }
@@ -135,18 +124,7 @@ pub fn command(
         Launcher::Unshare => {
             let program = program_path("unshare")?;
             let mut a: Vec<String> = vec!["unshare".into(), "--kill-child".into()];
-            for (on, flag) in [
-                (ns.mnt, "--mount"),
-                (ns.net, "--net"),
-                (ns.uts, "--uts"),
-                (ns.ipc, "--ipc"),
-                (ns.cgroup, "--cgroup"),
-                (ns.time, "--time"),
-            ] {
-                if on {
-                    a.push(flag.into());
-                }
-            }
+            a.extend(peer_ns(&ns, |p| p.unshare).map(String::from));
             if ns.user {
                 a.extend(["--user", "--map-root-user"].map(String::from));
             }

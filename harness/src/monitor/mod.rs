@@ -187,28 +187,33 @@ impl Drop for Monitor {
     }
 }
 
+/// Each interval over which `field` was read at both ends, as (start,
+/// end, value at the start, value at the end).
+fn intervals(
+    samples: &[Sample],
+    field: fn(&CpuStats) -> Option<u64>,
+) -> impl Iterator<Item = (f64, f64, u64, u64)> + '_ {
+    samples.windows(2).filter_map(move |w| {
+        let a = field(&w[0].cpu?)?;
+        let b = field(&w[1].cpu?)?;
+        Some((w[0].t, w[1].t, a, b))
+    })
+}
+
 /// CPUs used per interval from cumulative usage samples: [[t, cpus]].
 pub fn usage_series(samples: &[Sample]) -> Vec<[f64; 2]> {
-    samples
-        .windows(2)
-        .filter_map(|w| {
-            let a = w[0].cpu?.usage_ns?;
-            let b = w[1].cpu?.usage_ns?;
-            let dt = w[1].t - w[0].t;
-            (dt > 0.0).then(|| [w[1].t, b.saturating_sub(a) as f64 / 1e9 / dt])
+    intervals(samples, |c| c.usage_ns)
+        .filter_map(|(t0, t, a, b)| {
+            let dt = t - t0;
+            (dt > 0.0).then(|| [t, b.saturating_sub(a) as f64 / 1e9 / dt])
         })
         .collect()
 }
 
 /// 1 where nr_throttled grew during the interval, else 0: [[t, 0|1]].
 pub fn throttled_series(samples: &[Sample]) -> Vec<[f64; 2]> {
-    samples
-        .windows(2)
-        .filter_map(|w| {
-            let a = w[0].cpu?.nr_throttled?;
-            let b = w[1].cpu?.nr_throttled?;
-            Some([w[1].t, if b > a { 1.0 } else { 0.0 }])
-        })
+    intervals(samples, |c| c.nr_throttled)
+        .map(|(_, t, a, b)| [t, if b > a { 1.0 } else { 0.0 }])
         .collect()
 }
 

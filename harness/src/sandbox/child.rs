@@ -45,42 +45,42 @@ pub struct ChildPlan {
     pub stderr_fd: RawFd,
 }
 
-/// Stage codes reported when a setup step fails (with errno).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Stage {
-    Sync = 1,
-    Ids = 2,
-    MountPrivate = 3,
-    Hostname = 4,
-    Rootfs = 5,
-    PivotRoot = 6,
-    Proc = 7,
-    NoNewPrivs = 8,
-    ReportFd = 9,
-    Exec = 10,
-    CgroupNs = 11,
-    Caps = 12,
+/// The setup stages a child reports when one fails (with errno): the
+/// enum, its wire codes and what each stage was doing, from one table.
+macro_rules! stages {
+    ($($stage:ident = $code:literal: $what:literal,)*) => {
+        /// Stage codes reported when a setup step fails (with errno).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Stage {
+            $($stage = $code,)*
+        }
+
+        impl Stage {
+            /// What the stage with wire code `v` was doing.
+            pub fn from_u8(v: u8) -> &'static str {
+                match v {
+                    $($code => $what,)*
+                    _ => "unknown stage",
+                }
+            }
+        }
+    };
 }
 
-impl Stage {
-    pub fn from_u8(v: u8) -> &'static str {
-        match v {
-            1 => "waiting for the parent",
-            2 => "switching to root in the user namespace",
-            3 => "making mounts private",
-            4 => "setting the hostname",
-            5 => "building the minimal rootfs",
-            6 => "pivot_root",
-            7 => "mounting /proc",
-            8 => "setting no_new_privs",
-            9 => "passing the report fd",
-            10 => "execve of the workload",
-            11 => "unsharing the cgroup namespace",
-            12 => "dropping capabilities",
-            _ => "unknown stage",
-        }
-    }
+stages! {
+    Sync = 1: "waiting for the parent",
+    Ids = 2: "switching to root in the user namespace",
+    MountPrivate = 3: "making mounts private",
+    Hostname = 4: "setting the hostname",
+    Rootfs = 5: "building the minimal rootfs",
+    PivotRoot = 6: "pivot_root",
+    Proc = 7: "mounting /proc",
+    NoNewPrivs = 8: "setting no_new_privs",
+    ReportFd = 9: "passing the report fd",
+    Exec = 10: "execve of the workload",
+    CgroupNs = 11: "unsharing the cgroup namespace",
+    Caps = 12: "dropping capabilities",
 }
 
 fn errno() -> i32 {
@@ -325,5 +325,20 @@ unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
         if libc::chdir(c"/".as_ptr()) != 0 {
             fail(plan, Stage::PivotRoot);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stage;
+
+    #[test]
+    fn stage_codes_name_their_stage() {
+        assert_eq!(Stage::from_u8(Stage::Sync as u8), "waiting for the parent");
+        assert_eq!(Stage::from_u8(Stage::PivotRoot as u8), "pivot_root");
+        assert_eq!(Stage::from_u8(Stage::Caps as u8), "dropping capabilities");
+        assert_eq!(Stage::Caps as u8, 12);
+        assert_eq!(Stage::from_u8(0), "unknown stage");
+        assert_eq!(Stage::from_u8(13), "unknown stage");
     }
 }

@@ -21,54 +21,120 @@ pub struct Namespaces {
     pub time: bool,
 }
 
+/// One kind of namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ns {
+    Pid,
+    Mnt,
+    Net,
+    Uts,
+    Ipc,
+    User,
+    Cgroup,
+    Time,
+}
+
+impl Ns {
+    /// Every kind, in the order sets are written ("pid,mnt,...").
+    pub const ALL: [Ns; 8] = [
+        Ns::Pid,
+        Ns::Mnt,
+        Ns::Net,
+        Ns::Uts,
+        Ns::Ipc,
+        Ns::User,
+        Ns::Cgroup,
+        Ns::Time,
+    ];
+
+    /// (name in sets, other accepted spelling, clone(2) flag).
+    fn row(self) -> (&'static str, Option<&'static str>, u64) {
+        match self {
+            Ns::Pid => ("pid", None, libc::CLONE_NEWPID as u64),
+            Ns::Mnt => ("mnt", Some("mount"), libc::CLONE_NEWNS as u64),
+            Ns::Net => ("net", Some("network"), libc::CLONE_NEWNET as u64),
+            Ns::Uts => ("uts", None, libc::CLONE_NEWUTS as u64),
+            Ns::Ipc => ("ipc", None, libc::CLONE_NEWIPC as u64),
+            Ns::User => ("user", None, libc::CLONE_NEWUSER as u64),
+            Ns::Cgroup => ("cgroup", None, libc::CLONE_NEWCGROUP as u64),
+            Ns::Time => ("time", None, CLONE_NEWTIME),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The kind called `s` (its name, or "mount" / "network").
+    pub fn from_name(s: &str) -> Option<Ns> {
+        Ns::ALL.into_iter().find(|k| {
+            let (name, alias, _) = k.row();
+            s == name || Some(s) == alias
+        })
+    }
+}
+
 impl Namespaces {
     pub const NAMES: [&'static str; 8] =
         ["pid", "mnt", "net", "uts", "ipc", "user", "cgroup", "time"];
 
     /// Every namespace kind.
     pub fn all() -> Self {
-        Namespaces {
-            pid: true,
-            mnt: true,
-            net: true,
-            uts: true,
-            ipc: true,
-            user: true,
-            cgroup: true,
-            time: true,
+        Self::of(Ns::ALL)
+    }
+
+    /// The set of these kinds.
+    pub fn of(kinds: impl IntoIterator<Item = Ns>) -> Self {
+        let mut n = Namespaces::default();
+        for k in kinds {
+            *n.slot(k) = true;
         }
+        n
+    }
+
+    fn slot(&mut self, k: Ns) -> &mut bool {
+        match k {
+            Ns::Pid => &mut self.pid,
+            Ns::Mnt => &mut self.mnt,
+            Ns::Net => &mut self.net,
+            Ns::Uts => &mut self.uts,
+            Ns::Ipc => &mut self.ipc,
+            Ns::User => &mut self.user,
+            Ns::Cgroup => &mut self.cgroup,
+            Ns::Time => &mut self.time,
+        }
+    }
+
+    /// Whether the set has kind `k`.
+    pub fn has(&self, k: Ns) -> bool {
+        let mut copy = *self;
+        *copy.slot(k)
+    }
+
+    /// The kinds in the set, in `Ns::ALL` order.
+    pub fn kinds(&self) -> impl Iterator<Item = Ns> + '_ {
+        Ns::ALL.into_iter().filter(|k| self.has(*k))
     }
 
     /// Parses "pid,mnt,net" ("none" or "" for no namespace, "all" for all).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let mut n = Namespaces::default();
         let s = s.trim();
         if s.is_empty() || s == "none" {
-            return Ok(n);
+            return Ok(Namespaces::default());
         }
         if s == "all" {
             return Ok(Self::all());
         }
-        for part in s.split(',') {
-            let slot = match part.trim() {
-                "pid" => &mut n.pid,
-                "mnt" | "mount" => &mut n.mnt,
-                "net" | "network" => &mut n.net,
-                "uts" => &mut n.uts,
-                "ipc" => &mut n.ipc,
-                "user" => &mut n.user,
-                "cgroup" => &mut n.cgroup,
-                "time" => &mut n.time,
-                other => {
-                    return Err(format!(
-                        "unknown namespace {other:?}; accepted: {}, none, all",
-                        Self::NAMES.join(", ")
-                    ))
-                }
-            };
-            *slot = true;
-        }
-        Ok(n)
+        let kinds = s.split(',').map(|part| {
+            Ns::from_name(part.trim()).ok_or_else(|| {
+                format!(
+                    "unknown namespace {:?}; accepted: {}, none, all",
+                    part.trim(),
+                    Self::NAMES.join(", ")
+                )
+            })
+        });
+        Ok(Self::of(kinds.collect::<Result<Vec<_>, _>>()?))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,23 +143,7 @@ impl Namespaces {
 
     /// The clone(2) flags for this set.
     pub fn clone_flags(&self) -> u64 {
-        let mut f = 0u64;
-        let mut add = |on: bool, flag: libc::c_int| {
-            if on {
-                f |= flag as u64;
-            }
-        };
-        add(self.pid, libc::CLONE_NEWPID);
-        add(self.mnt, libc::CLONE_NEWNS);
-        add(self.net, libc::CLONE_NEWNET);
-        add(self.uts, libc::CLONE_NEWUTS);
-        add(self.ipc, libc::CLONE_NEWIPC);
-        add(self.user, libc::CLONE_NEWUSER);
-        add(self.cgroup, libc::CLONE_NEWCGROUP);
-        if self.time {
-            f |= CLONE_NEWTIME;
-        }
-        f
+        self.kinds().fold(0, |f, k| f | k.row().2)
     }
 }
 
@@ -103,22 +153,7 @@ pub const CLONE_NEWTIME: u64 = 0x80;
 impl fmt::Display for Namespaces {
     /// "pid,mnt,uts,ipc" in a fixed order, or "none".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let on = [
-            self.pid,
-            self.mnt,
-            self.net,
-            self.uts,
-            self.ipc,
-            self.user,
-            self.cgroup,
-            self.time,
-        ];
-        let names: Vec<&str> = Self::NAMES
-            .iter()
-            .zip(on)
-            .filter(|(_, o)| *o)
-            .map(|(n, _)| *n)
-            .collect();
+        let names: Vec<&str> = self.kinds().map(Ns::name).collect();
         if names.is_empty() {
             write!(f, "none")
         } else {
@@ -224,6 +259,13 @@ mod tests {
         assert_eq!(Namespaces::parse("all").unwrap(), Namespaces::all());
         let e = Namespaces::parse("pid,bogus").unwrap_err();
         assert!(e.contains("bogus") && e.contains("accepted"), "{e}");
+        assert_eq!(
+            Namespaces::parse("mount, network").unwrap(),
+            Namespaces::of([Ns::Mnt, Ns::Net])
+        );
+        let names: Vec<&str> = Ns::ALL.into_iter().map(Ns::name).collect();
+        assert_eq!(names, Namespaces::NAMES);
+        assert!(Namespaces::all().kinds().eq(Ns::ALL));
     }
 
     #[test]
@@ -234,6 +276,17 @@ mod tests {
             (libc::CLONE_NEWPID | libc::CLONE_NEWNET) as u64
         );
         assert_ne!(Namespaces::all().clone_flags() & CLONE_NEWTIME, 0);
+        assert_eq!(Namespaces::default().clone_flags(), 0);
+        assert_eq!(
+            Namespaces::parse("mnt,uts,ipc,user,cgroup")
+                .unwrap()
+                .clone_flags(),
+            (libc::CLONE_NEWNS
+                | libc::CLONE_NEWUTS
+                | libc::CLONE_NEWIPC
+                | libc::CLONE_NEWUSER
+                | libc::CLONE_NEWCGROUP) as u64
+        );
     }
 
     #[test]

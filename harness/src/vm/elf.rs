@@ -1,11 +1,18 @@
-//! Just enough ELF64 (little-endian) reading for the VM runner: a named
-//! section (a module's `.modinfo`) and the notes of PT_NOTE segments (a
-//! vmlinux's PVH entry). Every read is bounds-checked: inputs come from
-//! whatever file the user points at.
+//! Just enough ELF64 (little-endian) reading for the VM runner, through the
+//! `object` crate: a named section (a module's `.modinfo`) and the notes of
+//! PT_NOTE segments (a vmlinux's PVH entry). `object` bounds-checks every
+//! read: inputs come from whatever file the user points at.
 
-/// A bounds-checked view of an ELF64 LE image.
+use object::elf::FileHeader64;
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
+use object::LittleEndian as LE;
+
+/// An ELF64 LE image whose file header has been checked.
 #[derive(Debug, Clone, Copy)]
-pub struct Elf<'a>(&'a [u8]);
+pub struct Elf<'a> {
+    header: &'a FileHeader64<LE>,
+    data: &'a [u8],
+}
 
 /// One ELF note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,97 +23,66 @@ pub struct Note<'a> {
     pub desc: &'a [u8],
 }
 
-const PT_NOTE: usize = 4;
-
 impl<'a> Elf<'a> {
-    /// None unless `b` starts like an ELF64 little-endian file.
+    /// None unless `b` starts with an ELF64 little-endian file header.
     pub fn parse(b: &'a [u8]) -> Option<Self> {
-        b.starts_with(b"\x7fELF\x02\x01").then_some(Elf(b))
-    }
-
-    fn bytes<const N: usize>(&self, o: usize) -> Option<[u8; N]> {
-        self.0.get(o..o.checked_add(N)?)?.try_into().ok()
-    }
-
-    fn u16(&self, o: usize) -> Option<usize> {
-        self.bytes(o).map(|b| usize::from(u16::from_le_bytes(b)))
-    }
-
-    fn u32(&self, o: usize) -> Option<usize> {
-        self.bytes(o).map(|b| u32::from_le_bytes(b) as usize)
-    }
-
-    fn u64(&self, o: usize) -> Option<usize> {
-        self.bytes(o).map(|b| u64::from_le_bytes(b) as usize)
-    }
-
-    fn slice(&self, off: usize, len: usize) -> Option<&'a [u8]> {
-        self.0.get(off..off.checked_add(len)?)
+        let header = FileHeader64::<LE>::parse(b).ok()?;
+        // `parse` accepts either byte order; LE only reads a little-endian one.
+        header.endian().ok()?;
+        Some(Elf { header, data: b })
     }
 
     /// The contents of the section called `name` (e.g. `.modinfo`).
     pub fn section(&self, name: &[u8]) -> Option<&'a [u8]> {
-        let (shoff, shentsize) = (self.u64(0x28)?, self.u16(0x3a)?);
-        let (shnum, shstrndx) = (self.u16(0x3c)?, self.u16(0x3e)?);
-        // (name offset, file offset, size) of section i.
-        let header = |i: usize| -> Option<(usize, usize, usize)> {
-            let h = shoff.checked_add(i.checked_mul(shentsize)?)?;
-            Some((self.u32(h)?, self.u64(h + 24)?, self.u64(h + 32)?))
-        };
-        let (_, str_off, str_size) = header(shstrndx)?;
-        let strtab = self.slice(str_off, str_size)?;
-        (0..shnum).find_map(|i| {
-            let (name_off, off, size) = header(i)?;
-            let n = strtab.get(name_off..)?.split(|b| *b == 0).next()?;
-            (n == name).then(|| self.slice(off, size)).flatten()
-        })
+        let sections = self.header.sections(LE, self.data).ok()?;
+        let (_, section) = sections.section_by_name(LE, name)?;
+        section.data(LE, self.data).ok()
     }
 
-    /// Every note of every PT_NOTE segment.
+    /// Every note of every PT_NOTE segment, up to the first malformed one
+    /// in each segment.
     pub fn notes(&self) -> Vec<Note<'a>> {
-        let mut out = Vec::new();
-        let (Some(phoff), Some(phentsize), Some(phnum)) =
-            (self.u64(0x20), self.u16(0x36), self.u16(0x38))
-        else {
-            return out;
-        };
-        for i in 0..phnum {
-            let ph = phoff + i * phentsize;
-            if self.u32(ph) != Some(PT_NOTE) {
-                continue;
-            }
-            let (Some(off), Some(size)) = (self.u64(ph + 8), self.u64(ph + 32)) else {
-                continue;
-            };
-            let mut p = off;
-            while p + 12 <= off.saturating_add(size) {
-                let (Some(namesz), Some(descsz), Some(kind)) =
-                    (self.u32(p), self.u32(p + 4), self.u32(p + 8))
-                else {
-                    break;
-                };
-                let name_at = p + 12;
-                let desc_at = name_at + namesz.next_multiple_of(4);
-                let (Some(name), Some(desc)) =
-                    (self.slice(name_at, namesz), self.slice(desc_at, descsz))
-                else {
-                    break;
-                };
-                out.push(Note {
-                    name,
-                    kind: kind as u32,
-                    desc,
-                });
-                p = desc_at + descsz.next_multiple_of(4);
-            }
-        }
-        out
+        let segments = self
+            .header
+            .program_headers(LE, self.data)
+            .unwrap_or_default();
+        segments
+            .iter()
+            .filter_map(|ph| ph.notes(LE, self.data).ok().flatten())
+            .flat_map(|notes| notes.map_while(Result::ok))
+            .map(|n| Note {
+                name: n.name_bytes(),
+                kind: n.n_type(LE).0,
+                desc: n.desc(),
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use object::elf::{self, NoteHeader64, ProgramHeader64, SectionHeader64};
+    use object::pod::{from_bytes_mut, Pod};
+    use std::mem::size_of;
+
+    /// The bytes of a zeroed `T` once `set` has filled in its fields.
+    fn pod<T: Pod>(set: impl FnOnce(&mut T)) -> Vec<u8> {
+        let mut b = vec![0u8; size_of::<T>()];
+        set(from_bytes_mut::<T>(&mut b).unwrap().0);
+        b
+    }
+
+    /// An ELF64 LE file header; `set` points it at its tables.
+    fn file_header(set: impl FnOnce(&mut FileHeader64<LE>)) -> Vec<u8> {
+        pod(|h: &mut FileHeader64<LE>| {
+            h.e_ident.magic = elf::ELFMAG;
+            h.e_ident.class = elf::ELFCLASS64;
+            h.e_ident.data = elf::ELFDATA2LSB;
+            h.e_ident.version = elf::EV_CURRENT;
+            set(h)
+        })
+    }
 
     /// An ELF64 LE file with the given sections (after a .shstrtab).
     pub(crate) fn with_sections(sections: &[(&str, &[u8])]) -> Vec<u8> {
@@ -117,54 +93,63 @@ pub(crate) mod tests {
             names.extend_from_slice(n.as_bytes());
             names.push(0);
         }
-        let mut elf = vec![0u8; 64];
-        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        let mut placed = vec![(elf.len(), names.len())];
-        elf.extend_from_slice(&names);
+        let start = size_of::<FileHeader64<LE>>();
+        let mut placed = vec![(elf::SHT_STRTAB, start, names.len())];
+        let mut body = names;
         for (_, data) in sections {
-            placed.push((elf.len(), data.len()));
-            elf.extend_from_slice(data);
+            placed.push((elf::SHT_PROGBITS, start + body.len(), data.len()));
+            body.extend_from_slice(data);
         }
-        elf.resize(elf.len().next_multiple_of(8), 0);
-        let shoff = elf.len();
-        elf.extend_from_slice(&[0u8; 64]); // the null section
-        for (i, (off, size)) in placed.iter().enumerate() {
-            let mut h = [0u8; 64];
-            h[..4].copy_from_slice(&(name_offs[i] as u32).to_le_bytes());
-            h[24..32].copy_from_slice(&(*off as u64).to_le_bytes());
-            h[32..40].copy_from_slice(&(*size as u64).to_le_bytes());
-            elf.extend_from_slice(&h);
+        let mut e = file_header(|h| {
+            h.e_shoff.set(LE, (start + body.len()) as u64);
+            h.e_shentsize
+                .set(LE, size_of::<SectionHeader64<LE>>() as u16);
+            h.e_shnum.set(LE, (placed.len() + 1) as u16);
+            h.e_shstrndx.set(LE, elf::SymbolSection(1));
+        });
+        e.extend(body);
+        e.extend(pod(|_: &mut SectionHeader64<LE>| {})); // the null section
+        for ((kind, off, size), name) in placed.into_iter().zip(name_offs) {
+            e.extend(pod(|s: &mut SectionHeader64<LE>| {
+                s.sh_name.set(LE, name as u32);
+                s.sh_type.set(LE, kind);
+                s.sh_offset.set(LE, off as u64);
+                s.sh_size.set(LE, size as u64);
+            }));
         }
-        elf[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
-        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
-        elf[0x3c..0x3e].copy_from_slice(&((placed.len() + 1) as u16).to_le_bytes());
-        elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
-        elf
+        e
     }
 
     /// An ELF64 LE file with one PT_NOTE segment holding `notes`.
     pub(crate) fn with_notes(notes: &[(&[u8], u32, &[u8])]) -> Vec<u8> {
         let mut seg = Vec::new();
         for (name, kind, desc) in notes {
-            seg.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            seg.extend_from_slice(&(desc.len() as u32).to_le_bytes());
-            seg.extend_from_slice(&kind.to_le_bytes());
+            seg.extend(pod(|n: &mut NoteHeader64<LE>| {
+                n.n_namesz.set(LE, name.len() as u32);
+                n.n_descsz.set(LE, desc.len() as u32);
+                n.n_type.set(LE, elf::NoteType(*kind));
+            }));
             seg.extend_from_slice(name);
             seg.resize(seg.len().next_multiple_of(4), 0);
             seg.extend_from_slice(desc);
             seg.resize(seg.len().next_multiple_of(4), 0);
         }
-        let mut e = vec![0u8; 64];
-        e[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        e[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
-        e[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
-        e[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
-        let mut ph = [0u8; 56];
-        ph[..4].copy_from_slice(&(PT_NOTE as u32).to_le_bytes());
-        ph[8..16].copy_from_slice(&120u64.to_le_bytes());
-        ph[32..40].copy_from_slice(&(seg.len() as u64).to_le_bytes());
-        e.extend_from_slice(&ph);
-        e.extend_from_slice(&seg);
+        let (eh, ph) = (
+            size_of::<FileHeader64<LE>>(),
+            size_of::<ProgramHeader64<LE>>(),
+        );
+        let mut e = file_header(|h| {
+            h.e_phoff.set(LE, eh as u64);
+            h.e_phentsize.set(LE, ph as u16);
+            h.e_phnum.set(LE, 1);
+        });
+        e.extend(pod(|p: &mut ProgramHeader64<LE>| {
+            p.p_type.set(LE, elf::PT_NOTE);
+            p.p_offset.set(LE, (eh + ph) as u64);
+            p.p_filesz.set(LE, seg.len() as u64);
+            p.p_align.set(LE, 4);
+        }));
+        e.extend(seg);
         e
     }
 
@@ -175,6 +160,22 @@ pub(crate) mod tests {
         assert_eq!(elf.section(b".modinfo"), Some(&b"a=b\0"[..]));
         assert_eq!(elf.section(b".text"), Some(&b"\x90\x90"[..]));
         assert_eq!(elf.section(b".data"), None);
+        // Section headers cut short: no section, not a wrong one.
+        let cut = Elf::parse(&e[..e.len() - 1]).unwrap();
+        assert_eq!(cut.section(b".modinfo"), None);
+    }
+
+    #[test]
+    fn only_elf64_little_endian_parses() {
+        let e = with_sections(&[(".modinfo", b"a=b\0")]);
+        assert!(Elf::parse(&e).is_some());
+        let mut big = e.clone();
+        big[5] = elf::ELFDATA2MSB.0;
+        assert!(Elf::parse(&big).is_none());
+        let mut elf32 = e.clone();
+        elf32[4] = elf::ELFCLASS32.0;
+        assert!(Elf::parse(&elf32).is_none());
+        assert!(Elf::parse(&e[..63]).is_none());
         assert!(Elf::parse(b"\x7fELF\x01\x01").is_none());
     }
 
@@ -183,12 +184,15 @@ pub(crate) mod tests {
         let e = with_notes(&[(b"Linux\0", 1, b"6.1"), (b"Xen\0", 18, b"\0\0\0\x01")]);
         let notes = Elf::parse(&e).unwrap().notes();
         assert_eq!(notes.len(), 2);
+        assert_eq!(notes[0].name, b"Linux\0");
+        assert_eq!(notes[0].kind, 1);
+        assert_eq!(notes[0].desc, b"6.1");
         assert_eq!(notes[1].name, b"Xen\0");
         assert_eq!(notes[1].kind, 18);
-        assert_eq!(notes[0].desc, b"6.1");
+        assert_eq!(notes[1].desc, b"\0\0\0\x01");
         for cut in 0..e.len() {
             if let Some(elf) = Elf::parse(&e[..cut]) {
-                let _ = elf.notes();
+                assert!(elf.notes().len() < 2, "{cut} bytes hold both notes");
                 let _ = elf.section(b".x");
             }
         }

@@ -218,23 +218,16 @@ pub(crate) mod tests {
         let root = dir.path().join("6.1.0-test");
         let drv = root.join("kernel/drivers/virtio");
         std::fs::create_dir_all(&drv).unwrap();
-        std::fs::write(drv.join("virtio.ko"), fake_module("depends=\0")).unwrap();
-        std::fs::write(drv.join("virtio_ring.ko"), fake_module("depends=virtio\0")).unwrap();
-        std::fs::write(
-            drv.join("virtio_pci.ko"),
-            fake_module("depends=virtio_ring,virtio,virtio-pci-modern-dev\0"),
-        )
-        .unwrap();
-        std::fs::write(
-            drv.join("virtio_pci_modern_dev.ko"),
-            fake_module("depends=\0"),
-        )
-        .unwrap();
-        std::fs::write(
-            drv.join("virtio_console.ko"),
-            fake_module("depends=virtio,virtio_ring\0"),
-        )
-        .unwrap();
+        for (file, depends) in [
+            ("virtio", ""),
+            ("virtio_ring", "virtio"),
+            ("virtio_pci", "virtio_ring,virtio,virtio-pci-modern-dev"),
+            ("virtio_pci_modern_dev", ""),
+            ("virtio_console", "virtio,virtio_ring"),
+        ] {
+            let m = fake_module(&format!("depends={depends}\0"));
+            std::fs::write(drv.join(format!("{file}.ko")), m).unwrap();
+        }
         std::fs::write(
             root.join("modules.builtin"),
             "kernel/drivers/virtio/virtio_pci_modern_dev.ko\n",

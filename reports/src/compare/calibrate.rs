@@ -194,22 +194,15 @@ mod tests {
             ..CalibrateOptions::default()
         };
         let g = calibrate(&runs, &Gate::default(), opts).unwrap();
-        let ready = g
-            .bands
-            .iter()
-            .find(|b| b.pattern == "startup[*/ready")
-            .unwrap();
+        let band = |pattern: &str| g.bands.iter().find(|b| b.pattern == pattern).unwrap();
+        let ready = band("startup[*/ready");
         // Largest change 1.2/1.0; ×1.5 on the log scale: 1.2^1.5 = 1.3145.
         assert!(
             (ready.run_to_run_pct.unwrap() - 31.5).abs() < 0.1,
             "{ready:?}"
         );
         assert_eq!(ready.pairs, Some(3));
-        let acc = g
-            .bands
-            .iter()
-            .find(|b| b.pattern == "cpu-quota[*/accuracy")
-            .unwrap();
+        let acc = band("cpu-quota[*/accuracy");
         // Distances 0.01, 0.01, 0: largest abs change 0.01, ×1.5.
         assert!(
             (acc.run_to_run_abs.unwrap() - 0.015).abs() < 1e-9,

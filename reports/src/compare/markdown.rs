@@ -121,13 +121,8 @@ fn environment(c: &Comparison, out: &mut String) {
     }
     let _ = writeln!(out, "**Differs:** {}.\n", fields.join(", "));
     let base_fields = super::environment::fields(e);
-    let _ = write!(out, "| field | {} (base) |", md_code(&c.base.label));
-    for n in &c.news {
-        let _ = write!(out, " {} |", md_code(&n.info.label));
-    }
-    out.push_str("\n|---|---|");
-    out.push_str(&"---|".repeat(c.news.len()));
-    out.push('\n');
+    let first = format!("| field | {} (base) |", md_code(&c.base.label));
+    arm_header(out, c, &first, "|---|---|");
     for f in &fields {
         let base_v = base_fields
             .iter()
@@ -163,6 +158,16 @@ fn environment(c: &Comparison, out: &mut String) {
     }
 }
 
+/// A table's header row: the `first` columns, then one per NEW arm; and its
+/// alignment row: `align`, then one plain column per arm.
+fn arm_header(out: &mut String, c: &Comparison, first: &str, align: &str) {
+    out.push_str(first);
+    for n in &c.news {
+        let _ = write!(out, " {} |", md_code(&n.info.label));
+    }
+    let _ = writeln!(out, "\n{align}{}", "---|".repeat(c.news.len()));
+}
+
 fn status_text(s: Option<Status>) -> String {
     match s {
         Some(Status::Pass) => "✅ pass".into(),
@@ -178,13 +183,8 @@ fn checks(c: &Comparison, out: &mut String) {
         out.push_str("### Checks\n\nNo check changed status.\n\n");
         return;
     }
-    out.push_str("### Checks that changed\n\n| scenario | check | base |");
-    for n in &c.news {
-        let _ = write!(out, " {} |", md_code(&n.info.label));
-    }
-    out.push_str("\n|---|---|---|");
-    out.push_str(&"---|".repeat(c.news.len()));
-    out.push('\n');
+    out.push_str("### Checks that changed\n\n");
+    arm_header(out, c, "| scenario | check | base |", "|---|---|---|");
     for row in &c.checks {
         let _ = write!(
             out,
@@ -331,13 +331,7 @@ fn metrics(c: &Comparison, out: &mut String) {
             }
         }
     } else {
-        out.push_str("| metric | base median |");
-        for n in &c.news {
-            let _ = write!(out, " {} |", md_code(&n.info.label));
-        }
-        out.push_str("\n|---|---:|");
-        out.push_str(&"---|".repeat(c.news.len()));
-        out.push('\n');
+        arm_header(out, c, "| metric | base median |", "|---|---:|");
         for r in &c.metrics {
             let _ = write!(
                 out,

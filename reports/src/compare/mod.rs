@@ -333,6 +333,18 @@ impl Side {
         }
     }
 
+    /// The metric keys of this side that `other` lacks, sorted.
+    fn metrics_not_in(&self, other: &Side) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .order
+            .iter()
+            .filter(|k| !other.metrics.contains_key(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// A side made of `runs` (numbered in order), see [`Side::add`].
     fn of_runs(
         info: RunInfo,
@@ -655,30 +667,14 @@ fn compare_sides(
     apply_gate(&mut metrics, news.len(), gate.defaults.correction);
     let news_info = news
         .iter()
-        .map(|n| {
-            let mut only_in_new: Vec<String> = n
-                .order
-                .iter()
-                .filter(|k| !base.metrics.contains_key(*k))
-                .cloned()
-                .collect();
-            only_in_new.sort();
-            let mut missing: Vec<String> = base
-                .order
-                .iter()
-                .filter(|k| !n.metrics.contains_key(*k))
-                .cloned()
-                .collect();
-            missing.sort();
-            NewRun {
-                environment_differences: differences(&base.info.environment, &n.info.environment),
-                info: n.info.clone(),
-                only_in_new,
-                missing,
-                interrupted: n.interrupted,
-                interrupted_fails_gate: n.interrupted && !opts.allow_coverage_loss,
-                runs: n.runs,
-            }
+        .map(|n| NewRun {
+            environment_differences: differences(&base.info.environment, &n.info.environment),
+            info: n.info.clone(),
+            only_in_new: n.metrics_not_in(&base),
+            missing: base.metrics_not_in(n),
+            interrupted: n.interrupted,
+            interrupted_fails_gate: n.interrupted && !opts.allow_coverage_loss,
+            runs: n.runs,
         })
         .collect();
     Comparison {

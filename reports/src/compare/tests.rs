@@ -20,6 +20,17 @@ fn run_with(samples: Vec<f64>) -> RunResults {
 
 /// The default gate, but gating absolute times from one run per side: what
 /// these within-run statistics tests exercise.
+/// A base run and a NEW run `factor` times its scale: 200 lognormal
+/// samples each (median 1 ms, shape `sigma`), base drawn first.
+fn base_and_scaled(g: &mut SplitMix64, sigma: f64, factor: f64) -> (RunResults, RunResults) {
+    let base = run_with(lognormal(g, 200, 1e-3, sigma));
+    let new = lognormal(g, 200, 1e-3, sigma);
+    (
+        base,
+        run_with(new.into_iter().map(|x| x * factor).collect()),
+    )
+}
+
 fn times_gate() -> Gate {
     Gate::from_toml_str("[defaults]\nsingle_run_times = true\n").unwrap()
 }
@@ -39,8 +50,7 @@ fn same_distribution_is_never_flagged() {
     for sigma in [0.1, 0.3, 0.5] {
         for seed in 0..50u64 {
             let mut g = SplitMix64::new(seed * 1000 + (sigma * 10.0) as u64);
-            let base = run_with(lognormal(&mut g, 200, 1e-3, sigma));
-            let new = run_with(lognormal(&mut g, 200, 1e-3, sigma));
+            let (base, new) = base_and_scaled(&mut g, sigma, 1.0);
             let c = compare(&base, &[new], &gate, seed, RESAMPLES);
             if c.regressed() {
                 flagged.push((sigma, seed, cell(&c).ratio));
@@ -130,13 +140,7 @@ fn thirty_percent_slowdown_is_flagged() {
     for seed in 0..20u64 {
         let mut g = SplitMix64::new(seed);
         // Spread of real startup latencies: p90 about 1.5x the median.
-        let base = run_with(lognormal(&mut g, 200, 1e-3, 0.3));
-        let new = run_with(
-            lognormal(&mut g, 200, 1e-3, 0.3)
-                .into_iter()
-                .map(|x| x * 1.3)
-                .collect(),
-        );
+        let (base, new) = base_and_scaled(&mut g, 0.3, 1.3);
         let c = compare(&base, &[new], &gate, seed, RESAMPLES);
         assert!(c.regressed(), "seed {seed}: {:?}", cell(&c));
         assert_eq!(cell(&c).verdict, Verdict::Regressed);
@@ -180,13 +184,7 @@ fn twenty_percent_shift_is_flagged_and_speedup_is_improved() {
 #[test]
 fn per_metric_threshold_and_ignore() {
     let mut g = SplitMix64::new(4);
-    let base = run_with(lognormal(&mut g, 200, 1e-3, 0.2));
-    let new = run_with(
-        lognormal(&mut g, 200, 1e-3, 0.2)
-            .into_iter()
-            .map(|x| x * 1.3)
-            .collect(),
-    );
+    let (base, new) = base_and_scaled(&mut g, 0.2, 1.3);
     let lax = Gate::from_toml_str("[[metric]]\npattern = \"startup*/ready\"\nthreshold_pct = 50\n")
         .unwrap();
     let c = compare(&base, std::slice::from_ref(&new), &lax, 1, RESAMPLES);
@@ -221,13 +219,16 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
     let gate =
         Gate::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/gate.toml"))
             .unwrap();
-    let c = compare(
-        &base,
-        std::slice::from_ref(&new),
-        &gate,
-        DEFAULT_SEED,
-        RESAMPLES,
-    );
+    let against = |new: &RunResults, gate: &Gate| {
+        compare(
+            &base,
+            std::slice::from_ref(new),
+            gate,
+            DEFAULT_SEED,
+            RESAMPLES,
+        )
+    };
+    let c = against(&new, &gate);
     assert!(!c.regressed(), "{:#?}", c.regressions());
 
     let mut slow = new;
@@ -237,13 +238,7 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
         }
     }
     // One run per side: absolute times are shown but not gated by default.
-    let c = compare(
-        &base,
-        std::slice::from_ref(&slow),
-        &gate,
-        DEFAULT_SEED,
-        RESAMPLES,
-    );
+    let c = against(&slow, &gate);
     assert!(!c.regressed(), "{:#?}", c.regressions());
     let ready = c
         .metrics
@@ -258,7 +253,7 @@ fn two_demo_runs_do_not_regress_and_scaled_startup_does() {
     let mut gate = gate;
     gate.defaults.single_run_times = true;
     gate.bands.clear();
-    let c = compare(&base, &[slow], &gate, DEFAULT_SEED, RESAMPLES);
+    let c = against(&slow, &gate);
     assert!(c.regressed());
     let regs = c.regressions();
     assert!(regs.iter().all(|r| r.starts_with("startup[")), "{regs:#?}");
@@ -459,13 +454,7 @@ fn power_survey() {
             let (mut reg, mut noise) = (0, 0);
             for seed in 0..50u64 {
                 let mut g = SplitMix64::new(seed * 7919 + 1);
-                let base = run_with(lognormal(&mut g, 200, 1e-3, sigma));
-                let new = run_with(
-                    lognormal(&mut g, 200, 1e-3, sigma)
-                        .into_iter()
-                        .map(|x| x * shift)
-                        .collect(),
-                );
+                let (base, new) = base_and_scaled(&mut g, sigma, shift);
                 let c = compare(&base, &[new], &gate, seed, RESAMPLES);
                 match cell(&c).verdict {
                     Verdict::Regressed => reg += 1,

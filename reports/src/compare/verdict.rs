@@ -108,66 +108,39 @@ mod tests {
     }
 
     #[test]
-    fn lower_is_better() {
-        let l = limits();
-        assert_eq!(
-            decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.001), &l),
-            Verdict::Regressed
-        );
-        assert_eq!(
-            decide(Better::Lower, &ev(1.3, 1.05, 1.4, 0.001), &l),
-            Verdict::WithinNoise
-        );
-        assert_eq!(
-            decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.2), &l),
-            Verdict::Unchanged
-        );
-        assert_eq!(
-            decide(Better::Lower, &ev(1.0, 0.95, 1.05, 0.01), &l),
-            Verdict::Unchanged
-        );
-        assert_eq!(
-            decide(Better::Lower, &ev(0.7, 0.6, 0.8, 0.001), &l),
-            Verdict::Improved
-        );
-        assert_eq!(
-            decide(Better::Target, &ev(1.3, 1.2, 1.4, 0.001), &l),
-            Verdict::Regressed
-        );
+    fn verdicts_follow_direction_significance_and_threshold() {
+        let inf = f64::INFINITY;
+        // Which way is better, (ratio, CI low, CI high, p), the verdict.
+        let cases = [
+            (Better::Lower, (1.3, 1.2, 1.4, 0.001), Verdict::Regressed),
+            (Better::Lower, (1.3, 1.05, 1.4, 0.001), Verdict::WithinNoise),
+            (Better::Lower, (1.3, 1.2, 1.4, 0.2), Verdict::Unchanged),
+            (Better::Lower, (1.0, 0.95, 1.05, 0.01), Verdict::Unchanged),
+            (Better::Lower, (0.7, 0.6, 0.8, 0.001), Verdict::Improved),
+            (Better::Target, (1.3, 1.2, 1.4, 0.001), Verdict::Regressed),
+            // Higher is better mirrors lower.
+            (Better::Higher, (0.7, 0.6, 0.8, 0.001), Verdict::Regressed),
+            (Better::Higher, (1.3, 1.2, 1.4, 0.001), Verdict::Improved),
+            // An infinite ratio cannot be compared; an infinite bound can.
+            (Better::Lower, (inf, 1.0, 2.0, 0.0), Verdict::NotComparable),
+            (Better::Lower, (3.0, 1.5, inf, 0.001), Verdict::Regressed),
+        ];
+        for (better, (ratio, lo, hi, p), want) in cases {
+            let got = decide(better, &ev(ratio, lo, hi, p), &limits());
+            assert_eq!(
+                got, want,
+                "{better:?}: ratio {ratio} in [{lo}, {hi}], p {p}"
+            );
+        }
     }
 
     #[test]
-    fn higher_is_better_mirrors() {
-        let l = limits();
-        assert_eq!(
-            decide(Better::Higher, &ev(0.7, 0.6, 0.8, 0.001), &l),
-            Verdict::Regressed
-        );
-        assert_eq!(
-            decide(Better::Higher, &ev(1.3, 1.2, 1.4, 0.001), &l),
-            Verdict::Improved
-        );
-    }
-
-    #[test]
-    fn min_abs_and_non_finite() {
+    fn changes_below_min_abs_are_within_noise() {
         let mut l = limits();
         l.min_abs = 2.0;
         assert_eq!(
             decide(Better::Lower, &ev(1.3, 1.2, 1.4, 0.001), &l),
             Verdict::WithinNoise
-        );
-        assert_eq!(
-            decide(Better::Lower, &ev(f64::INFINITY, 1.0, 2.0, 0.0), &limits()),
-            Verdict::NotComparable
-        );
-        assert_eq!(
-            decide(
-                Better::Lower,
-                &ev(3.0, 1.5, f64::INFINITY, 0.001),
-                &limits()
-            ),
-            Verdict::Regressed
         );
     }
 }

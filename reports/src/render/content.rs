@@ -226,6 +226,19 @@ pub fn launcher_matrix(r: &RunResults) -> Option<Table> {
     })
 }
 
+/// The tables of one result: its metrics, then its series, each only when
+/// it has rows.
+pub fn result_tables(s: &ScenarioResult) -> Vec<Table> {
+    let mut tables = Vec::new();
+    if !s.metrics.is_empty() {
+        tables.push(metrics_table(s));
+    }
+    if !s.series.is_empty() {
+        tables.push(series_table(s));
+    }
+    tables
+}
+
 /// Summary statistics of each metric of one scenario result.
 pub fn metrics_table(s: &ScenarioResult) -> Table {
     let rows = s

@@ -185,13 +185,11 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
             if let Some(e) = &s.error {
                 let _ = writeln!(out, "<p class=\"error\">Did not complete: {}</p>", html(e));
             }
-            if !s.metrics.is_empty() {
-                table(&mut out, &content::metrics_table(s));
+            let tables = content::result_tables(s);
+            for t in &tables {
+                table(&mut out, t);
             }
-            if !s.series.is_empty() {
-                table(&mut out, &content::series_table(s));
-            }
-            if s.metrics.is_empty() && s.series.is_empty() && s.error.is_none() {
+            if tables.is_empty() && s.error.is_none() {
                 out.push_str("<p>No metrics or series recorded.</p>\n");
             }
         }

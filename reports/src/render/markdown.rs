@@ -109,11 +109,8 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
             if let Some(e) = &s.error {
                 let _ = writeln!(out, "> ❌ Did not complete: {}\n", md_cell(e));
             }
-            if !s.metrics.is_empty() {
-                table(&mut out, &content::metrics_table(s));
-            }
-            if !s.series.is_empty() {
-                table(&mut out, &content::series_table(s));
+            for t in content::result_tables(s) {
+                table(&mut out, &t);
             }
         }
     }
