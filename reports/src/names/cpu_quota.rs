@@ -23,8 +23,9 @@ pub const AT_LIMIT_EFFICIENCY: &str = "at_limit_efficiency";
 pub const USAGE_CPUS: &str = "usage_cpus";
 pub const THROTTLED_FRACTION: &str = "throttled_fraction";
 pub const THROTTLED_TIME: &str = "throttled_time";
-/// Other work on the host during the spin (compare reads it too).
-pub use crate::compare::HOST_OTHER_LOAD;
+/// Other work on the host during the spin, in CPUs: compare does not judge a
+/// point whose host was busy (`compare::BUSY_CPUS`).
+pub const HOST_OTHER_LOAD: &str = "host_other_load";
 /// The monitor's own CPU time over the sampled span.
 pub const MONITOR_CPU_FRACTION: &str = "monitor_cpu_fraction";
 
