@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use isobench::cgroup::{Cgroup, CgroupSet, Limits};
-use isobench::sandbox::{self, workload, Exit, Namespaces, Rootfs, SandboxSpec};
+use isobench::sandbox::event::Probe;
+use isobench::sandbox::{self, workload, Event, Exit, Namespaces, Rootfs, SandboxSpec};
 
 /// A cgroup set named after `tag` when the test can run (as root), else
 /// None: the test skips.
@@ -23,16 +24,13 @@ fn launch_ready(spec: &SandboxSpec, set: &CgroupSet, root: Option<&Path>) -> san
     r
 }
 
-fn probe(spec: &SandboxSpec, set: &CgroupSet) -> serde_json::Value {
+fn probe(spec: &SandboxSpec, set: &CgroupSet) -> Probe {
     let root = tempfile::tempdir().unwrap();
     let mut r = launch_ready(spec, set, Some(root.path()));
     let exit = r.wait_exit().unwrap();
     assert_eq!(exit, Exit::Code(0), "events: {:?}", r.events);
     let p = r
-        .events
-        .iter()
-        .find(|e| e["event"] == "probe")
-        .cloned()
+        .first(Event::as_probe)
         .unwrap_or_else(|| panic!("no probe event in {:?}", r.events));
     let phases = r.teardown().unwrap();
     assert!(phases.ready.is_some());
@@ -49,19 +47,19 @@ fn full_namespace_set_with_minimal_rootfs_isolates() {
     spec.rootfs = Rootfs::Minimal;
     spec.hostname = Some("isobench-sbx".into());
     let p = probe(&spec, &set);
-    assert_eq!(p["pid"], 1, "{p}");
-    assert_eq!(p["hostname"], "isobench-sbx");
-    assert_eq!(p["interfaces"], serde_json::json!(["lo"]), "{p}");
-    assert_eq!(p["visible_pids"], serde_json::json!([1]), "{p}");
-    let mounts: Vec<String> = serde_json::from_value(p["mounts"].clone()).unwrap();
+    assert_eq!(p.pid, 1, "{p:?}");
+    assert_eq!(p.hostname.as_deref(), Some("isobench-sbx"));
+    assert_eq!(p.interfaces, Some(vec!["lo".to_string()]), "{p:?}");
+    assert_eq!(p.visible_pids, Some(vec![1]), "{p:?}");
+    let mounts: Vec<String> = p.mounts.clone().unwrap();
     for m in &mounts {
         assert!(
             m == "/" || m == "/proc" || m == "/isobench-workload",
             "host mount {m} visible in {mounts:?}"
         );
     }
-    assert_eq!(p["no_new_privs"], 1);
-    assert!(p["uid_map"].as_str().unwrap().contains("65534"), "{p}");
+    assert_eq!(p.no_new_privs, Some(1));
+    assert!(p.uid_map.as_deref().unwrap().contains("65534"), "{p:?}");
     common::assert_clean(&set);
 }
 
@@ -72,9 +70,9 @@ fn no_namespaces_still_lands_in_the_cgroup() {
     };
     let spec = SandboxSpec::workload(&["probe"]);
     let p = probe(&spec, &set);
-    let cg = p["cgroup"].to_string();
+    let cg = format!("{:?}", p.cgroup);
     assert!(cg.contains(&set.run_id), "workload not in its cgroup: {cg}");
-    assert_ne!(p["pid"], 1);
+    assert_ne!(p.pid, 1);
     common::assert_clean(&set);
 }
 

@@ -131,6 +131,34 @@ pub struct Probe {
 }
 
 impl Event {
+    pub fn as_spin(&self) -> Option<&Spin> {
+        match self {
+            Event::Spin(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_tick(&self) -> Option<&Tick> {
+        match self {
+            Event::Tick(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn as_probe(&self) -> Option<&Probe> {
+        match self {
+            Event::Probe(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn as_forkbomb(&self) -> Option<&Forkbomb> {
+        match self {
+            Event::Forkbomb(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// Reads one event line's JSON; `None` for a line this harness does not
     /// know (kept raw by the caller).
     pub fn from_value(v: &serde_json::Value) -> Option<Event> {

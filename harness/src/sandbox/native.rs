@@ -83,7 +83,10 @@ pub struct Running {
     /// A peer launcher's stderr (memfd), quoted in errors.
     stderr_file: Option<OwnedFd>,
     pub report: LineReader,
-    pub events: Vec<serde_json::Value>,
+    /// The workload's events, typed.
+    pub events: Vec<super::Event>,
+    /// Report lines this harness does not know (a newer workload's).
+    pub unknown: Vec<serde_json::Value>,
     pub phases: Phases,
     t0: Instant,
     deadline: Instant,
@@ -364,6 +367,7 @@ pub fn launch_with(
         stderr_file,
         report: LineReader::new(report_r),
         events: Vec::new(),
+        unknown: Vec::new(),
         phases: Phases::default(),
         t0,
         deadline,
@@ -472,13 +476,14 @@ pub fn launch_with(
 }
 
 impl Running {
-    /// The workload's events so far, typed; lines this harness does not know
-    /// are left out (they stay in `events`).
-    pub fn typed_events(&self) -> Vec<super::Event> {
-        self.events
-            .iter()
-            .filter_map(super::Event::from_value)
-            .collect()
+    /// The first event `pick` accepts, e.g. `r.first(Event::as_spin)`.
+    pub fn first<T: Clone>(&self, pick: impl Fn(&super::Event) -> Option<&T>) -> Option<T> {
+        self.events.iter().find_map(pick).cloned()
+    }
+
+    /// The last event `pick` accepts (the final progress report).
+    pub fn last<T: Clone>(&self, pick: impl Fn(&super::Event) -> Option<&T>) -> Option<T> {
+        self.events.iter().rev().find_map(pick).cloned()
     }
 
     /// Waits for the workload's `ready` event (or its exit, or the deadline).
@@ -516,12 +521,7 @@ impl Running {
         until: Instant,
         want: impl Fn(&super::Event) -> bool,
     ) -> Result<bool, LaunchError> {
-        let seen = |events: &[serde_json::Value]| {
-            events
-                .iter()
-                .filter_map(super::Event::from_value)
-                .any(|e| want(&e))
-        };
+        let seen = |events: &[super::Event]| events.iter().any(&want);
         loop {
             if seen(&self.events) {
                 return Ok(true);
@@ -618,11 +618,17 @@ impl Running {
     /// Reads the reports waiting in the pipe once; the first `ready` is
     /// timed as the launch's `ready` phase.
     fn read_reports(&mut self) {
-        let ev = self.report.read_once();
-        if self.phases.ready.is_none() && ev.iter().any(|e| e["event"] == "ready") {
-            self.phases.ready = Some(Instant::now() - self.t0);
+        for v in self.report.read_once() {
+            match super::Event::from_value(&v) {
+                Some(e) => {
+                    if self.phases.ready.is_none() && e == super::Event::Ready {
+                        self.phases.ready = Some(Instant::now() - self.t0);
+                    }
+                    self.events.push(e);
+                }
+                None => self.unknown.push(v),
+            }
         }
-        self.events.extend(ev);
     }
 
     /// Time since launch (the parent's monotonic clock).

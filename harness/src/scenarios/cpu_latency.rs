@@ -171,10 +171,7 @@ fn run_variant(
         (Some(a), Some(b)) if wall > 0.0 => b.others_since(&a, ours) as f64 / 1e9 / wall,
         _ => 0.0,
     };
-    let tick = r.typed_events().into_iter().find_map(|e| match e {
-        Event::Tick(t) => Some(t),
-        _ => None,
-    });
+    let tick = r.first(Event::as_tick);
     r.teardown()?;
     if exit != Exit::Code(0) {
         return Err(ScenarioError::failed(format!(

@@ -91,10 +91,7 @@ impl Scenario for Cpuset {
         let before = r.cgroup().cpu_stats()?;
         let exit = r.wait_exit()?;
         let after = r.cgroup().cpu_stats()?;
-        let spin = r.typed_events().into_iter().find_map(|e| match e {
-            Event::Spin(s) => Some(s),
-            _ => None,
-        });
+        let spin = r.first(Event::as_spin);
         r.teardown()?;
         if exit != Exit::Code(0) {
             return Err(ScenarioError::failed(format!("spinner ended with {exit}")));

@@ -186,7 +186,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
     r.wait_ready()?;
     let exit = r.wait_exit()?;
     let stats = r.cgroup().memory_stats()?;
-    let events = r.typed_events();
+    let events = std::mem::take(&mut r.events);
     r.teardown()?;
     let steps = events
         .iter()

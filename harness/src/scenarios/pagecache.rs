@@ -237,7 +237,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx, dir: &Path) -> Result<Rep, ScenarioError> {
     let exit = r.wait_exit()?;
     let (samples, _) = mon.stop();
     let stats = r.cgroup().memory_stats()?;
-    let events = r.typed_events();
+    let events = std::mem::take(&mut r.events);
     r.teardown()?;
     let unreachable = events.iter().find_map(|e| match e {
         Event::Error { msg } if msg.starts_with("pagecache: create") => Some(msg),

@@ -234,10 +234,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
         std::thread::sleep(Duration::from_micros(200));
     };
     let exit = r.wait_exit()?;
-    let forks = r.typed_events().into_iter().rev().find_map(|e| match e {
-        Event::Forkbomb(f) => Some((f.forked, f.failed)),
-        _ => None,
-    });
+    let forks = r.last(Event::as_forkbomb).map(|f| (f.forked, f.failed));
     r.teardown()?;
     Ok(Rep {
         exit,

@@ -216,10 +216,7 @@ fn run_rep(
     let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
     let after = r.cgroup().cpu_stats()?;
     let host_after = HostCpu::now();
-    let spin = r.typed_events().into_iter().find_map(|e| match e {
-        Event::Spin(s) => Some(s),
-        _ => None,
-    });
+    let spin = r.first(Event::as_spin);
     r.teardown()?;
     if exit != Exit::Code(0) {
         return Err(ScenarioError::failed(format!("spinner ended with {exit}")));

@@ -136,7 +136,7 @@ fn run_escape(
     let exit = r.wait_exit()?;
     let mut attempts = Vec::new();
     let mut done = false;
-    for e in r.typed_events() {
+    for e in std::mem::take(&mut r.events) {
         match e {
             Event::Escape(a) => attempts.push(a),
             Event::EscapeDone(_) => done = true,

@@ -104,11 +104,8 @@ pub fn run_probe(ctx: &Ctx, spec: &SandboxSpec, quota_cpus: f64) -> Result<Probe
     r.wait_ready()?;
     let exit = r.wait_exit()?;
     let after = Moment::now();
-    let probe = r.typed_events().into_iter().find_map(|e| match e {
-        Event::Probe(p) => Some(*p),
-        _ => None,
-    });
-    let events = r.events.len();
+    let probe = r.first(Event::as_probe);
+    let events = r.events.len() + r.unknown.len();
     let phases = r.teardown().context("teardown")?;
     if exit != Exit::Code(0) {
         return Err(ScenarioError::failed(format!("probe ended with {exit}")));

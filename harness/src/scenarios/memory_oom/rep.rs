@@ -177,7 +177,7 @@ pub fn run_rep(cfg: &Config, ctx: &Ctx, variant: Variant) -> Result<Rep, Scenari
     let stats = r.cgroup().memory_stats()?;
     let bystander = bystander.map(bystander_after).transpose()?;
     let exit = r.wait_exit()?;
-    let events = r.typed_events();
+    let events = std::mem::take(&mut r.events);
     r.teardown()?;
     let hog_bytes = events
         .iter()
