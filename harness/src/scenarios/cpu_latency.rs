@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use isobench_reports::names::cpu_latency as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 
 use super::config::reject_if;
 use super::error::OrFail;
+use super::config::scenario_config;
 use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, CgroupError, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
@@ -23,31 +23,21 @@ use isobench_reports::compare::BUSY_CPUS;
 /// The scenario.
 pub struct CpuLatency;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    pub tick_period_ms: f64,
-    pub work_ms: f64,
-    pub count: u32,
-    pub cfs_period_ms: f64,
-    pub quota_pct: f64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        pub tick_period_ms: f64 => "the task wakes every this many ms",
+        pub work_ms: f64 => "CPU work per wake-up",
+        pub count: u32 => "wake-ups per variant",
+        pub cfs_period_ms: f64 => "CFS period of the quota",
+        pub quota_pct: f64 => "quota, % of one CPU (default 1.25 × average demand)",
+    }
 }
 
 impl Scenario for CpuLatency {
     const NAME: &'static str = n::SCENARIO;
     const ABOUT: &'static str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("tick-period-ms", "the task wakes every this many ms"),
-        ("work-ms", "CPU work per wake-up"),
-        ("count", "wake-ups per variant"),
-        ("cfs-period-ms", "CFS period of the quota"),
-        (
-            "quota-pct",
-            "quota, % of one CPU (default 1.25 × average demand)",
-        ),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

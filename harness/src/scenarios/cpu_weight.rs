@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use isobench_reports::names::cpu_weight as n;
 use isobench_reports::{Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 
 use super::config::reject_if;
 use super::error::{Context, OrFail};
+use super::config::scenario_config;
 use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
 use crate::cgroup::{translate, Cgroup, Controller, CpuList, Limits};
 use crate::sandbox::{Exit, Running, SandboxSpec};
@@ -16,14 +16,14 @@ use crate::sandbox::{Exit, Running, SandboxSpec};
 /// The scenario.
 pub struct CpuWeight;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    pub weights: Vec<u64>,
-    pub seconds: f64,
-    pub repetitions: u32,
-    pub tolerance_pp: f64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        pub weights: Vec<u64> => "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
+        pub seconds: f64 => "measurement window while all siblings spin",
+        pub repetitions: u32 => "repetitions",
+        pub tolerance_pp: f64 => "allowed share error in percentage points",
+    }
 }
 
 impl Scenario for CpuWeight {
@@ -31,15 +31,6 @@ impl Scenario for CpuWeight {
     const ABOUT: &'static str =
         "CPU weight: sibling spinners with weights 1:2:4 pinned to one shared CPU; measured vs expected share";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        (
-            "weights",
-            "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
-        ),
-        ("seconds", "measurement window while all siblings spin"),
-        ("repetitions", "repetitions"),
-        ("tolerance-pp", "allowed share error in percentage points"),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use isobench_reports::names::cpuset as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 
 use super::error::{Context, OrFail};
+use super::config::scenario_config;
 use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, CpuList, Limits};
 use crate::sandbox::event::{Event, Spin};
@@ -16,13 +16,13 @@ use crate::sandbox::{Exit, SandboxSpec};
 /// The scenario.
 pub struct Cpuset;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    pub threads: u32,
-    pub seconds: f64,
-    pub tolerance_pct: f64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        pub threads: u32 => "spinner threads (0 = 2 × nproc)",
+        pub seconds: f64 => "spin time",
+        pub tolerance_pct: f64 => "allowed excess of CPU time over one CPU",
+    }
 }
 
 impl Scenario for Cpuset {
@@ -30,11 +30,6 @@ impl Scenario for Cpuset {
     const ABOUT: &'static str =
         "cpuset: a multi-thread spinner pinned to one CPU; affinity seen, CPUs actually used, CPU time bounded by one CPU";
     const NEEDS: &'static [Controller] = &[Controller::Cpuset];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("threads", "spinner threads (0 = 2 × nproc)"),
-        ("seconds", "spin time"),
-        ("tolerance-pct", "allowed excess of CPU time over one CPU"),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

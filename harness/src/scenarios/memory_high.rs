@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use isobench_reports::names::memory_high as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::config::reject_if;
 use super::memory::{self, check_within, join, opt, MIB};
+use super::config::scenario_config;
 use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, Limits, MemoryStats};
 use crate::sandbox::event::{Event, Progress};
@@ -27,22 +27,22 @@ const CHARGE_BATCH_BYTES: f64 = 64.0 * 4096.0;
 /// The scenario.
 pub struct MemoryHigh;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// memory.high, MiB.
-    pub high_mib: u64,
-    /// memory.max, MiB (well above where the hog stops).
-    pub max_mib: u64,
-    /// How far above high the hog goes, MiB.
-    pub over_mib: u64,
-    /// Hog allocation step, KiB (small steps resolve the rate above high).
-    pub step_kib: u64,
-    /// Repetitions.
-    pub repetitions: u32,
-    /// Allocation above high must be at least this many times slower.
-    pub min_slowdown: f64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// memory.high, MiB.
+        pub high_mib: u64 => "memory.high",
+        /// memory.max, MiB (well above where the hog stops).
+        pub max_mib: u64 => "memory.max (never reached)",
+        /// How far above high the hog goes, MiB.
+        pub over_mib: u64 => "how far above high the hog goes",
+        /// Hog allocation step, KiB (small steps resolve the rate above high).
+        pub step_kib: u64 => "hog allocation step",
+        /// Repetitions.
+        pub repetitions: u32 => "runs",
+        /// Allocation above high must be at least this many times slower.
+        pub min_slowdown: f64 => "rate below high / rate above high must reach this",
+    }
 }
 
 impl Config {
@@ -69,17 +69,6 @@ impl Scenario for MemoryHigh {
     const ABOUT: &'static str =
         "memory.high throttling (v2): hog above high, below max; MiB/s above vs below high, memory.events high > 0, no kill";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("high-mib", "memory.high"),
-        ("max-mib", "memory.max (never reached)"),
-        ("over-mib", "how far above high the hog goes"),
-        ("step-kib", "hog allocation step"),
-        ("repetitions", "runs"),
-        (
-            "min-slowdown",
-            "rate below high / rate above high must reach this",
-        ),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

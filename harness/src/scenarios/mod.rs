@@ -32,7 +32,7 @@ pub enum Level {
 /// A documented parameter, for `isobench list`.
 #[derive(Debug, Clone)]
 pub struct Param {
-    pub name: &'static str,
+    pub name: String,
     pub quick: String,
     pub default: String,
     pub about: &'static str,
@@ -48,10 +48,13 @@ pub trait Scenario {
     /// Controllers it cannot run without: a set lacking one gets a skip row
     /// with the reason instead of an error.
     const NEEDS: &'static [Controller] = &[];
-    /// Each parameter's meaning, in the config's (kebab-case) key spelling.
-    const PARAMS: &'static [(&'static str, &'static str)];
-    /// Its parameters, as written in a suite file's `[name]` table.
-    type Config: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug;
+    /// Its parameters, as written in a suite file's `[name]` table, each
+    /// with its meaning (`scenario_config!`).
+    type Config: serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + config::Params;
 
     /// Built-in defaults of a suite level.
     fn level(level: Level) -> Self::Config;
@@ -85,7 +88,7 @@ pub trait Scenario {
         params_of(
             &Self::level(Level::Quick),
             &Self::level(Level::Default),
-            Self::PARAMS,
+            <Self::Config as config::Params>::PARAMS,
         )
     }
 }
@@ -173,7 +176,8 @@ scenarios! {
     Isolation => isolation::Isolation;
 }
 
-/// Documents a config's parameters from its quick and default values.
+/// Documents a config's parameters from its quick and default values;
+/// `about` holds each field's meaning under its Rust (snake_case) name.
 pub fn params_of<T: serde::Serialize>(
     quick: &T,
     default: &T,
@@ -183,17 +187,19 @@ pub fn params_of<T: serde::Serialize>(
     let d = toml::Table::try_from(default).unwrap_or_default();
     let show = |t: &toml::Table, k: &str| t.get(k).map(|v| v.to_string()).unwrap_or_default();
     d.keys()
-        .map(|k| {
-            let doc = about.iter().find(|(n, _)| n == k);
-            Param {
-                name: doc.map(|(n, _)| *n).unwrap_or("?"),
-                quick: show(&q, k),
-                default: show(&d, k),
-                about: doc.map(|(_, a)| *a).unwrap_or(""),
-            }
+        .map(|k| Param {
+            name: k.clone(),
+            quick: show(&q, k),
+            default: show(&d, k),
+            about: about
+                .iter()
+                .find(|(n, _)| n.replace('_', "-") == *k)
+                .map(|(_, a)| *a)
+                .unwrap_or(""),
         })
         .collect()
 }
+
 /// What every scenario gets from the run.
 pub struct Ctx {
     pub set: CgroupSet,

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use isobench_reports::names::pagecache as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::config::reject_if;
 use super::error::Context;
 use super::memory::{self, check_within, in_mib, join, mib, opt, MIB};
+use super::config::scenario_config;
 use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, MemoryStats};
 use crate::monitor::{Monitor, Sample, Sampling};
@@ -28,25 +28,25 @@ const AUTO_DIRS: &[&str] = &["/var/tmp", "/tmp"];
 /// The scenario.
 pub struct Pagecache;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// memory.max of the writer's sandbox, MiB.
-    pub limit_mib: u64,
-    /// File data written, as a multiple of the limit.
-    pub factor: f64,
-    /// Where the (immediately unlinked) file goes: a disk filesystem, or
-    /// "auto" for the first of /var/tmp, /tmp that is not tmpfs.
-    pub dir: String,
-    /// write(2) size, KiB.
-    pub chunk_kib: u64,
-    /// Repetitions.
-    pub repetitions: u32,
-    /// Usage may exceed the limit by this much (percent of the limit).
-    pub peak_slack_pct: f64,
-    /// Usage timeline sampling rate.
-    pub monitor_hz: u32,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// memory.max of the writer's sandbox, MiB.
+        pub limit_mib: u64 => "memory limit of the writer's sandbox",
+        /// File data written, as a multiple of the limit.
+        pub factor: f64 => "file data written, × the limit",
+        /// Where the (immediately unlinked) file goes: a disk filesystem, or
+        /// "auto" for the first of /var/tmp, /tmp that is not tmpfs.
+        pub dir: String => "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
+        /// write(2) size, KiB.
+        pub chunk_kib: u64 => "write size",
+        /// Repetitions.
+        pub repetitions: u32 => "runs",
+        /// Usage may exceed the limit by this much (percent of the limit).
+        pub peak_slack_pct: f64 => "usage may exceed the limit by this",
+        /// Usage timeline sampling rate.
+        pub monitor_hz: u32 => "usage timeline sampling rate",
+    }
 }
 
 impl Config {
@@ -68,18 +68,6 @@ impl Scenario for Pagecache {
     const ABOUT: &'static str =
         "page cache under a memory limit: write N× the limit to a file; no OOM kill, usage stays within the limit (cache reclaimed)";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("limit-mib", "memory limit of the writer's sandbox"),
-        ("factor", "file data written, × the limit"),
-        (
-            "dir",
-            "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
-        ),
-        ("chunk-kib", "write size"),
-        ("repetitions", "runs"),
-        ("peak-slack-pct", "usage may exceed the limit by this"),
-        ("monitor-hz", "usage timeline sampling rate"),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

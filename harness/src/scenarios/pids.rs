@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use isobench_reports::names::pids as n;
 use isobench_reports::stats::median;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 
 use super::config::reject_if;
 use super::error::Context;
+use super::config::scenario_config;
 use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, Limits, PidsStats};
 use crate::sandbox::event::Event;
@@ -25,22 +25,22 @@ pub struct Pids;
 /// Memory limit on the bomb as a second safety net.
 const BOMB_MEMORY: u64 = 256 << 20;
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// pids.max of the bomb's sandbox.
-    pub pids_max: u64,
-    /// Host spawns timed before and again during the bomb.
-    pub spawns: u32,
-    /// Repetitions.
-    pub repetitions: u32,
-    /// Bound on the bomb reaching its limit.
-    pub saturate_seconds: f64,
-    /// Bound on kill → cgroup empty and pids.current 0.
-    pub kill_within_seconds: f64,
-    /// Spawn latency p50 during the bomb above this × before is a warning.
-    pub responsive_factor: f64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// pids.max of the bomb's sandbox.
+        pub pids_max: u64 => "pids.max of the bomb's sandbox",
+        /// Host spawns timed before and again during the bomb.
+        pub spawns: u32 => "host spawns timed before and during the bomb",
+        /// Repetitions.
+        pub repetitions: u32 => "runs",
+        /// Bound on the bomb reaching its limit.
+        pub saturate_seconds: f64 => "bound on the bomb reaching its limit",
+        /// Bound on kill → cgroup empty and pids.current 0.
+        pub kill_within_seconds: f64 => "bound on kill → cgroup empty",
+        /// Spawn latency p50 during the bomb above this × before is a warning.
+        pub responsive_factor: f64 => "spawn p50 during / before above this warns",
+    }
 }
 
 impl Scenario for Pids {
@@ -48,17 +48,6 @@ impl Scenario for Pids {
     const ABOUT: &'static str =
         "fork bomb under pids.max: peak ≤ max, forks refused (pids.events max), cgroup killed and empty, host spawn latency before vs during";
     const NEEDS: &'static [Controller] = &[Controller::Pids];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("pids-max", "pids.max of the bomb's sandbox"),
-        ("spawns", "host spawns timed before and during the bomb"),
-        ("repetitions", "runs"),
-        ("saturate-seconds", "bound on the bomb reaching its limit"),
-        ("kill-within-seconds", "bound on kill → cgroup empty"),
-        (
-            "responsive-factor",
-            "spawn p50 during / before above this warns",
-        ),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

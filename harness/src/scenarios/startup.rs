@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use isobench_reports::names::startup as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
-use serde::{Deserialize, Serialize};
 
 use super::config::reject_if;
 use super::error::Context;
+use super::config::scenario_config;
 use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
 use crate::launchers::Launcher;
 use crate::sandbox::{Exit, Namespaces, NsSet, Phases, SandboxSpec};
@@ -42,33 +42,22 @@ pub fn default_sets() -> Vec<NsSet> {
     .collect()
 }
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// Measured launches per namespace set.
-    pub launches: u32,
-    /// Launches per set made first and discarded.
-    pub warmup: u32,
-    /// Namespace sets, launched round-robin.
-    pub sets: Vec<NsSet>,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// Measured launches per namespace set.
+        pub launches: u32 => "measured launches per namespace set",
+        /// Launches per set made first and discarded.
+        pub warmup: u32 => "unmeasured launches per set before measuring (page cache, slab, dentries)",
+        /// Namespace sets, launched round-robin.
+        pub sets: Vec<NsSet> => "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
+    }
 }
 
 impl Scenario for Startup {
     const NAME: &'static str = n::SCENARIO;
     const ABOUT: &'static str =
         "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("launches", "measured launches per namespace set"),
-        (
-            "warmup",
-            "unmeasured launches per set before measuring (page cache, slab, dentries)",
-        ),
-        (
-            "sets",
-            "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
-        ),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

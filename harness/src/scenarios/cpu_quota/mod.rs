@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use isobench_reports::names::cpu_quota as n;
 use isobench_reports::ScenarioResult;
-use serde::{Deserialize, Serialize};
 
 use super::config::reject_if;
 use super::error::{Context, OrFail};
+use super::config::scenario_config;
 use super::{check_range, ConfigError, Ctx, Level, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
@@ -29,24 +29,24 @@ pub use result::point_result;
 /// The scenario.
 pub struct CpuQuota;
 
-/// Parameters of the sweep.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// Quotas in percent of one CPU.
-    pub quotas_pct: Vec<f64>,
-    /// CFS periods in milliseconds.
-    pub periods_ms: Vec<f64>,
-    /// Spinner thread counts ("nproc" is spelled 0).
-    pub threads: Vec<u32>,
-    /// Seconds each spinner runs.
-    pub seconds: f64,
-    /// Repetitions per point.
-    pub repetitions: u32,
-    /// Accuracy tolerance in percent.
-    pub tolerance_pct: f64,
-    /// Monitor sampling rate for the representative timeline.
-    pub monitor_hz: u32,
+scenario_config! {
+    /// Parameters of the sweep.
+    pub struct Config {
+        /// Quotas in percent of one CPU.
+        pub quotas_pct: Vec<f64> => "quota, % of one CPU",
+        /// CFS periods in milliseconds.
+        pub periods_ms: Vec<f64> => "CFS period",
+        /// Spinner thread counts ("nproc" is spelled 0).
+        pub threads: Vec<u32> => "spinner threads (0 = nproc)",
+        /// Seconds each spinner runs.
+        pub seconds: f64 => "spin time per repetition",
+        /// Repetitions per point.
+        pub repetitions: u32 => "repetitions per point",
+        /// Accuracy tolerance in percent.
+        pub tolerance_pct: f64 => "accuracy check tolerance",
+        /// Monitor sampling rate for the representative timeline.
+        pub monitor_hz: u32 => "timeline sampling rate",
+    }
 }
 
 impl Scenario for CpuQuota {
@@ -54,15 +54,6 @@ impl Scenario for CpuQuota {
     const ABOUT: &'static str =
         "CFS bandwidth accuracy: spinners under cpu quotas; measured vs expected CPU time, throttling counters, usage timeline";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("quotas-pct", "quota, % of one CPU"),
-        ("periods-ms", "CFS period"),
-        ("threads", "spinner threads (0 = nproc)"),
-        ("seconds", "spin time per repetition"),
-        ("repetitions", "repetitions per point"),
-        ("tolerance-pct", "accuracy check tolerance"),
-        ("monitor-hz", "timeline sampling rate"),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {

@@ -1,22 +1,21 @@
 //! The isolation scenario's parameters and the limits it can run under.
 
-use serde::{Deserialize, Serialize};
 
-use crate::scenarios::config::reject_if;
+use crate::scenarios::config::{reject_if, scenario_config};
 use crate::scenarios::ConfigError;
 use crate::sandbox::{Namespaces, NsSet};
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// Namespace sets probed after the baseline.
-    pub sets: Vec<NsSet>,
-    pub memory_max_mib: u64,
-    pub cpu_quota_pct: f64,
-    pub hostname: String,
-    pub outside_uid: u32,
-    pub outside_gid: u32,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// Namespace sets probed after the baseline.
+        pub sets: Vec<NsSet> => "namespace sets probed after the no-namespace baseline; --namespaces picks one",
+        pub memory_max_mib: u64 => "memory limit of the probed sandboxes (what MemTotal should show)",
+        pub cpu_quota_pct: f64 => "CPU quota of the probed sandboxes, % of one CPU (what nproc should show)",
+        pub hostname: String => "hostname given to sandboxes with a uts namespace",
+        pub outside_uid: u32 => "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
+        pub outside_gid: u32 => "host gid that root in a user namespace maps to",
+    }
 }
 
 impl Config {

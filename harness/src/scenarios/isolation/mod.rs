@@ -61,32 +61,6 @@ impl Scenario for Isolation {
     const ABOUT: &'static str =
         "Isolation: `probe` per namespace set (and a no-namespace baseline that must leak); per-namespace checks and /proc leaks of memory, CPUs, uptime, load; `escape` attempts under the full set (each must be refused) and the baseline";
     const NEEDS: &'static [Controller] = &[Controller::Cpu, Controller::Memory];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        (
-            "sets",
-            "namespace sets probed after the no-namespace baseline; --namespaces picks one",
-        ),
-        (
-            "memory-max-mib",
-            "memory limit of the probed sandboxes (what MemTotal should show)",
-        ),
-        (
-            "cpu-quota-pct",
-            "CPU quota of the probed sandboxes, % of one CPU (what nproc should show)",
-        ),
-        (
-            "hostname",
-            "hostname given to sandboxes with a uts namespace",
-        ),
-        (
-            "outside-uid",
-            "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
-        ),
-        (
-            "outside-gid",
-            "host gid that root in a user namespace maps to",
-        ),
-    ];
     type Config = Config;
 
     /// The probes take milliseconds, so both levels probe the same.

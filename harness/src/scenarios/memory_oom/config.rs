@@ -5,6 +5,8 @@ use isobench_reports::names::memory_oom as n;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::scenarios::config::scenario_config;
+
 use crate::scenarios::memory::{self, MIB};
 
 /// The behaviours this scenario can exercise.
@@ -30,30 +32,30 @@ impl Variant {
     }
 }
 
-/// Parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    /// Which variants to run.
-    pub variants: Vec<Variant>,
-    /// memory.max of the hog's sandbox, MiB.
-    pub limit_mib: u64,
-    /// Hog allocation step, KiB.
-    pub step_kib: u64,
-    /// The hog asks for this many times the limit.
-    pub overshoot: f64,
-    /// Processes of the oom-group hog.
-    pub group_procs: u32,
-    /// Repetitions of each variant.
-    pub repetitions: u32,
-    /// Peak may exceed the limit by this much (percent of the limit).
-    pub peak_slack_pct: f64,
-    /// Bound on limit-hit → death, and on a kill leaving the cgroup empty.
-    pub kill_within_seconds: f64,
-    /// How long to wait for the oom_kill_disable hang (under_oom) to show.
-    pub hang_seconds: f64,
-    /// How long a detected hang must persist before it is reported as one.
-    pub stall_ms: u64,
+scenario_config! {
+    /// Parameters.
+    pub struct Config {
+        /// Which variants to run.
+        pub variants: Vec<Variant> => "single, oom-group (v2), oom-kill-disable (v1)",
+        /// memory.max of the hog's sandbox, MiB.
+        pub limit_mib: u64 => "memory limit of the hog's sandbox",
+        /// Hog allocation step, KiB.
+        pub step_kib: u64 => "hog allocation step",
+        /// The hog asks for this many times the limit.
+        pub overshoot: f64 => "hog asks for this × the limit",
+        /// Processes of the oom-group hog.
+        pub group_procs: u32 => "processes of the oom-group hog",
+        /// Repetitions of each variant.
+        pub repetitions: u32 => "runs of each variant",
+        /// Peak may exceed the limit by this much (percent of the limit).
+        pub peak_slack_pct: f64 => "peak may exceed the limit by this",
+        /// Bound on limit-hit → death, and on a kill leaving the cgroup empty.
+        pub kill_within_seconds: f64 => "bound on limit hit → death and on kill → empty",
+        /// How long to wait for the oom_kill_disable hang (under_oom) to show.
+        pub hang_seconds: f64 => "wait for the oom_kill_disable hang",
+        /// How long a detected hang must persist before it is reported as one.
+        pub stall_ms: u64 => "a hang must persist this long",
+    }
 }
 
 impl Config {

@@ -29,21 +29,6 @@ impl Scenario for MemoryOom {
     const ABOUT: &'static str =
         "cgroup OOM killer: anonymous hog into the memory limit; SIGKILL, peak vs limit, oom_kill counted once, time to kill, bystander survives; oom.group (v2) and oom_kill_disable (v1) variants";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
-    const PARAMS: &'static [(&'static str, &'static str)] = &[
-        ("variants", "single, oom-group (v2), oom-kill-disable (v1)"),
-        ("limit-mib", "memory limit of the hog's sandbox"),
-        ("step-kib", "hog allocation step"),
-        ("overshoot", "hog asks for this × the limit"),
-        ("group-procs", "processes of the oom-group hog"),
-        ("repetitions", "runs of each variant"),
-        ("peak-slack-pct", "peak may exceed the limit by this"),
-        (
-            "kill-within-seconds",
-            "bound on limit hit → death and on kill → empty",
-        ),
-        ("hang-seconds", "wait for the oom_kill_disable hang"),
-        ("stall-ms", "a hang must persist this long"),
-    ];
     type Config = Config;
 
     fn level(level: Level) -> Config {
