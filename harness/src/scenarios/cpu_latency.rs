@@ -11,7 +11,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::OrFail;
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use super::{check_range, ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, CgroupError, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
 use crate::sandbox::event::Event;
@@ -26,11 +26,15 @@ pub struct CpuLatency;
 scenario_config! {
     /// Parameters.
     pub struct Config {
-        pub tick_period_ms: f64 => "the task wakes every this many ms",
-        pub work_ms: f64 => "CPU work per wake-up",
-        pub count: u32 => "wake-ups per variant",
-        pub cfs_period_ms: f64 => "CFS period of the quota",
-        pub quota_pct: f64 => "quota, % of one CPU (default 1.25 × average demand)",
+        /// Not a multiple of the CFS period: successive bursts land at
+        /// different phases of it, so a burst straddling two periods (which
+        /// could fit under the quota in each) cannot hide the throttling in
+        /// every repetition.
+        pub tick_period_ms: f64 = 110.0 => "the task wakes every this many ms",
+        pub work_ms: f64 = 20.0 => "CPU work per wake-up",
+        pub count: u32 = 8, 40 => "wake-ups per variant",
+        pub cfs_period_ms: f64 = 50.0 => "CFS period of the quota",
+        pub quota_pct: f64 = 25.0 => "quota, % of one CPU (default 1.25 × average demand)",
     }
 }
 
@@ -39,23 +43,6 @@ impl Scenario for CpuLatency {
     const ABOUT: &'static str = "Latency under throttling: a periodic task (tick) without quota, with a quota just above its average demand, and with CFS burst";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            // Not a multiple of the CFS period: successive bursts land at
-            // different phases of it, so a burst straddling two periods
-            // (which could fit under the quota in each) cannot hide the
-            // throttling in every repetition.
-            tick_period_ms: 110.0,
-            work_ms: 20.0,
-            count: match level {
-                Level::Quick => 8,
-                Level::Default => 40,
-            },
-            cfs_period_ms: 50.0,
-            quota_pct: 25.0,
-        }
-    }
 
     fn validate(c: &Config) -> Result<(), ConfigError> {
         check_range("tick-period-ms", c.tick_period_ms, 1.0, 10_000.0)?;
@@ -316,6 +303,7 @@ fn metrics(v: &Variant, pb: f64) -> Vec<Metric> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     fn v(name: &'static str, done_ms: &[f64], thr: u64) -> Variant {
         Variant {

@@ -9,7 +9,7 @@ use isobench_reports::{Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::{Context, OrFail};
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use super::{check_range, ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::cgroup::{translate, Cgroup, Controller, CpuList, Limits};
 use crate::sandbox::{Exit, Running, SandboxSpec};
 
@@ -19,10 +19,11 @@ pub struct CpuWeight;
 scenario_config! {
     /// Parameters.
     pub struct Config {
-        pub weights: Vec<u64> => "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
-        pub seconds: f64 => "measurement window while all siblings spin",
-        pub repetitions: u32 => "repetitions",
-        pub tolerance_pp: f64 => "allowed share error in percentage points",
+        /// 1:2:4; on v1 the kernel scale gives shares 256:512:1024.
+        pub weights: Vec<u64> = vec![25, 50, 100] => "cgroup v2 cpu.weight per sibling (v1: translated to cpu.shares)",
+        pub seconds: f64 = 1.5, 3.0 => "measurement window while all siblings spin",
+        pub repetitions: u32 = 1, 3 => "repetitions",
+        pub tolerance_pp: f64 = 5.0 => "allowed share error in percentage points",
     }
 }
 
@@ -32,22 +33,6 @@ impl Scenario for CpuWeight {
         "CPU weight: sibling spinners with weights 1:2:4 pinned to one shared CPU; measured vs expected share";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            // 1:2:4; on v1 the kernel scale gives shares 256:512:1024.
-            weights: vec![25, 50, 100],
-            seconds: match level {
-                Level::Quick => 1.5,
-                Level::Default => 3.0,
-            },
-            repetitions: match level {
-                Level::Quick => 1,
-                Level::Default => 3,
-            },
-            tolerance_pp: 5.0,
-        }
-    }
 
     fn validate(c: &Config) -> Result<(), ConfigError> {
         reject_if(c.weights.len() < 2 || c.weights.len() > 16, || {
@@ -238,6 +223,7 @@ fn result(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     #[test]
     fn expected_shares_are_proportional() {

@@ -8,7 +8,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 
 use super::error::{Context, OrFail};
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
+use super::{check_range, ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, CpuList, Limits};
 use crate::sandbox::event::{Event, Spin};
 use crate::sandbox::{Exit, SandboxSpec};
@@ -19,9 +19,9 @@ pub struct Cpuset;
 scenario_config! {
     /// Parameters.
     pub struct Config {
-        pub threads: u32 => "spinner threads (0 = 2 × nproc)",
-        pub seconds: f64 => "spin time",
-        pub tolerance_pct: f64 => "allowed excess of CPU time over one CPU",
+        pub threads: u32 = 0 => "spinner threads (0 = 2 × nproc)",
+        pub seconds: f64 = 0.7, 2.0 => "spin time",
+        pub tolerance_pct: f64 = 5.0 => "allowed excess of CPU time over one CPU",
     }
 }
 
@@ -31,17 +31,6 @@ impl Scenario for Cpuset {
         "cpuset: a multi-thread spinner pinned to one CPU; affinity seen, CPUs actually used, CPU time bounded by one CPU";
     const NEEDS: &'static [Controller] = &[Controller::Cpuset];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            threads: 0,
-            seconds: match level {
-                Level::Quick => 0.7,
-                Level::Default => 2.0,
-            },
-            tolerance_pct: 5.0,
-        }
-    }
 
     fn validate(c: &Config) -> Result<(), ConfigError> {
         if c.threads > 1024 {
@@ -150,6 +139,7 @@ pub fn checks(pinned: u32, spin: &Spin, usage_cpus: f64, tol_pct: f64) -> Vec<Ch
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     fn spin(affinity: Option<Vec<u64>>, used: Vec<u64>) -> Spin {
         Spin {

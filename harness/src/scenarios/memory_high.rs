@@ -16,7 +16,7 @@ use serde_json::json;
 use super::config::reject_if;
 use super::memory::{self, check_within, join, opt, MIB};
 use super::config::scenario_config;
-use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
+use super::{ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, Limits, MemoryStats};
 use crate::sandbox::event::{Event, Progress};
 use crate::sandbox::Exit;
@@ -31,17 +31,17 @@ scenario_config! {
     /// Parameters.
     pub struct Config {
         /// memory.high, MiB.
-        pub high_mib: u64 => "memory.high",
+        pub high_mib: u64 = 64 => "memory.high",
         /// memory.max, MiB (well above where the hog stops).
-        pub max_mib: u64 => "memory.max (never reached)",
+        pub max_mib: u64 = 256 => "memory.max (never reached)",
         /// How far above high the hog goes, MiB.
-        pub over_mib: u64 => "how far above high the hog goes",
+        pub over_mib: u64 = 2 => "how far above high the hog goes",
         /// Hog allocation step, KiB (small steps resolve the rate above high).
-        pub step_kib: u64 => "hog allocation step",
+        pub step_kib: u64 = 256 => "hog allocation step",
         /// Repetitions.
-        pub repetitions: u32 => "runs",
+        pub repetitions: u32 = 1, 3 => "runs",
         /// Allocation above high must be at least this many times slower.
-        pub min_slowdown: f64 => "rate below high / rate above high must reach this",
+        pub min_slowdown: f64 = 2.0 => "rate below high / rate above high must reach this",
     }
 }
 
@@ -70,20 +70,6 @@ impl Scenario for MemoryHigh {
         "memory.high throttling (v2): hog above high, below max; MiB/s above vs below high, memory.events high > 0, no kill";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            high_mib: 64,
-            max_mib: 256,
-            over_mib: 2,
-            step_kib: 256,
-            repetitions: match level {
-                Level::Quick => 1,
-                Level::Default => 3,
-            },
-            min_slowdown: 2.0,
-        }
-    }
 
     /// Rejects settings that cannot show throttling, or would take ages.
     fn validate(c: &Config) -> Result<(), ConfigError> {
@@ -311,6 +297,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
     use crate::cgroup::MemoryEvents;
     use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 

@@ -57,7 +57,9 @@ pub trait Scenario {
         + config::Params;
 
     /// Built-in defaults of a suite level.
-    fn level(level: Level) -> Self::Config;
+    fn level(level: Level) -> Self::Config {
+        <Self::Config as config::Params>::level(level)
+    }
 
     /// Rejects values the scenario cannot run with (the registry names the
     /// scenario in the message).

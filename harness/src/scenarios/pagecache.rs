@@ -16,7 +16,7 @@ use super::config::reject_if;
 use super::error::Context;
 use super::memory::{self, check_within, in_mib, join, mib, opt, MIB};
 use super::config::scenario_config;
-use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError, Skip};
+use super::{ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, MemoryStats};
 use crate::monitor::{Monitor, Sample, Sampling};
 use crate::sandbox::event::Event;
@@ -32,20 +32,20 @@ scenario_config! {
     /// Parameters.
     pub struct Config {
         /// memory.max of the writer's sandbox, MiB.
-        pub limit_mib: u64 => "memory limit of the writer's sandbox",
+        pub limit_mib: u64 = 64 => "memory limit of the writer's sandbox",
         /// File data written, as a multiple of the limit.
-        pub factor: f64 => "file data written, × the limit",
+        pub factor: f64 = 4.0 => "file data written, × the limit",
         /// Where the (immediately unlinked) file goes: a disk filesystem, or
         /// "auto" for the first of /var/tmp, /tmp that is not tmpfs.
-        pub dir: String => "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
+        pub dir: String = "auto".into() => "disk directory for the file (\"auto\": /var/tmp or /tmp, not tmpfs)",
         /// write(2) size, KiB.
-        pub chunk_kib: u64 => "write size",
+        pub chunk_kib: u64 = 1024 => "write size",
         /// Repetitions.
-        pub repetitions: u32 => "runs",
+        pub repetitions: u32 = 1, 3 => "runs",
         /// Usage may exceed the limit by this much (percent of the limit).
-        pub peak_slack_pct: f64 => "usage may exceed the limit by this",
+        pub peak_slack_pct: f64 = 2.0 => "usage may exceed the limit by this",
         /// Usage timeline sampling rate.
-        pub monitor_hz: u32 => "usage timeline sampling rate",
+        pub monitor_hz: u32 = 100 => "usage timeline sampling rate",
     }
 }
 
@@ -69,21 +69,6 @@ impl Scenario for Pagecache {
         "page cache under a memory limit: write N× the limit to a file; no OOM kill, usage stays within the limit (cache reclaimed)";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            limit_mib: 64,
-            factor: 4.0,
-            dir: "auto".into(),
-            chunk_kib: 1024,
-            repetitions: match level {
-                Level::Quick => 1,
-                Level::Default => 3,
-            },
-            peak_slack_pct: 2.0,
-            monitor_hz: 100,
-        }
-    }
 
     /// Rejects settings that cannot show reclaim.
     fn validate(c: &Config) -> Result<(), ConfigError> {
@@ -400,6 +385,7 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
     use crate::cgroup::MemoryEvents;
     use crate::scenarios::memory::testing::{plot_ids, rejects, status};
 

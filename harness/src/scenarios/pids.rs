@@ -14,7 +14,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::Context;
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use super::{check_range, ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, Limits, PidsStats};
 use crate::sandbox::event::Event;
 use crate::sandbox::{Exit, SandboxSpec};
@@ -29,17 +29,17 @@ scenario_config! {
     /// Parameters.
     pub struct Config {
         /// pids.max of the bomb's sandbox.
-        pub pids_max: u64 => "pids.max of the bomb's sandbox",
+        pub pids_max: u64 = 64 => "pids.max of the bomb's sandbox",
         /// Host spawns timed before and again during the bomb.
-        pub spawns: u32 => "host spawns timed before and during the bomb",
+        pub spawns: u32 = 20, 100 => "host spawns timed before and during the bomb",
         /// Repetitions.
-        pub repetitions: u32 => "runs",
+        pub repetitions: u32 = 1, 3 => "runs",
         /// Bound on the bomb reaching its limit.
-        pub saturate_seconds: f64 => "bound on the bomb reaching its limit",
+        pub saturate_seconds: f64 = 10.0 => "bound on the bomb reaching its limit",
         /// Bound on kill → cgroup empty and pids.current 0.
-        pub kill_within_seconds: f64 => "bound on kill → cgroup empty",
+        pub kill_within_seconds: f64 = 5.0 => "bound on kill → cgroup empty",
         /// Spawn latency p50 during the bomb above this × before is a warning.
-        pub responsive_factor: f64 => "spawn p50 during / before above this warns",
+        pub responsive_factor: f64 = 5.0 => "spawn p50 during / before above this warns",
     }
 }
 
@@ -49,25 +49,6 @@ impl Scenario for Pids {
         "fork bomb under pids.max: peak ≤ max, forks refused (pids.events max), cgroup killed and empty, host spawn latency before vs during";
     const NEEDS: &'static [Controller] = &[Controller::Pids];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        let base = Config {
-            pids_max: 64,
-            spawns: 20,
-            repetitions: 1,
-            saturate_seconds: 10.0,
-            kill_within_seconds: 5.0,
-            responsive_factor: 5.0,
-        };
-        match level {
-            Level::Quick => base,
-            Level::Default => Config {
-                spawns: 100,
-                repetitions: 3,
-                ..base
-            },
-        }
-    }
 
     /// Rejects values that make no sense or endanger the host.
     fn validate(c: &Config) -> Result<(), ConfigError> {
@@ -445,6 +426,7 @@ fn host_responsive(cfg: &Config, before: &[f64], during: &[f64]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     fn rep() -> Rep {
         Rep {

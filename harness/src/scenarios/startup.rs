@@ -14,7 +14,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::Context;
 use super::config::scenario_config;
-use super::{ConfigError, Ctx, Level, Point, Scenario, ScenarioError};
+use super::{ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::launchers::Launcher;
 use crate::sandbox::{Exit, Namespaces, NsSet, Phases, SandboxSpec};
 
@@ -42,15 +42,22 @@ pub fn default_sets() -> Vec<NsSet> {
     .collect()
 }
 
+fn tcg() -> bool {
+    crate::env::virtualization() == "tcg"
+}
+
 scenario_config! {
     /// Parameters.
     pub struct Config {
         /// Measured launches per namespace set.
-        pub launches: u32 => "measured launches per namespace set",
+        /// Under TCG every launch is emulated (crun: ~0.5 s each): fewer
+        /// launches keep a VM run within its deadline; times from TCG are
+        /// not comparable with real hardware anyway.
+        pub launches: u32 = if tcg() { 10 } else { 50 }, if tcg() { 20 } else { 200 } => "measured launches per namespace set",
         /// Launches per set made first and discarded.
-        pub warmup: u32 => "unmeasured launches per set before measuring (page cache, slab, dentries)",
+        pub warmup: u32 = 3 => "unmeasured launches per set before measuring (page cache, slab, dentries)",
         /// Namespace sets, launched round-robin.
-        pub sets: Vec<NsSet> => "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
+        pub sets: Vec<NsSet> = default_sets() => "namespace sets (\"none\" = cgroup only, \"all\"); --namespaces picks one",
     }
 }
 
@@ -59,22 +66,6 @@ impl Scenario for Startup {
     const ABOUT: &'static str =
         "Startup latency: repeated `ready` launches per namespace set; time to ready and each launch phase";
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            // Under TCG every launch is emulated (crun: ~0.5 s each): fewer
-            // launches keep a VM run within its deadline; times from TCG are
-            // not comparable with real hardware anyway.
-            launches: match (level, crate::env::virtualization() == "tcg") {
-                (Level::Quick, false) => 50,
-                (Level::Default, false) => 200,
-                (Level::Quick, true) => 10,
-                (Level::Default, true) => 20,
-            },
-            warmup: 3,
-            sets: default_sets(),
-        }
-    }
 
     /// Rejects counts that measure nothing or would run for hours.
     fn validate(c: &Config) -> Result<(), ConfigError> {
@@ -377,6 +368,7 @@ pub fn set_result(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     fn ms(x: f64) -> Duration {
         Duration::from_secs_f64(x / 1000.0)

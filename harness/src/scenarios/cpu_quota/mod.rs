@@ -13,7 +13,7 @@ use isobench_reports::ScenarioResult;
 use super::config::reject_if;
 use super::error::{Context, OrFail};
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Level, Scenario, ScenarioError};
+use super::{check_range, ConfigError, Ctx, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
 use crate::monitor::{Monitor, Sampling};
@@ -29,23 +29,32 @@ pub use result::point_result;
 /// The scenario.
 pub struct CpuQuota;
 
+/// The default sweep: 10% … nproc × 100% of a CPU (with 10 ms and 100 ms
+/// periods, one thread and one per CPU).
+fn default_quotas() -> Vec<f64> {
+    [10.0, 25.0, 50.0, 100.0, 150.0, 200.0]
+        .into_iter()
+        .filter(|q| *q <= 100.0 * f64::from(crate::env::cpus()))
+        .collect()
+}
+
 scenario_config! {
     /// Parameters of the sweep.
     pub struct Config {
         /// Quotas in percent of one CPU.
-        pub quotas_pct: Vec<f64> => "quota, % of one CPU",
+        pub quotas_pct: Vec<f64> = vec![20.0, 50.0, 100.0], default_quotas() => "quota, % of one CPU",
         /// CFS periods in milliseconds.
-        pub periods_ms: Vec<f64> => "CFS period",
+        pub periods_ms: Vec<f64> = vec![100.0], vec![10.0, 100.0] => "CFS period",
         /// Spinner thread counts ("nproc" is spelled 0).
-        pub threads: Vec<u32> => "spinner threads (0 = nproc)",
+        pub threads: Vec<u32> = vec![1], vec![1, 0] => "spinner threads (0 = nproc)",
         /// Seconds each spinner runs.
-        pub seconds: f64 => "spin time per repetition",
+        pub seconds: f64 = 2.0, 2.5 => "spin time per repetition",
         /// Repetitions per point.
-        pub repetitions: u32 => "repetitions per point",
+        pub repetitions: u32 = 1 => "repetitions per point",
         /// Accuracy tolerance in percent.
-        pub tolerance_pct: f64 => "accuracy check tolerance",
+        pub tolerance_pct: f64 = 5.0 => "accuracy check tolerance",
         /// Monitor sampling rate for the representative timeline.
-        pub monitor_hz: u32 => "timeline sampling rate",
+        pub monitor_hz: u32 = 100 => "timeline sampling rate",
     }
 }
 
@@ -55,34 +64,6 @@ impl Scenario for CpuQuota {
         "CFS bandwidth accuracy: spinners under cpu quotas; measured vs expected CPU time, throttling counters, usage timeline";
     const NEEDS: &'static [Controller] = &[Controller::Cpu];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        match level {
-            Level::Quick => Config {
-                quotas_pct: vec![20.0, 50.0, 100.0],
-                periods_ms: vec![100.0],
-                threads: vec![1],
-                seconds: 2.0,
-                repetitions: 1,
-                tolerance_pct: 5.0,
-                monitor_hz: 100,
-            },
-            // The sweep: 10% … nproc × 100% of a CPU, 10 ms and 100 ms
-            // periods, one thread and one per CPU.
-            Level::Default => Config {
-                quotas_pct: [10.0, 25.0, 50.0, 100.0, 150.0, 200.0]
-                    .into_iter()
-                    .filter(|q| *q <= 100.0 * f64::from(crate::env::cpus()))
-                    .collect(),
-                periods_ms: vec![10.0, 100.0],
-                threads: vec![1, 0],
-                seconds: 2.5,
-                repetitions: 1,
-                tolerance_pct: 5.0,
-                monitor_hz: 100,
-            },
-        }
-    }
 
     fn validate(c: &Config) -> Result<(), ConfigError> {
         c.validate_for(crate::env::cpus())
@@ -248,6 +229,7 @@ fn run_rep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::Level;
 
     #[test]
     fn config_rejects_impossible_values() {

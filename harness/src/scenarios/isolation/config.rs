@@ -9,12 +9,12 @@ scenario_config! {
     /// Parameters.
     pub struct Config {
         /// Namespace sets probed after the baseline.
-        pub sets: Vec<NsSet> => "namespace sets probed after the no-namespace baseline; --namespaces picks one",
-        pub memory_max_mib: u64 => "memory limit of the probed sandboxes (what MemTotal should show)",
-        pub cpu_quota_pct: f64 => "CPU quota of the probed sandboxes, % of one CPU (what nproc should show)",
-        pub hostname: String => "hostname given to sandboxes with a uts namespace",
-        pub outside_uid: u32 => "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
-        pub outside_gid: u32 => "host gid that root in a user namespace maps to",
+        pub sets: Vec<NsSet> = vec![NsSet::of("pid,mnt,uts,ipc"), NsSet(Namespaces::all())] => "namespace sets probed after the no-namespace baseline; --namespaces picks one",
+        pub memory_max_mib: u64 = 256 => "memory limit of the probed sandboxes (what MemTotal should show)",
+        pub cpu_quota_pct: f64 = 50.0 => "CPU quota of the probed sandboxes, % of one CPU (what nproc should show)",
+        pub hostname: String = "isobench-probe".into() => "hostname given to sandboxes with a uts namespace",
+        pub outside_uid: u32 = 65534 => "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
+        pub outside_gid: u32 = 65534 => "host gid that root in a user namespace maps to",
     }
 }
 

@@ -29,8 +29,8 @@
 use isobench_reports::ScenarioResult;
 
 use crate::cgroup::Controller;
-use crate::sandbox::{Namespaces, NsSet};
-use crate::scenarios::{ConfigError, Ctx, Level, Scenario, ScenarioError};
+use crate::sandbox::Namespaces;
+use crate::scenarios::{ConfigError, Ctx, Scenario, ScenarioError};
 
 mod config;
 mod escape;
@@ -64,17 +64,6 @@ impl Scenario for Isolation {
     type Config = Config;
 
     /// The probes take milliseconds, so both levels probe the same.
-    fn level(_level: Level) -> Config {
-        Config {
-            sets: vec![NsSet::of("pid,mnt,uts,ipc"), NsSet(Namespaces::all())],
-            memory_max_mib: 256,
-            cpu_quota_pct: 50.0,
-            hostname: "isobench-probe".into(),
-            outside_uid: 65534,
-            outside_gid: 65534,
-        }
-    }
-
     fn validate(cfg: &Config) -> Result<(), ConfigError> {
         cfg.validate_on(crate::env::cpus(), physical_memory())
     }

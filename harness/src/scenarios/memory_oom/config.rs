@@ -36,25 +36,25 @@ scenario_config! {
     /// Parameters.
     pub struct Config {
         /// Which variants to run.
-        pub variants: Vec<Variant> => "single, oom-group (v2), oom-kill-disable (v1)",
+        pub variants: Vec<Variant> = vec![Variant::Single, Variant::OomGroup, Variant::OomKillDisable] => "single, oom-group (v2), oom-kill-disable (v1)",
         /// memory.max of the hog's sandbox, MiB.
-        pub limit_mib: u64 => "memory limit of the hog's sandbox",
+        pub limit_mib: u64 = 64 => "memory limit of the hog's sandbox",
         /// Hog allocation step, KiB.
-        pub step_kib: u64 => "hog allocation step",
+        pub step_kib: u64 = 1024 => "hog allocation step",
         /// The hog asks for this many times the limit.
-        pub overshoot: f64 => "hog asks for this × the limit",
+        pub overshoot: f64 = 4.0 => "hog asks for this × the limit",
         /// Processes of the oom-group hog.
-        pub group_procs: u32 => "processes of the oom-group hog",
+        pub group_procs: u32 = 4 => "processes of the oom-group hog",
         /// Repetitions of each variant.
-        pub repetitions: u32 => "runs of each variant",
+        pub repetitions: u32 = 2, 5 => "runs of each variant",
         /// Peak may exceed the limit by this much (percent of the limit).
-        pub peak_slack_pct: f64 => "peak may exceed the limit by this",
+        pub peak_slack_pct: f64 = 2.0 => "peak may exceed the limit by this",
         /// Bound on limit-hit → death, and on a kill leaving the cgroup empty.
-        pub kill_within_seconds: f64 => "bound on limit hit → death and on kill → empty",
+        pub kill_within_seconds: f64 = 5.0 => "bound on limit hit → death and on kill → empty",
         /// How long to wait for the oom_kill_disable hang (under_oom) to show.
-        pub hang_seconds: f64 => "wait for the oom_kill_disable hang",
+        pub hang_seconds: f64 = 5.0 => "wait for the oom_kill_disable hang",
         /// How long a detected hang must persist before it is reported as one.
-        pub stall_ms: u64 => "a hang must persist this long",
+        pub stall_ms: u64 = 200 => "a hang must persist this long",
     }
 }
 

@@ -18,7 +18,7 @@ use isobench_reports::ScenarioResult;
 
 use super::config::reject_if;
 use super::memory::{self, check_within, MIB};
-use super::{ConfigError, Ctx, Level, Scenario, ScenarioError, Skip};
+use super::{ConfigError, Ctx, Scenario, ScenarioError, Skip};
 use crate::cgroup::Controller;
 
 /// The scenario.
@@ -30,24 +30,6 @@ impl Scenario for MemoryOom {
         "cgroup OOM killer: anonymous hog into the memory limit; SIGKILL, peak vs limit, oom_kill counted once, time to kill, bystander survives; oom.group (v2) and oom_kill_disable (v1) variants";
     const NEEDS: &'static [Controller] = &[Controller::Memory];
     type Config = Config;
-
-    fn level(level: Level) -> Config {
-        Config {
-            variants: vec![Variant::Single, Variant::OomGroup, Variant::OomKillDisable],
-            limit_mib: 64,
-            step_kib: 1024,
-            overshoot: 4.0,
-            group_procs: 4,
-            repetitions: match level {
-                Level::Quick => 2,
-                Level::Default => 5,
-            },
-            peak_slack_pct: 2.0,
-            kill_within_seconds: 5.0,
-            hang_seconds: 5.0,
-            stall_ms: 200,
-        }
-    }
 
     /// Rejects values that cannot produce a meaningful OOM.
     fn validate(c: &Config) -> Result<(), ConfigError> {

@@ -1,5 +1,6 @@
 //! memory-oom's checks on recorded runs, its skip rows and its config.
 
+use crate::scenarios::Level;
 use isobench_reports::names::memory_oom as n;
 use isobench_reports::{ScenarioResult, Status};
 

@@ -1,5 +1,7 @@
 //! Parameters, specs and the rows a failed probe makes.
 
+use crate::sandbox::NsSet;
+use crate::scenarios::Level;
 use super::*;
 use crate::sandbox::Rootfs;
 

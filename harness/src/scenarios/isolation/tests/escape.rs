@@ -1,5 +1,6 @@
 //! The escape attempts' verdicts and rows.
 
+use crate::scenarios::Level;
 use isobench_reports::names::isolation as n;
 
 use super::*;

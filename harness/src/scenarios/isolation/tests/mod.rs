@@ -1,5 +1,6 @@
 //! The verdicts on data recorded on this machine (no root needed).
 
+use crate::scenarios::Level;
 use isobench_reports::{Check, Status};
 
 use super::*;

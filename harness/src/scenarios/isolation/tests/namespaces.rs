@@ -1,5 +1,6 @@
 //! The per-namespace detectors, on an isolated and a leaky probe.
 
+use crate::scenarios::Level;
 use super::*;
 use isobench_reports::names::isolation as n;
 
