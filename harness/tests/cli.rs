@@ -18,15 +18,7 @@ fn assert_usage_error(out: &Output, needle: &str) {
 
 #[test]
 fn unknown_scenario_is_one_line_exit_2_and_no_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("r.json");
-    let out = isobench(&[
-        "run",
-        "--scenario",
-        "nope",
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let (out, out_path, _dir) = common::isobench_out(&["run", "--scenario", "nope"]);
     assert_usage_error(&out, "unknown scenario \"nope\"");
     assert!(!out_path.exists());
 }

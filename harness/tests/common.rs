@@ -51,21 +51,43 @@ pub fn isobench(args: &[&str]) -> std::process::Output {
         .expect("run isobench")
 }
 
+/// Runs `isobench ARGS -o DIR/r.json` in a fresh temp dir: (output, results
+/// path, the dir guard).
+pub fn isobench_out(
+    args: &[&str],
+) -> (std::process::Output, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["-o", out_path.to_str().unwrap()]);
+    let out = isobench(&all);
+    (out, out_path, dir)
+}
+
 /// Writes `suite_toml` to a temp dir and runs it (plus `extra` arguments)
-/// with `-o` into the same dir: (output, results path, the dir guard).
+/// with `-o` into a temp dir: (output, results path, the dir guard).
 pub fn run_suite(
     suite_toml: &str,
     extra: &[&str],
 ) -> (std::process::Output, std::path::PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
+    let suite_dir = tempfile::tempdir().unwrap();
+    let suite = suite_dir.path().join("s.toml");
     std::fs::write(&suite, suite_toml).unwrap();
-    let out_path = dir.path().join("r.json");
     let mut args = vec!["run", "--suite", suite.to_str().unwrap()];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["-o", out_path.to_str().unwrap()]);
-    let out = isobench(&args);
-    (out, out_path, dir)
+    isobench_out(&args)
+}
+
+/// `run_suite`, then its results read back (a run that wrote none panics
+/// with its stderr).
+pub fn suite_results(
+    suite_toml: &str,
+    extra: &[&str],
+) -> (std::process::Output, isobench_reports::RunResults) {
+    let (out, path, _dir) = run_suite(suite_toml, extra);
+    let r = isobench_reports::read_results(&path)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, r)
 }
 
 /// Preconditions `ISOBENCH_REQUIRE` may name (a typo there is an error, not

@@ -13,13 +13,10 @@ use isobench_reports::{RunResults, Status};
 
 /// Runs a one-point cpu-quota (20% of a CPU) through `launcher`.
 fn quota_run(launcher: &str) -> (Output, RunResults) {
-    let (out, out_path, _dir) = common::run_suite(
+    common::suite_results(
         "[suite]\nlevel = \"quick\"\n[cpu-quota]\nquotas-pct = [20]\nseconds = 2.0\nrepetitions = 1\n",
         &["--launcher", launcher],
-    );
-    let r = isobench_reports::read_results(&out_path)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out, r)
+    )
 }
 
 /// The path of `runtime` (Debian packages it under its own name) when the
@@ -239,17 +236,8 @@ fn crun_is_skipped_with_its_reason_in_hybrid_mode() {
         common::skipped("not a hybrid host");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("r.json");
-    let out = isobench(&[
-        "run",
-        "--scenario",
-        "cpu-quota",
-        "--launcher",
-        "crun",
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let (out, out_path, _dir) =
+        common::isobench_out(&["run", "--scenario", "cpu-quota", "--launcher", "crun"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("hybrid mode not supported"), "{err}");

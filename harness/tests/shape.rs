@@ -104,9 +104,7 @@ fn quick_suite_keeps_its_shape() {
     if !common::root_or_skip("quick_suite_keeps_its_shape") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("quick.json");
-    let out = common::isobench(&["run", "--suite", "quick", "-o", out_path.to_str().unwrap()]);
+    let (out, out_path, _dir) = common::isobench_out(&["run", "--suite", "quick"]);
     assert!(
         out.status.code() == Some(0) || out.status.code() == Some(1),
         "{}",

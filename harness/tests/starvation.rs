@@ -59,13 +59,10 @@ fn not_root() -> Option<&'static str> {
 }
 
 fn halved_run() -> (std::process::Output, RunResults) {
-    let (out, path, _dir) = common::run_suite(
+    common::suite_results(
         "[suite]\nlevel = \"quick\"\nscenarios = [\"cpu-quota\"]\n[cpu-quota]\nquotas-pct = [20, 50]\nseconds = 2.0\n",
         &["--launcher", HALVING],
-    );
-    let r = isobench_reports::read_results(&path)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out, r)
+    )
 }
 
 /// The run's cpu-quota rows.

@@ -130,35 +130,31 @@ pub struct Probe {
     pub uptime_s: Option<f64>,
 }
 
+/// `Event::as_spin(&e)` and the like: the payload of one kind, for
+/// `Running::first(Event::as_spin)`.
+macro_rules! payloads {
+    ($($fn:ident => $variant:ident($ty:ty);)*) => {
+        impl Event {
+            $(
+                pub fn $fn(&self) -> Option<&$ty> {
+                    match self {
+                        Event::$variant(p) => Some(p),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+payloads! {
+    as_spin => Spin(Spin);
+    as_tick => Tick(Tick);
+    as_probe => Probe(Probe);
+    as_forkbomb => Forkbomb(Forkbomb);
+}
+
 impl Event {
-    pub fn as_spin(&self) -> Option<&Spin> {
-        match self {
-            Event::Spin(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn as_tick(&self) -> Option<&Tick> {
-        match self {
-            Event::Tick(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn as_probe(&self) -> Option<&Probe> {
-        match self {
-            Event::Probe(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    pub fn as_forkbomb(&self) -> Option<&Forkbomb> {
-        match self {
-            Event::Forkbomb(f) => Some(f),
-            _ => None,
-        }
-    }
-
     /// Reads one event line's JSON; `None` for a line this harness does not
     /// know (kept raw by the caller).
     pub fn from_value(v: &serde_json::Value) -> Option<Event> {

@@ -48,9 +48,8 @@ impl Point {
         self
     }
 
-    pub fn metric(mut self, m: Metric) -> Self {
-        self.0.metrics.push(m);
-        self
+    pub fn metric(self, m: Metric) -> Self {
+        self.metrics([m])
     }
 
     pub fn metrics(mut self, ms: impl IntoIterator<Item = Metric>) -> Self {
@@ -58,9 +57,8 @@ impl Point {
         self
     }
 
-    pub fn check(mut self, c: Check) -> Self {
-        self.0.checks.push(c);
-        self
+    pub fn check(self, c: Check) -> Self {
+        self.checks([c])
     }
 
     pub fn checks(mut self, cs: impl IntoIterator<Item = Check>) -> Self {
