@@ -77,16 +77,10 @@ impl Skip {
 
     /// The skip as the scenario's result row.
     pub fn into_result(self, name: &str, launcher: &str) -> ScenarioResult {
-        ScenarioResult {
-            name: name.into(),
-            launcher: launcher.into(),
-            launcher_spec: None,
-            params: self.params,
-            metrics: Vec::new(),
-            checks: vec![self.check],
-            series: Default::default(),
-            error: None,
-        }
+        super::Point::for_launcher(name, launcher)
+            .params(self.params)
+            .check(self.check)
+            .build()
     }
 }
 
