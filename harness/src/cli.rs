@@ -44,7 +44,12 @@ pub enum Command {
         json: bool,
     },
     /// List scenarios, their parameters and defaults.
-    List,
+    List {
+        /// Print JSON: per scenario its name, about, the controllers it
+        /// needs and its params (name, quick, default, meaning).
+        #[arg(long)]
+        json: bool,
+    },
     /// Boot a kernel under qemu and run there, in cgroup v1 or v2 mode.
     Vm(crate::vm::args::VmArgs),
     /// Fetch Debian cloud kernels for `vm` and `matrix`.
@@ -63,6 +68,19 @@ pub enum Command {
         /// Look beneath this cgroup path instead of our own cgroup.
         #[arg(long, value_name = "PATH")]
         cgroup_parent: Option<String>,
+    },
+    /// Print a shell completion script, e.g.
+    /// `isobench completions bash > /etc/bash_completion.d/isobench`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, or with --out write one page
+    /// per command (isobench.1, isobench-run.1, …) into DIR.
+    Man {
+        /// Directory to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -1,5 +1,5 @@
 //! `isobench` binary: a dispatcher with one function per subcommand (in
-//! `cmd`), and the edge where errors become one line and an exit code
+//! `cmd`), and the edge where errors become a message and an exit code
 //! (0 all passed, 1 a check failed, 2 bad input or unusable environment).
 
 mod cmd;
@@ -34,12 +34,14 @@ fn main() -> ExitCode {
         } => cmd::report(&results, &output, format),
         Command::Compare(args) => cmd::compare(&args),
         Command::Calibrate(args) => cmd::calibrate(&args),
-        Command::List => cmd::list(),
+        Command::List { json } => cmd::list(json),
         Command::GuestDriver => isobench::vm::driver::main(),
         Command::Vm(args) => cmd::vm_code(isobench::vm::command::vm(&args)),
         Command::Kernels { action } => cmd::vm_code(isobench::vm::command::kernels(&action)),
         Command::Matrix(args) => cmd::vm_code(isobench::vm::matrix::matrix(&args)),
         Command::Cleanup { cgroup_parent } => cmd::cleanup(cgroup_parent.as_deref()),
+        Command::Completions { shell } => cmd::completions(shell),
+        Command::Man { out } => cmd::man(out.as_deref()),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("isobench: {e}");
@@ -47,23 +49,12 @@ fn main() -> ExitCode {
     })
 }
 
-/// Help and version print as clap has them; a bad command line is one
-/// line (clap's first, without the usage block) and exit 2.
+/// Help and version print as clap has them (exit 0). A command line clap
+/// refuses is clap's own rendering in full, on stderr, exit 2: one
+/// `error:` line with what is wrong, then the context clap adds (missing
+/// argument names, "a similar argument exists" tips, possible values,
+/// usage). Errors found after parsing stay one `isobench:` line.
 fn bad_arguments(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            ExitCode::from(2)
-        }
-        _ => {
-            let line = isobench::run::error_line(e);
-            eprintln!("isobench: {line} (see isobench --help)");
-            ExitCode::from(2)
-        }
-    }
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }

@@ -112,6 +112,12 @@ impl Suite {
         } else {
             NAMES.iter().map(|s| s.to_string()).collect()
         };
+        if names.is_empty() {
+            return Err(format!(
+                "[suite] scenarios = [] leaves nothing to run; name at least one of: {}",
+                NAMES.join(", ")
+            ));
+        }
         let scenarios = names
             .iter()
             .map(|n| ScenarioSpec::parse(n, level, tables.get(n)))
@@ -180,6 +186,19 @@ mod tests {
         assert!(Suite::from_toml("[cpu-quota]\nperiods-ms = [0]\n", &[])
             .unwrap_err()
             .contains("period"));
+    }
+
+    #[test]
+    fn a_suite_of_no_scenarios_is_refused() {
+        let e = Suite::from_toml("[suite]\nscenarios = []\n", &[]).unwrap_err();
+        assert!(
+            e.contains("nothing to run") && e.contains("cpu-quota"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        // Naming scenarios on the command line gives it some again.
+        let s = Suite::from_toml("[suite]\nscenarios = []\n", &["cpuset".into()]).unwrap();
+        assert_eq!(s.scenarios.len(), 1);
     }
 
     #[test]

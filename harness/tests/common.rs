@@ -198,3 +198,21 @@ pub fn vm_kernel(series: &str) -> std::path::PathBuf {
         )
     })
 }
+
+/// A command line clap refused: exit 2, nothing on stdout, clap's rendering
+/// on stderr with exactly one `error:` (the first line), every `needle` in
+/// it, and no panic.
+pub fn assert_clap_error(out: &std::process::Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+}

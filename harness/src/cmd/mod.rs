@@ -3,16 +3,19 @@
 
 mod compare;
 mod env;
+mod list;
 mod run;
+mod shell;
 
 pub use compare::{calibrate, compare, report};
 pub use env::env;
+pub use list::list;
 pub use run::{cleanup, run};
+pub use shell::{completions, man};
 
 use std::process::ExitCode;
 
 use isobench::run::EnvError;
-use isobench::scenarios;
 use isobench::vm::VmError;
 
 /// What a subcommand ends with: its exit code, or why it could not run.
@@ -52,25 +55,4 @@ pub fn usage(e: impl std::fmt::Display) -> CmdError {
 /// The exit code a vm command chose.
 pub fn vm_code(r: Result<u8, VmError>) -> Outcome {
     Ok(ExitCode::from(r?))
-}
-
-/// `isobench list`: every scenario, its params and their defaults.
-pub fn list() -> Outcome {
-    for name in scenarios::NAMES {
-        if let Some((about, params)) = scenarios::describe(name) {
-            println!("{name}: {about}");
-            println!(
-                "  {:<16} {:<22} {:<22} meaning",
-                "param", "quick", "default"
-            );
-            for p in params {
-                println!(
-                    "  {:<16} {:<22} {:<22} {}",
-                    p.name, p.quick, p.default, p.about
-                );
-            }
-            println!();
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

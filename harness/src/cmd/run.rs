@@ -22,10 +22,10 @@ pub fn run(args: RunArgs) -> Outcome {
     } = run::run(&req)?;
     match &written {
         Some(o) => {
-            print!("{}", run::summary(&r));
+            run::summary(&r).print();
             println!("results: {}", o.display());
         }
-        None => eprint!("{}", run::summary(&r)),
+        None => run::summary(&r).eprint(),
     }
     Ok(if r.interrupted {
         let sig = isobench::interrupt::requested().unwrap_or(libc::SIGINT);
