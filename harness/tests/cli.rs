@@ -125,6 +125,17 @@ fn an_empty_suite_is_refused() {
     assert!(!out_path.exists());
 }
 
+/// bash's stdout, which must succeed.
+fn bash(args: &[&str]) -> String {
+    let out = std::process::Command::new("bash")
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bash {args:?}: {err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The bash script parses, and completing `isobench r` and `isobench run
 /// --na` in bash offers the real subcommands and flags.
 #[test]
@@ -138,32 +149,15 @@ fn bash_completions_work() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("isobench.bash");
     std::fs::write(&path, &script).unwrap();
-    let check = std::process::Command::new("bash")
-        .arg("-n")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    // It parses.
+    bash(&["-n", path.to_str().unwrap()]);
     let complete = |words: &str| {
         let probe = format!(
             "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
              COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}; _isobench isobench \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
             path.display()
         );
-        let out = std::process::Command::new("bash")
-            .args(["-c", &probe])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        bash(&["-c", &probe])
     };
     let subs = complete("isobench r");
     assert!(
@@ -337,6 +331,17 @@ fn cpu_quota_end_to_end() {
     assert!(Path::new(&out_path).exists());
 }
 
+/// A quick suite of cpuset alone (a short real run), written into `dir`.
+fn cpuset_suite(dir: &Path) -> std::path::PathBuf {
+    let suite = dir.join("s.toml");
+    std::fs::write(
+        &suite,
+        "[suite]\nlevel = \"quick\"\nscenarios = [\"cpuset\"]\n",
+    )
+    .unwrap();
+    suite
+}
+
 /// A newcomer's run without `-o` writes `isobench-<run id>.json` in the
 /// current directory and says so; `-o -` puts the JSON on stdout and the
 /// human summary on stderr.
@@ -346,12 +351,7 @@ fn results_go_to_a_printed_default_path_or_stdout() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
-        "[suite]\nlevel = \"quick\"\nscenarios = [\"cpuset\"]\n",
-    )
-    .unwrap();
+    let suite = cpuset_suite(dir.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_isobench"))
         .current_dir(dir.path())
         .args(["run", "--suite", suite.to_str().unwrap()])
@@ -409,12 +409,7 @@ fn verdicts_are_coloured_on_a_terminal_unless_no_color() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("s.toml");
-    std::fs::write(
-        &suite,
-        "[suite]\nlevel = \"quick\"\nscenarios = [\"cpuset\"]\n",
-    )
-    .unwrap();
+    let suite = cpuset_suite(dir.path());
     let on_tty = |no_color: bool| {
         let line = format!(
             "{} run --suite {} -o {}",
