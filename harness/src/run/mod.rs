@@ -2,10 +2,11 @@
 //! scenario (isolating failures), write the results atomically.
 //!
 //! Beside this file: the arguments (`args`), the order of arms and rounds
-//! and their merging (`schedule`), what dead runs leave (`stale`) and the
-//! text summary (`summary`).
+//! and their merging (`schedule`), what dead runs leave (`stale`), what
+//! shows while it runs (`progress`) and the text summary (`summary`).
 
 mod args;
+mod progress;
 mod schedule;
 mod stale;
 mod summary;
@@ -25,6 +26,7 @@ use crate::launchers::{Arm, Launcher};
 use crate::sandbox::{workload, LaunchError, Namespaces, SandboxSpec};
 use crate::scenarios::{Ctx, Point, ScenarioError, ScenarioSpec};
 use crate::suite::Suite;
+use progress::Progress;
 use stale::RootfsDir;
 
 /// Everything `isobench run` was asked, parsed.
@@ -196,6 +198,11 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
     }
     let schedule = schedule(usable.len(), req.suite.scenarios.len(), rounds);
     let total = schedule.len();
+    let estimates = schedule
+        .iter()
+        .map(|&(_, _, si)| req.suite.scenarios[si].estimate(ctx.cpus))
+        .collect();
+    let progress = Progress::new(progress::Mode::detect(), estimates, ctx.units());
     let mut per_round: Vec<(u32, ScenarioResult)> = Vec::new();
     for (step, &(round, a, si)) in schedule.iter().enumerate() {
         if crate::interrupt::requested().is_some() {
@@ -209,14 +216,14 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
         } else {
             String::new()
         };
-        let progress = format!(
+        let label = format!(
             "[{}/{total}] {} ({}){round_text}",
             step + 1,
             spec.name(),
             arm_text(arm)
         );
         // Cut short: only completed scenarios are saved.
-        let Some(mut done) = run_step(&ctx, arm, spec, &progress) else {
+        let Some(mut done) = run_step(&ctx, arm, spec, (&progress, step, &label)) else {
             break;
         };
         for x in done.iter_mut() {
@@ -224,6 +231,8 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
         }
         per_round.extend(done.into_iter().map(|r| (round, r)));
     }
+    // The bar goes before anything else is printed.
+    drop(progress);
     scenarios.extend(merge_rounds(per_round, rounds > 1));
     if unavailable.len() == arms.len() {
         return Err(EnvError(format!(
@@ -267,20 +276,22 @@ fn write_results(file: Option<&std::path::Path>, results: &RunResults) -> Result
     }
 }
 
-/// One step of the schedule: the scenario's rows for this arm (a skip row
-/// when it cannot run for it, an error row when it failed or panicked), or
-/// None when a signal cut the run short.
+/// One step of the schedule (shown on `progress` as step number `label`):
+/// the scenario's rows for this arm (a skip row when it cannot run for it,
+/// an error row when it failed or panicked), or None when a signal cut the
+/// run short.
 fn run_step(
     ctx: &Ctx,
     arm: &Arm,
     spec: &ScenarioSpec,
-    progress: &str,
+    (progress, step, label): (&Progress, usize, &str),
 ) -> Option<Vec<ScenarioResult>> {
     let name = spec.name();
     if let Some((expected, why)) = not_run_for(ctx, &arm.launcher, name) {
+        progress.dropped(step);
         return Some(vec![skipped(name, &ctx.launcher, &expected, &why)]);
     }
-    eprintln!("isobench: {progress} ...");
+    progress.start(step, label);
     let t = Instant::now();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(ctx)));
     let cut_short = crate::interrupt::requested().is_some();
@@ -289,10 +300,7 @@ fn run_step(
     } else {
         "done in"
     };
-    eprintln!(
-        "isobench: {progress} {how} {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    progress.finish(step, label, how, t.elapsed());
     let error = match r {
         Ok(Ok(v)) => return Some(v),
         _ if cut_short => return None,

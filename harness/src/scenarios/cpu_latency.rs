@@ -67,6 +67,12 @@ impl Scenario for CpuLatency {
         check_range("count", c.count, 1, 100_000)
     }
 
+    /// Three variants of `count` wake-ups, one every `tick-period-ms`.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let variant = f64::from(cfg.count) * cfg.tick_period_ms / 1000.0 + 0.3;
+        Duration::from_secs_f64(3.0 * variant)
+    }
+
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let period_us = (cfg.cfs_period_ms * 1000.0).round() as u64;
         let quota_us = (period_us as f64 * cfg.quota_pct / 100.0).round() as u64;
@@ -80,7 +86,9 @@ impl Scenario for CpuLatency {
             ..quota
         };
         let base = run_variant(ctx, cfg, n::NO_QUOTA, None)?;
+        ctx.advance(1, 3);
         let q = run_variant(ctx, cfg, n::QUOTA, Some(quota))?;
+        ctx.advance(2, 3);
         let b = run_variant(ctx, cfg, n::QUOTA_BURST, Some(burst))?;
         Ok(results(cfg, &ctx.launcher, [&base, &q, &b]))
     }

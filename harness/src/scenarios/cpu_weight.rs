@@ -46,6 +46,12 @@ impl Scenario for CpuWeight {
         check_range("tolerance-pp", c.tolerance_pp, 0.1, 50.0)
     }
 
+    /// Each repetition spins every sibling for `seconds` after a short
+    /// settle.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * (cfg.seconds + 0.5))
+    }
+
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .context("sched_getaffinity")?;
@@ -55,8 +61,9 @@ impl Scenario for CpuWeight {
             .or_fail("no CPU in this process's affinity")?;
         let v1 = !ctx.set.on_v2(Controller::Cpu);
         let mut per_sibling: Vec<Vec<f64>> = vec![Vec::new(); cfg.weights.len()];
-        for _ in 0..cfg.repetitions {
+        for rep in 0..cfg.repetitions {
             let deltas = one_rep(ctx, cfg, cpu)?;
+            ctx.advance(rep + 1, cfg.repetitions);
             for (i, s) in measured_shares(&deltas).into_iter().enumerate() {
                 per_sibling[i].push(s);
             }

@@ -40,6 +40,11 @@ impl Scenario for Cpuset {
         check_range("tolerance-pct", c.tolerance_pct, 0.1, 100.0)
     }
 
+    /// One spin of `seconds`.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        Duration::from_secs_f64(cfg.seconds + 0.3)
+    }
+
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         if ctx.cpus < 2 {
             return Err(ScenarioError::skipped(

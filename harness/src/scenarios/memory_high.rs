@@ -107,6 +107,12 @@ impl Scenario for MemoryHigh {
         check_within("min-slowdown", c.min_slowdown, 1.0, 1000.0, "")
     }
 
+    /// Each run fills up to high, then sleeps the kernel's penalty above it.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let run = 0.5 + cfg.penalty_estimate_seconds();
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * run)
+    }
+
     /// Runs the scenario (or skips it where memory.high does not exist).
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         if let Some(why) = memory::v2_only(ctx, "memory.high") {

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use isobench_reports::ScenarioResult;
 
@@ -65,6 +67,13 @@ pub trait Scenario {
     /// scenario in the message).
     fn validate(_cfg: &Self::Config) -> Result<(), ConfigError> {
         Ok(())
+    }
+
+    /// About how long it runs on `cpus` CPUs, from its parameters: what the
+    /// progress bar's ETA adds up (corrected by how the estimates held so
+    /// far). Only a guess for the display; nothing is checked against it.
+    fn estimate(_cfg: &Self::Config, _cpus: u32) -> Duration {
+        Duration::from_secs(2)
     }
 
     /// Runs the scenario: one result per parameter point.
@@ -131,6 +140,13 @@ macro_rules! scenarios {
             pub fn name(&self) -> &'static str {
                 match self {
                     $(ScenarioSpec::$variant(_) => <$module::$ty as Scenario>::NAME,)*
+                }
+            }
+
+            /// About how long it runs on `cpus` CPUs (`Scenario::estimate`).
+            pub fn estimate(&self, cpus: u32) -> std::time::Duration {
+                match self {
+                    $(ScenarioSpec::$variant(c) => <$module::$ty as Scenario>::estimate(c, cpus),)*
                 }
             }
 
@@ -218,6 +234,47 @@ pub struct Ctx {
     /// The launcher itself.
     pub kind: crate::launchers::Launcher,
     next: AtomicU32,
+    units: Arc<Units>,
+}
+
+/// How far the running scenario is through its own units of work
+/// (repetitions, points, launches), for the progress display.
+#[derive(Debug, Default)]
+pub struct Units(Mutex<UnitsDone>);
+
+/// A snapshot of [`Units`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitsDone {
+    pub done: u32,
+    pub total: u32,
+    /// When `done` last changed.
+    pub at: Option<Instant>,
+}
+
+impl Units {
+    /// `done` of `total` units are finished.
+    pub fn set(&self, done: u32, total: u32) {
+        if let Ok(mut u) = self.0.lock() {
+            if u.done != done || u.total != total {
+                *u = UnitsDone {
+                    done,
+                    total,
+                    at: Some(Instant::now()),
+                };
+            }
+        }
+    }
+
+    /// Back to nothing known (a new scenario starts).
+    pub fn reset(&self) {
+        if let Ok(mut u) = self.0.lock() {
+            *u = UnitsDone::default();
+        }
+    }
+
+    pub fn get(&self) -> UnitsDone {
+        self.0.lock().map(|u| *u).unwrap_or_default()
+    }
 }
 
 impl Ctx {
@@ -238,7 +295,25 @@ impl Ctx {
             launcher: "native".into(),
             kind: crate::launchers::Launcher::Native,
             next: AtomicU32::new(0),
+            units: Arc::default(),
         }
+    }
+
+    /// Reports `done` of `total` units of the running scenario finished, for
+    /// the progress display; it changes no result.
+    pub fn advance(&self, done: u32, total: u32) {
+        self.units.set(done, total);
+    }
+
+    /// One more unit finished, of the total last given to [`Ctx::advance`].
+    pub fn tick(&self) {
+        let u = self.units.get();
+        self.units.set(u.done + 1, u.total.max(u.done + 1));
+    }
+
+    /// What the scenarios report through [`Ctx::advance`].
+    pub fn units(&self) -> Arc<Units> {
+        Arc::clone(&self.units)
     }
 
     /// Launches a sandbox (through the launcher under test) in a fresh,

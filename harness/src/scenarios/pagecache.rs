@@ -84,6 +84,12 @@ impl Scenario for Pagecache {
         super::check_range("monitor-hz", c.monitor_hz, 1, 1000)
     }
 
+    /// Each run writes `factor` × the limit to disk (a few hundred MiB/s).
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let run = 0.5 + cfg.bytes() as f64 / (300.0 * MIB as f64);
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * run)
+    }
+
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let scratch = Scratch::create(cfg, &ctx.set.run_id)?;
         let reps = memory::repeat(cfg.repetitions, || run_rep(cfg, ctx, &scratch.0))?;

@@ -70,9 +70,20 @@ impl Scenario for Pids {
         outside("responsive-factor", c.responsive_factor, 1.0, 1000.0)
     }
 
+    /// Each run times `spawns` host spawns twice around a bomb that
+    /// saturates and is killed.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let run = 1.0 + 2.0 * f64::from(cfg.spawns) * 0.005;
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * run)
+    }
+
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let reps = (0..cfg.repetitions)
-            .map(|_| run_rep(cfg, ctx))
+            .map(|i| {
+                let rep = run_rep(cfg, ctx);
+                ctx.advance(i + 1, cfg.repetitions);
+                rep
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(vec![result(cfg, &reps, &ctx.launcher)])
     }

@@ -85,6 +85,12 @@ impl Scenario for Startup {
         Ok(())
     }
 
+    /// Every round launches each set (and the plain-spawn reference) once.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let rounds = f64::from(cfg.warmup + cfg.launches);
+        Duration::from_secs_f64(rounds * (cfg.sets.len() + 1) as f64 * 0.01)
+    }
+
     /// Runs every set round-robin and summarises each.
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         // Sets this launcher cannot create are reported, not launched.
@@ -114,6 +120,7 @@ impl Scenario for Startup {
                     measured[i].push(rec);
                 }
             }
+            ctx.advance(round + 1, cfg.warmup + cfg.launches);
         }
         let mut out: Vec<ScenarioResult> = sets
             .iter()

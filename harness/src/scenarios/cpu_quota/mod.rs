@@ -69,11 +69,20 @@ impl Scenario for CpuQuota {
         c.validate_for(crate::env::cpus())
     }
 
+    /// Every repetition of every point spins `seconds`, plus a launch and
+    /// teardown.
+    fn estimate(cfg: &Config, cpus: u32) -> Duration {
+        let reps = cfg.points(cpus, false).len() as f64 * f64::from(cfg.repetitions);
+        Duration::from_secs_f64(reps * (cfg.seconds + 0.3))
+    }
+
     /// Runs the sweep.
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let mut out = Vec::new();
         let mut sampled = false;
-        for p in cfg.points(ctx.cpus, crate::env::virtualization() == "tcg") {
+        let points = cfg.points(ctx.cpus, crate::env::virtualization() == "tcg");
+        let total = points.len() as u32 * cfg.repetitions;
+        for (pi, p) in points.into_iter().enumerate() {
             let period_us = (p.period_ms * 1000.0).round() as u64;
             let cpu = CpuMax {
                 quota_us: Some((period_us as f64 * p.quota_pct / 100.0).round() as u64),
@@ -86,6 +95,7 @@ impl Scenario for CpuQuota {
                 let sample = p.limited && !sampled && i == 0;
                 reps.push(run_rep(ctx, cfg, cpu, p.threads, p.demand, sample)?);
                 sampled |= sample;
+                ctx.advance(pi as u32 * cfg.repetitions + i + 1, total);
             }
             out.push(point_result(cfg, &p, &reps, &ctx.launcher));
         }

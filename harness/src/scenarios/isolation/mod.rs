@@ -26,6 +26,8 @@
 //! per-namespace detectors), `leaks` (the /proc views), `escape` (the
 //! escape probe), `host` (what the harness knows of the host).
 
+use std::time::Duration;
+
 use isobench_reports::ScenarioResult;
 
 use crate::cgroup::Controller;
@@ -68,12 +70,20 @@ impl Scenario for Isolation {
         cfg.validate_on(crate::env::cpus(), physical_memory())
     }
 
+    /// A probe of the baseline and of each set, then the escapes.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        Duration::from_secs_f64((cfg.sets.len() + 2) as f64 * 0.4)
+    }
+
     /// Probes the baseline, then each set, then the escapes.
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let shm = ShmSegment::create();
         let mut host = Host::gather(&shm);
         let mut probed = Vec::new();
-        for ns in with_baseline(&ctx.kind, cfg.effective_sets(ctx.namespaces)) {
+        let sets = with_baseline(&ctx.kind, cfg.effective_sets(ctx.namespaces));
+        let total = sets.len() as u32;
+        for (i, ns) in sets.into_iter().enumerate() {
+            ctx.advance(i as u32, total);
             not_interrupted()?;
             // A peer that lacks a namespace kind is probed with the rest; the
             // missing kinds are reported, never silently dropped.

@@ -14,6 +14,8 @@ mod watch;
 
 pub use config::{Config, Variant};
 
+use std::time::Duration;
+
 use isobench_reports::ScenarioResult;
 
 use super::config::reject_if;
@@ -56,11 +58,27 @@ impl Scenario for MemoryOom {
         check_within("stall-ms", c.stall_ms, 10, 10_000, "")
     }
 
+    /// Each run of a variant fills the limit and is killed; the
+    /// oom-kill-disable ones also see the hang persist `stall-ms`.
+    fn estimate(cfg: &Config, _cpus: u32) -> Duration {
+        let runs: f64 = cfg
+            .variants
+            .iter()
+            .map(|v| match v {
+                Variant::OomKillDisable => 0.5 + cfg.stall_ms as f64 / 1000.0,
+                _ => 0.3,
+            })
+            .sum();
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * runs)
+    }
+
     /// Runs every configured variant; one result per variant (a variant the
     /// kernel cannot express is a skip row).
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         let mut out = Vec::new();
-        for &variant in &cfg.variants {
+        let total = cfg.variants.len() as u32 * cfg.repetitions;
+        for (i, &variant) in cfg.variants.iter().enumerate() {
+            ctx.advance(i as u32 * cfg.repetitions, total);
             let res = match wrong_version(ctx, variant) {
                 Some(why) => skip(cfg, variant, why).into_result(Self::NAME, &ctx.launcher),
                 None => run_variant(cfg, ctx, variant)?,
@@ -79,7 +97,10 @@ fn run_variant(cfg: &Config, ctx: &Ctx, variant: Variant) -> Result<ScenarioResu
     for _ in 0..cfg.repetitions {
         memory::interrupted()?;
         match rep::run_rep(cfg, ctx, variant) {
-            Ok(rep) => reps.push(rep),
+            Ok(rep) => {
+                reps.push(rep);
+                ctx.tick();
+            }
             Err(ScenarioError::Skipped(s)) => return Ok(s.into_result(MemoryOom::NAME, &ctx.launcher)),
             Err(e @ ScenarioError::Interrupted(_)) => return Err(e),
             Err(e) => {
