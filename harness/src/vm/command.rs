@@ -158,7 +158,7 @@ pub fn vm(a: &VmArgs) -> Result<u8, VmError> {
     for l in accel_line(&o).into_iter().chain(describe(&o, a.cgroup)) {
         eprintln!("isobench: {l}");
     }
-    print!("{}", crate::run::summary(&o.results));
+    crate::run::summary(&o.results).print();
     if let Some(out) = &a.output {
         isobench_reports::write_results(out, &o.results).map_err(|e| VmError::Io(e.to_string()))?;
         println!("results: {}", out.display());
