@@ -435,5 +435,18 @@ fn verdicts_are_coloured_on_a_terminal_unless_no_color() {
     );
     let plain = on_tty(true);
     assert!(plain.contains("passed"), "{plain:?}");
-    assert!(!plain.contains("\u{1b}["), "{plain:?}");
+    // NO_COLOR removes colour (SGR `ESC [ … m`); the progress bar's
+    // erase-line (`ESC [2K`) is cursor control and stays.
+    assert!(!has_sgr(&plain), "{plain:?}");
+    assert!(has_sgr(&coloured));
+}
+
+/// Whether `text` holds an SGR (colour or style) escape sequence.
+fn has_sgr(text: &str) -> bool {
+    text.split('\u{1b}').skip(1).any(|rest| {
+        rest.strip_prefix('[').is_some_and(|r| {
+            let end = r.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+            end.is_some_and(|i| r[i..].starts_with('m'))
+        })
+    })
 }
