@@ -521,15 +521,18 @@ impl Running {
         until: Instant,
         want: impl Fn(&super::Event) -> bool,
     ) -> Result<bool, LaunchError> {
-        let seen = |events: &[super::Event]| events.iter().any(&want);
+        // Events already looked at are not looked at again (a hog reports
+        // hundreds of progress lines).
+        let mut from = 0;
         loop {
-            if seen(&self.events) {
+            if self.events[from..].iter().any(&want) {
                 return Ok(true);
             }
+            from = self.events.len();
             if self.exit.is_some() {
                 // What it wrote before dying may still be in the pipe.
                 self.drain();
-                return Ok(seen(&self.events));
+                return Ok(self.events[from..].iter().any(&want));
             }
             if self.report.fd.is_none() || Instant::now() >= until {
                 return Ok(false);

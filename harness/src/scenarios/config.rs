@@ -101,6 +101,20 @@ pub fn check_range<T: PartialOrd + Display>(
     }
 }
 
+/// `key V is outside LO – HI` (then `why`) unless `lo ≤ value ≤ hi`: for
+/// messages that name the rejected value.
+pub fn check_within<T: PartialOrd + Display>(
+    key: &str,
+    value: T,
+    lo: T,
+    hi: T,
+    why: &str,
+) -> Result<(), ConfigError> {
+    reject_if(!(value >= lo && value <= hi), || {
+        format!("{key} {value} is outside {lo} – {hi}{why}")
+    })
+}
+
 /// `Err(msg)` when `bad` holds: for rules a range cannot say.
 pub fn reject_if(bad: bool, msg: impl FnOnce() -> String) -> Result<(), ConfigError> {
     if bad {

@@ -47,6 +47,15 @@ impl ScenarioError {
     }
 }
 
+/// `Err(Interrupted)` once a signal asked the run to stop: called between
+/// a scenario's steps.
+pub fn interrupted() -> Result<(), ScenarioError> {
+    match crate::interrupt::requested() {
+        Some(sig) => Err(ScenarioError::Interrupted(sig)),
+        None => Ok(()),
+    }
+}
+
 /// A skip row: the check that could not be made, and the params known so far.
 #[derive(Debug, Clone)]
 pub struct Skip {

@@ -3,11 +3,9 @@
 //! messages name the rejected value), the memory-limited workload sandbox,
 //! skip rows for a knob this kernel cannot express, and the limit-hit count.
 
-use std::fmt::Display;
 use std::time::Duration;
 
-use super::config::reject_if;
-use super::{check_range, ConfigError, Ctx, ScenarioError, Skip};
+use super::{check_range, check_within, interrupted, ConfigError, Ctx, ScenarioError, Skip};
 use crate::cgroup::{CgroupError, Controller, Limits, MemoryStats};
 use crate::sandbox::{LaunchError, Running, SandboxSpec};
 
@@ -33,32 +31,9 @@ pub fn times(bytes: u64, factor: f64) -> u64 {
     (bytes as f64 * factor) as u64
 }
 
-/// One value per run, comma-separated.
-pub fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
-    v.iter().map(f).collect::<Vec<_>>().join(", ")
-}
-
-/// A counter, `n/a` where the kernel has none.
-pub fn opt(v: Option<u64>) -> String {
-    v.map_or("n/a".into(), |x| x.to_string())
-}
-
 /// Limit hits the kernel counted: memory.events max (v2), failcnt (v1).
 pub fn limit_hits(s: &MemoryStats) -> Option<u64> {
     s.events.max.or(s.failcnt)
-}
-
-/// `key V is outside LO – HI` (then `why`) unless `lo ≤ value ≤ hi`.
-pub fn check_within<T: PartialOrd + Display>(
-    key: &str,
-    value: T,
-    lo: T,
-    hi: T,
-    why: &str,
-) -> Result<(), ConfigError> {
-    reject_if(!(value >= lo && value <= hi), || {
-        format!("{key} {value} is outside {lo} – {hi}{why}")
-    })
 }
 
 /// Runs of every memory scenario: 1 – 100.
@@ -69,14 +44,6 @@ pub fn check_repetitions(n: u32) -> Result<(), ConfigError> {
 /// How far a peak may exceed its limit: 0 – 50 %.
 pub fn check_peak_slack(pct: f64) -> Result<(), ConfigError> {
     check_within("peak-slack-pct", pct, 0.0, 50.0, "")
-}
-
-/// `Err(Interrupted)` once a signal asked the run to stop.
-pub fn interrupted() -> Result<(), ScenarioError> {
-    match crate::interrupt::requested() {
-        Some(sig) => Err(ScenarioError::Interrupted(sig)),
-        None => Ok(()),
-    }
 }
 
 /// `n` runs of `rep`, stopping at the first error or stop request.
@@ -218,7 +185,10 @@ mod tests {
     #[test]
     fn formatting_and_arithmetic() {
         assert_eq!(mib(3 * MIB / 2), "1.50 MiB");
-        assert_eq!(join(&[Some(1), None], |v| opt(*v)), "1, n/a");
+        assert_eq!(
+            crate::scenarios::result::join(&[Some(1), None], |v| crate::scenarios::result::opt(*v)),
+            "1, n/a"
+        );
         assert_eq!(pct_of(64 * MIB, 2.0), 1_342_177);
         assert_eq!(times(64 * MIB, 4.0), 256 * MIB);
         let mut s = MemoryStats {

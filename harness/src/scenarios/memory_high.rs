@@ -14,7 +14,9 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use serde_json::json;
 
 use super::config::reject_if;
-use super::memory::{self, check_within, join, opt, MIB};
+use super::config::check_within;
+use super::memory::{self, MIB};
+use super::result::{join, opt};
 use super::config::scenario_config;
 use super::{ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, Limits, MemoryStats};

@@ -20,8 +20,8 @@ pub mod error;
 mod memory;
 pub mod result;
 
-pub use config::{check_range, ConfigError};
-pub use error::{ScenarioError, Skip};
+pub use config::{check_range, check_within, ConfigError};
+pub use error::{interrupted, ScenarioError, Skip};
 pub use result::Point;
 
 /// Built-in suite sizes.

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use super::config::reject_if;
 use super::error::Context;
-use super::memory::{self, check_within, in_mib, join, mib, opt, MIB};
+use super::config::check_within;
+use super::memory::{self, in_mib, mib, MIB};
+use super::result::{join, opt};
 use super::config::scenario_config;
 use super::{ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
 use crate::cgroup::{Cgroup, Controller, MemoryStats};

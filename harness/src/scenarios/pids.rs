@@ -14,7 +14,8 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::Context;
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Point, Scenario, ScenarioError};
+use super::result::{join, opt};
+use super::{check_within, interrupted, check_range, ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, Limits, PidsStats};
 use crate::sandbox::event::Event;
 use crate::sandbox::{Exit, SandboxSpec};
@@ -52,22 +53,17 @@ impl Scenario for Pids {
 
     /// Rejects values that make no sense or endanger the host.
     fn validate(c: &Config) -> Result<(), ConfigError> {
-        let outside = |key: &str, v: f64, lo: f64, hi: f64| {
-            reject_if(!(lo..=hi).contains(&v), || {
-                format!("{key} {v} is outside {lo} – {hi}")
-            })
-        };
         reject_if(!(2..=4096).contains(&c.pids_max), || {
             format!(
                 "pids-max {} is outside 2 – 4096 (a bomb needs room to fork, the host needs pids left)",
                 c.pids_max
             )
         })?;
-        outside("spawns", f64::from(c.spawns), 1.0, 10_000.0)?;
+        check_within("spawns", c.spawns, 1, 10_000, "")?;
         check_range("repetitions", c.repetitions, 1, 100)?;
-        outside("saturate-seconds", c.saturate_seconds, 0.1, 60.0)?;
-        outside("kill-within-seconds", c.kill_within_seconds, 0.1, 60.0)?;
-        outside("responsive-factor", c.responsive_factor, 1.0, 1000.0)
+        check_within("saturate-seconds", c.saturate_seconds, 0.1, 60.0, "")?;
+        check_within("kill-within-seconds", c.kill_within_seconds, 0.1, 60.0, "")?;
+        check_within("responsive-factor", c.responsive_factor, 1.0, 1000.0, "")
     }
 
     /// Each run times `spawns` host spawns twice around a bomb that
@@ -138,14 +134,6 @@ struct Rep {
     during: Vec<f64>,
     /// [[seconds since ready, pids.current]].
     timeline: Vec<[f64; 2]>,
-}
-
-/// `Err` once a signal asked the run to stop.
-fn interrupted() -> Result<(), ScenarioError> {
-    match crate::interrupt::requested() {
-        Some(sig) => Err(ScenarioError::Interrupted(sig)),
-        None => Ok(()),
-    }
 }
 
 /// One fork bomb: launched, saturated, timed against host spawns, killed.
@@ -229,14 +217,6 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
         during,
         timeline,
     })
-}
-
-fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
-    v.iter().map(f).collect::<Vec<_>>().join(", ")
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map_or("n/a".into(), |x| x.to_string())
 }
 
 /// How far a sampled pids.current may read above pids.max: the kernel

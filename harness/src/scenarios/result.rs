@@ -78,14 +78,19 @@ impl Point {
         self
     }
 
-    /// The row as it stands, to add to in place.
-    pub fn row_mut(&mut self) -> &mut ScenarioResult {
-        &mut self.0
-    }
-
     pub fn build(self) -> ScenarioResult {
         self.0
     }
+}
+
+/// One value per run, comma-separated (observed texts of checks).
+pub fn join<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
+    v.iter().map(f).collect::<Vec<_>>().join(", ")
+}
+
+/// A counter, `n/a` where the kernel has none.
+pub fn opt(v: Option<u64>) -> String {
+    v.map_or("n/a".into(), |x| x.to_string())
 }
 
 #[cfg(test)]

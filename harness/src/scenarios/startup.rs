@@ -14,7 +14,7 @@ use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 use super::config::reject_if;
 use super::error::Context;
 use super::config::scenario_config;
-use super::{ConfigError, Ctx, Point, Scenario, ScenarioError};
+use super::{check_within, ConfigError, Ctx, Point, Scenario, ScenarioError};
 use crate::launchers::Launcher;
 use crate::sandbox::{Exit, Namespaces, NsSet, Phases, SandboxSpec};
 
@@ -69,13 +69,8 @@ impl Scenario for Startup {
 
     /// Rejects counts that measure nothing or would run for hours.
     fn validate(c: &Config) -> Result<(), ConfigError> {
-        let outside = |key: &str, v: u32, lo: u32, hi: u32| {
-            reject_if(!(lo..=hi).contains(&v), || {
-                format!("{key} {v} is outside {lo} – {hi}")
-            })
-        };
-        outside("launches", c.launches, 1, MAX_LAUNCHES)?;
-        outside("warmup", c.warmup, 0, 1000)?;
+        check_within("launches", c.launches, 1, MAX_LAUNCHES, "")?;
+        check_within("warmup", c.warmup, 0, 1000, "")?;
         reject_if(c.sets.is_empty(), || {
             "sets must name at least one namespace set".into()
         })?;

@@ -13,7 +13,7 @@ use isobench_reports::ScenarioResult;
 use super::config::reject_if;
 use super::error::{Context, OrFail};
 use super::config::scenario_config;
-use super::{check_range, ConfigError, Ctx, Scenario, ScenarioError};
+use super::{check_within, check_range, ConfigError, Ctx, Scenario, ScenarioError};
 use crate::cgroup::{Cgroup, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
 use crate::monitor::{Monitor, Sampling};
@@ -131,9 +131,7 @@ impl Config {
         reject_if(self.threads.iter().any(|&t| t > 1024), || {
             "threads must be 0 (= nproc) to 1024".into()
         })?;
-        reject_if(!(0.2..=600.0).contains(&self.seconds), || {
-            format!("seconds {} is outside 0.2 – 600", self.seconds)
-        })?;
+        check_within("seconds", self.seconds, 0.2, 600.0, "")?;
         check_range("repetitions", self.repetitions, 1, 1000)?;
         check_range("tolerance-pct", self.tolerance_pct, 0.1, 100.0)?;
         check_range("monitor-hz", self.monitor_hz, 1, 1000)

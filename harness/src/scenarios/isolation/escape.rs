@@ -12,7 +12,8 @@ use isobench_reports::names::isolation as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 
 use super::probe::probe_spec;
-use super::sets::{dropped_checks, not_interrupted, probe_row, supported_part, with_baseline};
+use crate::scenarios::interrupted;
+use super::sets::{dropped_checks, probe_row, supported_part, with_baseline};
 use super::Config;
 use crate::sandbox::event::{Escape, Event};
 use crate::sandbox::{Exit, Namespaces, SandboxSpec};
@@ -166,7 +167,7 @@ fn run_escape(
 pub fn run_escapes(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
     let mut out = Vec::new();
     for (i, ns) in with_baseline(&ctx.kind, [Namespaces::all()]).into_iter().enumerate() {
-        not_interrupted()?;
+        interrupted()?;
         let (kept, dropped) = supported_part(&ctx.kind, ns);
         let tag = format!("{}-{}-{i}", ctx.set.run_id, ctx.launcher);
         let outcome = EscapeTargets::start(&tag).and_then(|t| {

@@ -53,7 +53,8 @@ pub use probe::{probe_spec, set_result, Expect, Probed};
 pub use sets::supported_part;
 
 use host::{hostname, ShmSegment};
-use sets::{not_interrupted, with_baseline};
+use sets::with_baseline;
+use crate::scenarios::interrupted;
 
 /// The scenario.
 pub struct Isolation;
@@ -84,7 +85,7 @@ impl Scenario for Isolation {
         let total = sets.len() as u32;
         for (i, ns) in sets.into_iter().enumerate() {
             ctx.advance(i as u32, total);
-            not_interrupted()?;
+            interrupted()?;
             // A peer that lacks a namespace kind is probed with the rest; the
             // missing kinds are reported, never silently dropped.
             let (kept, dropped) = supported_part(&ctx.kind, ns);

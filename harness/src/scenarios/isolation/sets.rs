@@ -6,7 +6,7 @@ use isobench_reports::{Check, Status};
 use super::Isolation;
 use crate::launchers::Launcher;
 use crate::sandbox::{Namespaces, Rootfs, SandboxSpec};
-use crate::scenarios::{Point, Scenario, ScenarioError};
+use crate::scenarios::{Point, Scenario};
 
 /// Namespace kinds a launcher could not create, each with its reason.
 pub type Dropped = Vec<(String, String)>;
@@ -45,14 +45,6 @@ pub fn supported_part(kind: &Launcher, ns: Namespaces) -> (Namespaces, Dropped) 
     }
     let kept = Namespaces::parse(&kept.join(",")).expect("known namespace names");
     (kept, dropped)
-}
-
-/// Stops between probes once a signal asked the run to.
-pub fn not_interrupted() -> Result<(), ScenarioError> {
-    match crate::interrupt::requested() {
-        Some(sig) => Err(ScenarioError::Interrupted(sig)),
-        None => Ok(()),
-    }
 }
 
 /// A skip per namespace kind the launcher could not create, with its reason.

@@ -6,7 +6,8 @@
 use isobench_reports::names::memory_oom as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 
-use crate::scenarios::memory::{join, limit_hits, mib, opt};
+use crate::scenarios::memory::{limit_hits, mib};
+use crate::scenarios::result::{join, opt};
 use crate::scenarios::{Point, Scenario};
 
 use super::config::{Config, Variant};

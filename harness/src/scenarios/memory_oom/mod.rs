@@ -19,7 +19,9 @@ use std::time::Duration;
 use isobench_reports::ScenarioResult;
 
 use super::config::reject_if;
-use super::memory::{self, check_within, MIB};
+use super::config::check_within;
+use super::error::interrupted;
+use super::memory::{self, MIB};
 use super::{ConfigError, Ctx, Scenario, ScenarioError, Skip};
 use crate::cgroup::Controller;
 
@@ -95,7 +97,7 @@ fn run_variant(cfg: &Config, ctx: &Ctx, variant: Variant) -> Result<ScenarioResu
     let mut reps = Vec::new();
     let mut error = None;
     for _ in 0..cfg.repetitions {
-        memory::interrupted()?;
+        interrupted()?;
         match rep::run_rep(cfg, ctx, variant) {
             Ok(rep) => {
                 reps.push(rep);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::cgroup::{Cgroup, MemoryStats};
 use crate::sandbox::Running;
-use crate::scenarios::memory::{self, in_mib};
+use crate::scenarios::memory::in_mib;
 use crate::scenarios::ScenarioError;
 
 /// How often the watcher samples counters while the hog runs.
@@ -46,7 +46,7 @@ pub fn watch(
     let mut w = Watch::default();
     let mut last = None;
     loop {
-        memory::interrupted()?;
+        crate::scenarios::interrupted()?;
         let s = r.cgroup().memory_stats()?;
         let now = Instant::now();
         if w.limit_hit.is_none() && limit_was_hit(&s, near) {
@@ -78,7 +78,7 @@ pub fn watch(
 pub fn wait_empty(r: &Running, bound: Duration) -> Result<Option<f64>, ScenarioError> {
     let t = Instant::now();
     loop {
-        memory::interrupted()?;
+        crate::scenarios::interrupted()?;
         if r.cgroup().pids()?.is_empty() {
             return Ok(Some(t.elapsed().as_secs_f64()));
         }
