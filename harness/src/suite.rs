@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scenarios::{Level, ScenarioSpec, NAMES};
+use crate::scenarios::{self, Level, ScenarioSpec, NAMES};
 
 /// A parsed suite, ready to run.
 #[derive(Debug, Clone)]
@@ -50,7 +50,11 @@ impl Suite {
 
     fn builtin(level: Level, only: &[String]) -> Result<Self, String> {
         let names: Vec<String> = if only.is_empty() {
-            NAMES.iter().map(|s| s.to_string()).collect()
+            NAMES
+                .iter()
+                .filter(|n| level == Level::Default || scenarios::in_quick(n))
+                .map(|s| s.to_string())
+                .collect()
         } else {
             only.to_vec()
         };
@@ -159,8 +163,28 @@ mod tests {
 
     #[test]
     fn builtin_and_filter() {
-        let s = Suite::load("quick", &[]).unwrap();
-        assert_eq!(s.scenarios.len(), NAMES.len());
+        // quick runs exactly the scenarios marked QUICK, default runs all,
+        // and naming one runs it at either level.
+        let quick: Vec<&str> = Suite::load("quick", &[])
+            .unwrap()
+            .scenarios
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        let wanted: Vec<&str> = NAMES
+            .iter()
+            .copied()
+            .filter(|n| scenarios::in_quick(n))
+            .collect();
+        assert_eq!(quick, wanted);
+        assert_eq!(
+            Suite::load("default", &[]).unwrap().scenarios.len(),
+            NAMES.len()
+        );
+        for n in NAMES {
+            let one = Suite::load("quick", &[n.to_string()]).unwrap();
+            assert_eq!(one.scenarios[0].name(), *n);
+        }
         let e = Suite::load("quick", &["nope".into()]).unwrap_err();
         assert!(e.contains("unknown scenario"), "{e}");
     }

@@ -17,7 +17,11 @@ pub fn list(as_json: bool) -> Outcome {
     }
     for name in scenarios::NAMES {
         if let Some((about, params)) = scenarios::describe(name) {
-            println!("{name}: {about}");
+            if scenarios::in_quick(name) {
+                println!("{name}: {about}");
+            } else {
+                println!("{name}: {about} (default suite only; not in quick)");
+            }
             println!(
                 "  {:<16} {:<22} {:<22} meaning",
                 "param", "quick", "default"
@@ -41,6 +45,8 @@ struct ScenarioJson {
     about: &'static str,
     /// Controllers it cannot run without.
     needs: Vec<&'static str>,
+    /// Whether the built-in quick suite runs it.
+    quick: bool,
     params: Vec<ParamJson>,
 }
 
@@ -63,6 +69,7 @@ fn list_json() -> Vec<ScenarioJson> {
                 name,
                 about,
                 needs: scenarios::needs(name).iter().map(|c| c.name()).collect(),
+                quick: scenarios::in_quick(name),
                 params: params
                     .into_iter()
                     .map(|p| ParamJson {

@@ -50,6 +50,9 @@ pub trait Scenario {
     /// Controllers it cannot run without: a set lacking one gets a skip row
     /// with the reason instead of an error.
     const NEEDS: &'static [Controller] = &[];
+    /// Whether the built-in `quick` suite runs it (it must stay about 20 s);
+    /// `--scenario NAME --suite quick` runs it with its quick values anyway.
+    const QUICK: bool = true;
     /// Its parameters, as written in a suite file's `[name]` table, each
     /// with its meaning (`scenario_config!`).
     type Config: serde::Serialize
@@ -167,6 +170,16 @@ macro_rules! scenarios {
                 }
             )*
             None
+        }
+
+        /// Whether the built-in quick suite runs a scenario (`Scenario::QUICK`).
+        pub fn in_quick(name: &str) -> bool {
+            $(
+                if name == <$module::$ty as Scenario>::NAME {
+                    return <$module::$ty as Scenario>::QUICK;
+                }
+            )*
+            false
         }
 
         /// Controllers a scenario cannot run without.
