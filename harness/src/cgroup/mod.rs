@@ -13,6 +13,7 @@ pub mod limits;
 pub mod manager;
 pub mod owner;
 pub mod parse;
+pub mod psi;
 pub mod systemd;
 pub mod teardown;
 pub mod translate;
