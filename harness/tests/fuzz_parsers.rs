@@ -198,6 +198,20 @@ fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
                 ));
             }
         }
+        ScenarioSpec::Pid1(c) => {
+            if c.inits.is_empty() || !count_ok(c.orphans.into()) || c.wait_ms == 0 {
+                return fail(format!("orphans {} wait {} ms", c.orphans, c.wait_ms));
+            }
+        }
+        ScenarioSpec::Supervisor(c) => {
+            let each_fits = c.child_memory_pct > 0.0 && c.child_memory_pct < 100.0;
+            if !each_fits || c.memory_limit_mib == 0 || c.pids_max < 1 || !duration_ok(c.spin_seconds) {
+                return fail(format!(
+                    "child memory {}%, pids.max {}, spin {} s",
+                    c.child_memory_pct, c.pids_max, c.spin_seconds
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -17,9 +17,11 @@ mod hog;
 mod json;
 mod oci_shim;
 mod pagecache;
+mod pid1;
 mod probe;
 mod report;
 mod spin;
+mod supervisor;
 mod sys;
 mod tick;
 
@@ -67,6 +69,10 @@ subcommands:
                                           cgroup limits and /proc/sys, mount, load
                                           a module, connect to \0NAME (harmless:
                                           current values are written back)
+  pid1 --test hold|orphans [--seconds S] [--term-pid1 0|1] [--count N] [--settle-ms MS]
+                                          PID 1 semantics: survive SIGTERM, leave zombies
+  supervisor --task hog|fork|spin --children N [--bytes B] [--forks K] [--seconds S]
+             [--hold-seconds H]           N children under one limit (needs its limit)
 
 BYTES take suffixes K, M, G, T (powers of 1024), e.g. 4M or 1G.
 ";
@@ -110,6 +116,8 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
         "tick" => tick::main(rep, rest),
         "probe" => probe::main(rep, rest),
         "escape" => escape::main(rep, rest),
+        "pid1" => pid1::main(rep, rest),
+        "supervisor" => supervisor::main(rep, rest),
         other => Err(Failure::Usage(format!(
             "unknown subcommand {other:?} (see --help)"
         ))),

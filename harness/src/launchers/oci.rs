@@ -14,7 +14,9 @@ use crate::cgroup::hierarchy::parse_proc_cgroup;
 use crate::cgroup::v1::V1Cgroup;
 use crate::cgroup::v2::V2Cgroup;
 use crate::cgroup::{translate, CgroupSet, CgroupView, Limits};
-use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+use crate::sandbox::{
+    self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec, INIT_IN_ROOTFS,
+};
 
 /// Where bundles live (removed with the container).
 /// File in each bundle naming the runtime binary that runs it, so cleanup
@@ -81,9 +83,8 @@ pub fn oci_resources(l: &Limits) -> Value {
 /// The bundle's config.json.
 pub fn config_json(spec: &SandboxSpec, id: &str) -> Value {
     let ns = spec.namespaces;
-    let args: Vec<String> = std::iter::once("/isobench-workload".to_string())
-        .chain(spec.args.iter().cloned())
-        .collect();
+    // Behind the init shim (copied into the rootfs) when the spec has one.
+    let args = spec.command_line("/isobench-workload", INIT_IN_ROOTFS);
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let mut linux = json!({
         "cgroupsPath": id,
@@ -141,6 +142,9 @@ fn write_bundle(dir: &Path, spec: &SandboxSpec, id: &str, workload: &Path) -> st
     let bin = rootfs.join("isobench-workload");
     if std::fs::hard_link(workload, &bin).is_err() {
         std::fs::copy(workload, &bin)?;
+    }
+    if let Some(init) = &spec.init {
+        std::fs::copy(&init.path, rootfs.join(INIT_IN_ROOTFS.trim_start_matches('/')))?;
     }
     let cfg = serde_json::to_vec_pretty(&config_json(spec, id)).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("config.json"), cfg)

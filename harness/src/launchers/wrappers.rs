@@ -7,11 +7,14 @@ use std::path::Path;
 
 use super::{peer_ns, program_path, Launcher};
 use crate::cgroup::CgroupSet;
-use crate::sandbox::{Exec, LaunchError, Rootfs, SandboxSpec};
+use crate::sandbox::{Exec, LaunchError, Rootfs, SandboxSpec, INIT_IN_ROOTFS};
 
 /// Placeholders a custom template may use.
 pub const PLACEHOLDERS: &[(&str, &str)] = &[
-    ("workload", "the full workload command, shell-quoted"),
+    (
+        "workload",
+        "the full workload command, shell-quoted (behind the init shim when there is one)",
+    ),
     ("workload_path", "host path of the static isobench-workload"),
     ("args", "the workload's arguments, shell-quoted"),
     (
@@ -92,10 +95,11 @@ pub fn command(
         Launcher::Bwrap => {
             let program = program_path("bwrap")?;
             let mut a: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];
-            let exec_path = match spec.rootfs {
+            let init_host = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
+            let (exec_path, init_path) = match spec.rootfs {
                 Rootfs::Host => {
                     a.extend(["--bind", "/", "/", "--dev-bind", "/dev", "/dev"].map(String::from));
-                    wl.clone()
+                    (wl.clone(), init_host.unwrap_or_default())
                 }
                 Rootfs::Minimal => {
                     // bwrap's own root is an empty tmpfs: bind only the workload.
@@ -103,9 +107,16 @@ pub fn command(
                         ["--ro-bind", &wl, "/isobench-workload", "--tmpfs", "/tmp"]
                             .map(String::from),
                     );
-                    "/isobench-workload".into()
+                    if let Some(h) = init_host {
+                        a.extend(["--ro-bind".into(), h, INIT_IN_ROOTFS.into()]);
+                    }
+                    ("/isobench-workload".into(), INIT_IN_ROOTFS.to_string())
                 }
             };
+            if spec.init.is_some() {
+                // The shim, not bwrap's own reaper, is PID 1.
+                a.push("--as-pid-1".into());
+            }
             if ns.pid || spec.rootfs == Rootfs::Minimal {
                 a.extend(["--proc", "/proc"].map(String::from));
             }
@@ -117,8 +128,7 @@ pub fn command(
                 a.extend(["--hostname".to_string(), h.clone()]);
             }
             a.push("--".into());
-            a.push(exec_path);
-            a.extend(spec.args.iter().cloned());
+            a.extend(spec.command_line(&exec_path, &init_path));
             Ok(Exec { program, argv: a })
         }
         Launcher::Unshare => {
@@ -135,20 +145,22 @@ pub fn command(
                 }
             }
             a.push("--".into());
-            a.push(wl);
-            a.extend(spec.args.iter().cloned());
+            let init = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
+            a.extend(spec.command_line(&wl, &init.unwrap_or_default()));
             Ok(Exec { program, argv: a })
         }
         Launcher::Custom(t) => {
             let dirs = set.planned_dirs(n);
             let l = &spec.limits;
             let args: Vec<String> = spec.args.iter().map(|a| shell_quote(a)).collect();
+            let init = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
             let values = [
                 ("workload_path", shell_quote(&wl)),
                 (
                     "workload",
-                    std::iter::once(shell_quote(&wl))
-                        .chain(args.iter().cloned())
+                    spec.command_line(&wl, &init.unwrap_or_default())
+                        .iter()
+                        .map(|a| shell_quote(a))
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),

@@ -17,6 +17,9 @@ pub struct MinimalPlan {
     pub bin_in_root: CString,
     pub host_bin: CString,
     pub tmpfs_opts: CString,
+    /// An init shim: (host binary, its path in the new root), bound
+    /// read-only like the workload.
+    pub init: Option<(CString, CString)>,
 }
 
 /// Everything the child needs, prepared before clone.
@@ -246,6 +249,45 @@ unsafe fn drop_capabilities() -> libc::c_int {
     }
 }
 
+/// Binds the host binary `host` read-only onto a new file `in_root`.
+///
+/// # Safety
+/// Child-only, like [`run_child`].
+unsafe fn bind_binary(plan: &ChildPlan, host: &CString, in_root: &CString) {
+    // SAFETY: raw syscalls on prepared C strings.
+    unsafe {
+        let fd = libc::open(
+            in_root.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o755,
+        );
+        if fd < 0 {
+            fail(plan, Stage::Rootfs);
+        }
+        libc::close(fd);
+        if libc::mount(
+            host.as_ptr(),
+            in_root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+        if libc::mount(
+            std::ptr::null(),
+            in_root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail(plan, Stage::Rootfs);
+        }
+    }
+}
+
 /// tmpfs root + read-only bind of the workload + pivot_root.
 ///
 /// # Safety
@@ -268,34 +310,9 @@ unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
         {
             fail(plan, Stage::Rootfs);
         }
-        let fd = libc::open(
-            m.bin_in_root.as_ptr(),
-            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-            0o755,
-        );
-        if fd < 0 {
-            fail(plan, Stage::Rootfs);
-        }
-        libc::close(fd);
-        if libc::mount(
-            m.host_bin.as_ptr(),
-            m.bin_in_root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        ) != 0
-        {
-            fail(plan, Stage::Rootfs);
-        }
-        if libc::mount(
-            std::ptr::null(),
-            m.bin_in_root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-            std::ptr::null(),
-        ) != 0
-        {
-            fail(plan, Stage::Rootfs);
+        bind_binary(plan, &m.host_bin, &m.bin_in_root);
+        if let Some((host, in_root)) = &m.init {
+            bind_binary(plan, host, in_root);
         }
         // Mount the fresh /proc while the host's /proc is still visible: in
         // a user namespace the kernel only allows a proc mount when a fully

@@ -27,6 +27,51 @@ pub enum Event {
     Probe(Box<Probe>),
     Escape(Escape),
     EscapeDone(EscapeDone),
+    /// `pid1`: the workload's pid in its namespace (1: it is the init).
+    Pid1(Pid1),
+    /// `pid1 --term-pid1 1`: a helper is about to send `sig` to PID 1.
+    Pid1Signal { sig: i32 },
+    /// `pid1 --term-pid1 1`: the kill(2) returned (errno 0 = sent).
+    Pid1SignalSent { errno: i32 },
+    /// `pid1 --test hold`: still alive at the end of its hold.
+    Pid1Alive,
+    /// `pid1 --test orphans`: grandchildren forked by the middle child.
+    Pid1Forked { forked: u64, failed: u64 },
+    Pid1Orphans(Pid1Orphans),
+    /// `supervisor`: the children's pids (in the workload's pid namespace).
+    SupervisorStarted { pids: Vec<i64> },
+    SupervisorChild(SupervisorChild),
+    /// `supervisor`: every child's exit code (128 + signal when killed).
+    SupervisorDone { codes: Vec<i64> },
+}
+
+/// `pid1`: who the workload is in its pid namespace.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Pid1 {
+    pub pid: i64,
+    pub ppid: i64,
+}
+
+/// `pid1_orphans`: zombies left `settle_ms` after the orphans exited.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Pid1Orphans {
+    pub zombies: u64,
+    /// Processes still alive besides the workload and PID 1 (0 normally).
+    pub live: u64,
+    pub orphans_gone_ns: u64,
+    pub settle_ms: u64,
+}
+
+/// `supervisor_child`: one child's task done (the fields of its task).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct SupervisorChild {
+    pub index: u64,
+    pub bytes: Option<u64>,
+    pub forked: Option<u64>,
+    pub failed: Option<u64>,
+    pub cpu_ns: Option<u64>,
+    pub wall_ns: Option<u64>,
 }
 
 /// `spin`: CPU spinner totals.
@@ -152,6 +197,9 @@ payloads! {
     as_tick => Tick(Tick);
     as_probe => Probe(Probe);
     as_forkbomb => Forkbomb(Forkbomb);
+    as_pid1 => Pid1(Pid1);
+    as_pid1_orphans => Pid1Orphans(Pid1Orphans);
+    as_supervisor_child => SupervisorChild(SupervisorChild);
 }
 
 impl Event {

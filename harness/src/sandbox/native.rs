@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::child::{self, ChildPlan, MinimalPlan, Stage, REPORT_FD};
-use super::spec::{IdMap, Namespaces, Rootfs, SandboxSpec};
+use super::spec::{IdMap, Namespaces, Rootfs, SandboxSpec, INIT_IN_ROOTFS};
 use super::workload::LineReader;
 use super::{CgroupMode, Exec, Exit, LaunchError, Phases};
 use crate::cgroup::{Cgroup, CgroupSet, CgroupView, SandboxCgroup};
@@ -135,6 +135,13 @@ fn prepare(
                 bin_in_root: p("isobench-workload")?,
                 host_bin: cstr(workload.as_os_str().as_encoded_bytes(), "workload path")?,
                 tmpfs_opts: cstr("size=16m,mode=755", "tmpfs options")?,
+                init: match &spec.init {
+                    Some(i) => Some((
+                        cstr(i.path.as_os_str().as_encoded_bytes(), "init path")?,
+                        p(INIT_IN_ROOTFS.trim_start_matches('/'))?,
+                    )),
+                    None => None,
+                },
             })
         }
     };
@@ -146,6 +153,23 @@ fn prepare(
                 .map(|a| cstr(a, "launcher argument"))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
+        None if spec.init.is_some() => {
+            // The shim is PID 1 and starts the workload.
+            let (init, wl) = match (&minimal, &spec.init) {
+                (Some(_), _) => (INIT_IN_ROOTFS.to_string(), "/isobench-workload".to_string()),
+                (None, Some(i)) => (
+                    i.path.to_string_lossy().into_owned(),
+                    workload.to_string_lossy().into_owned(),
+                ),
+                (None, None) => unreachable!("guarded by spec.init.is_some()"),
+            };
+            let argv = spec
+                .command_line(&wl, &init)
+                .iter()
+                .map(|a| cstr(a, "init argument"))
+                .collect::<Result<Vec<_>, _>>()?;
+            (cstr(&init, "init path")?, argv)
+        }
         None => {
             let path = if minimal.is_some() {
                 cstr("/isobench-workload", "path")?

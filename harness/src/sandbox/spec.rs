@@ -198,6 +198,24 @@ pub struct SandboxSpec {
     pub deadline: Duration,
     /// Controllers to create for counters beyond those the limits need.
     pub accounting: Vec<crate::cgroup::Controller>,
+    /// An init shim exec'd as PID 1 with the workload as its argument.
+    pub init: Option<InitShim>,
+}
+
+/// Where an init shim sits inside a sandbox's own rootfs.
+pub const INIT_IN_ROOTFS: &str = "/isobench-init";
+
+/// A static init (tini, catatonit) that runs as the sandbox's PID 1 and
+/// starts the workload: `PATH ARGS… WORKLOAD WORKLOAD_ARGS…`. Launchers with
+/// their own rootfs place the binary at [`INIT_IN_ROOTFS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitShim {
+    /// Its name in results ("tini").
+    pub name: String,
+    /// The static binary on the host.
+    pub path: std::path::PathBuf,
+    /// Its own arguments before the workload's command (e.g. "--").
+    pub args: Vec<String>,
 }
 
 impl SandboxSpec {
@@ -221,7 +239,19 @@ impl SandboxSpec {
             args: args.iter().map(|s| s.to_string()).collect(),
             deadline: Duration::from_secs(30),
             accounting: Vec::new(),
+            init: None,
         }
+    }
+
+    /// The command line of the sandbox's first process: the workload at
+    /// `workload`, behind the init shim at `init` when the spec has one.
+    pub fn command_line(&self, workload: &str, init: &str) -> Vec<String> {
+        let shim = self.init.iter().flat_map(|i| {
+            std::iter::once(init.to_string()).chain(i.args.iter().cloned())
+        });
+        shim.chain(std::iter::once(workload.to_string()))
+            .chain(self.args.iter().cloned())
+            .collect()
     }
 
     /// Refuses specs that break the safety rules or cannot work.
@@ -230,7 +260,11 @@ impl SandboxSpec {
         if sub == "forkbomb" && self.limits.pids_max.is_none() {
             return Err("a fork bomb never runs without a pids limit (set pids_max)".into());
         }
-        if sub == "hog" && self.limits.memory_max.is_none() && self.limits.memory_high.is_none() {
+        if matches!(sub, "pid1" | "supervisor") && self.limits.pids_max.is_none() {
+            return Err(format!("{sub} forks: it never runs without a pids limit (set pids_max)"));
+        }
+        let hogs = sub == "hog" || (sub == "supervisor" && self.args.iter().any(|a| a == "hog"));
+        if hogs && self.limits.memory_max.is_none() && self.limits.memory_high.is_none() {
             return Err("a memory hog never runs without a memory limit (set memory_max)".into());
         }
         if self.rootfs == Rootfs::Minimal && !self.namespaces.mnt {
@@ -238,6 +272,9 @@ impl SandboxSpec {
         }
         if self.hostname.is_some() && !self.namespaces.uts {
             return Err("setting a hostname needs a uts namespace (add uts)".into());
+        }
+        if self.init.is_some() && !self.namespaces.pid {
+            return Err("an init shim is PID 1 only in a pid namespace (add pid)".into());
         }
         if self.deadline.is_zero() {
             return Err("every workload needs a deadline > 0".into());

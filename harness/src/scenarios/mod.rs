@@ -205,6 +205,8 @@ scenarios! {
     Pagecache => pagecache::Pagecache;
     Pids => pids::Pids;
     Isolation => isolation::Isolation;
+    Pid1 => pid1::Pid1;
+    Supervisor => supervisor::Supervisor;
 }
 
 /// Documents a config's parameters from its quick and default values;

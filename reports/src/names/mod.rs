@@ -10,5 +10,7 @@ pub mod isolation;
 pub mod memory_high;
 pub mod memory_oom;
 pub mod pagecache;
+pub mod pid1;
 pub mod pids;
 pub mod startup;
+pub mod supervisor;
