@@ -64,21 +64,69 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
     supervise(rep, task, children, hold)
 }
 
+/// A pipe the children block on until the supervisor closes its write end:
+/// every child exists before any starts its task (a forking child must not
+/// take the pids the supervisor still needs for its siblings).
+struct Gate {
+    r: i32,
+    w: i32,
+}
+
+impl Gate {
+    fn new() -> Result<Gate, Failure> {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2 writes two fds into the array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(Failure::Runtime(format!("supervisor: pipe: {e}")));
+        }
+        Ok(Gate { r: fds[0], w: fds[1] })
+    }
+
+    /// In a child: waits for the supervisor's close (EOF, or its death).
+    fn wait(&self) {
+        let mut b = 0u8;
+        // SAFETY: close/read on fds this process owns, into a local byte.
+        unsafe {
+            libc::close(self.w);
+            while libc::read(self.r, (&mut b as *mut u8).cast(), 1) < 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+            libc::close(self.r);
+        }
+    }
+
+    /// In the supervisor: lets every child go.
+    fn open(&self) {
+        // SAFETY: closing fds this process owns.
+        unsafe {
+            libc::close(self.w);
+            libc::close(self.r);
+        }
+    }
+}
+
 fn supervise(rep: &Reporter, task: Task, children: u64, hold: f64) -> Outcome {
     let mut pids: Vec<i32> = Vec::new();
+    let gate = Gate::new()?;
     for i in 0..children {
         match sys::fork_process() {
-            Ok(Forked::Child) => sys::exit_now(child(rep, task, i, hold)),
+            Ok(Forked::Child) => {
+                gate.wait();
+                sys::exit_now(child(rep, task, i, hold))
+            }
             Ok(Forked::Parent(pid)) => pids.push(pid),
             Err(e) => {
                 for &pid in &pids {
                     sys::kill_pid(pid, libc::SIGKILL);
                     let _ = sys::wait_pid(pid);
                 }
+                gate.open();
                 return Err(Failure::Runtime(format!("supervisor: fork of child {i}: {e}")));
             }
         }
     }
+    gate.open();
     let as_u64: Vec<u64> = pids.iter().map(|&p| p as u64).collect();
     rep.emit(
         &Obj::event("supervisor_started")
