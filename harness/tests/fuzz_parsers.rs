@@ -205,7 +205,11 @@ fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
         }
         ScenarioSpec::Supervisor(c) => {
             let each_fits = c.child_memory_pct > 0.0 && c.child_memory_pct < 100.0;
-            if !each_fits || c.memory_limit_mib == 0 || c.pids_max < 1 || !duration_ok(c.spin_seconds) {
+            if !each_fits
+                || c.memory_limit_mib == 0
+                || c.pids_max < 1
+                || !duration_ok(c.spin_seconds)
+            {
                 return fail(format!(
                     "child memory {}%, pids.max {}, spin {} s",
                     c.child_memory_pct, c.pids_max, c.spin_seconds

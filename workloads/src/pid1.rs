@@ -12,6 +12,8 @@
 //!   Once none is alive it waits `MS` and counts the zombies in /proc (its
 //!   own pid namespace's): `pid1_orphans`.
 
+use std::io::Read;
+
 use crate::args::Flags;
 use crate::json::Obj;
 use crate::report::Reporter;
@@ -110,18 +112,41 @@ pub fn stat_state(stat: &str) -> Option<char> {
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
+/// A pipe as (read, write) files, both close-on-exec.
+fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: two fresh fds this process owns from here on.
+    Ok(unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    })
+}
+
 fn orphans(rep: &Reporter, count: u64, settle_ms: u64) -> Outcome {
     let me = sys::ids().pid;
     let child = match sys::fork_process() {
         Ok(Forked::Child) => {
             let parent = sys::ids().pid;
+            // The grandchildren block on this pipe: EOF comes when the
+            // middle child, the last holder of the write end, exits.
+            let (r, w) = pipe().map_err(|e| Failure::Runtime(format!("pid1: pipe: {e}")))?;
             let (mut forked, mut failed) = (0u64, 0u64);
             for _ in 0..count {
                 match sys::fork_process() {
                     Ok(Forked::Child) => {
-                        // Orphaned once `parent` exits: leave at once (at
-                        // most 5 s), a zombie for whoever adopted us.
-                        for _ in 0..5000 {
+                        drop(w);
+                        let mut b = [0u8; 1];
+                        let _ = (&r).read(&mut b);
+                        // Orphaned (at most 1 s more): leave, a zombie for
+                        // whoever adopted us.
+                        for _ in 0..1000 {
                             if sys::ids().ppid != parent {
                                 break;
                             }
@@ -154,7 +179,7 @@ fn orphans(rep: &Reporter, count: u64, settle_ms: u64) -> Outcome {
     };
     let mut states = proc_states();
     while live(&states) > 0 && sys::since(start, sys::mono_ns()) < 10_000_000_000 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         states = proc_states();
     }
     let gone_ns = sys::since(start, sys::mono_ns());

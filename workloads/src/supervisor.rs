@@ -29,7 +29,14 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
     let f = Flags::parse(
         "supervisor",
         args,
-        &["task", "children", "bytes", "forks", "seconds", "hold-seconds"],
+        &[
+            "task",
+            "children",
+            "bytes",
+            "forks",
+            "seconds",
+            "hold-seconds",
+        ],
     )
     .map_err(Failure::Usage)?;
     let children = f.u64_in("children", 4, 1, 64).map_err(Failure::Usage)?;
@@ -80,7 +87,10 @@ impl Gate {
             let e = std::io::Error::last_os_error();
             return Err(Failure::Runtime(format!("supervisor: pipe: {e}")));
         }
-        Ok(Gate { r: fds[0], w: fds[1] })
+        Ok(Gate {
+            r: fds[0],
+            w: fds[1],
+        })
     }
 
     /// In a child: waits for the supervisor's close (EOF, or its death).
@@ -122,7 +132,9 @@ fn supervise(rep: &Reporter, task: Task, children: u64, hold: f64) -> Outcome {
                     let _ = sys::wait_pid(pid);
                 }
                 gate.open();
-                return Err(Failure::Runtime(format!("supervisor: fork of child {i}: {e}")));
+                return Err(Failure::Runtime(format!(
+                    "supervisor: fork of child {i}: {e}"
+                )));
             }
         }
     }

@@ -144,7 +144,10 @@ fn write_bundle(dir: &Path, spec: &SandboxSpec, id: &str, workload: &Path) -> st
         std::fs::copy(workload, &bin)?;
     }
     if let Some(init) = &spec.init {
-        std::fs::copy(&init.path, rootfs.join(INIT_IN_ROOTFS.trim_start_matches('/')))?;
+        std::fs::copy(
+            &init.path,
+            rootfs.join(INIT_IN_ROOTFS.trim_start_matches('/')),
+        )?;
     }
     let cfg = serde_json::to_vec_pretty(&config_json(spec, id)).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("config.json"), cfg)

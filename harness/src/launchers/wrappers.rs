@@ -95,7 +95,10 @@ pub fn command(
         Launcher::Bwrap => {
             let program = program_path("bwrap")?;
             let mut a: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];
-            let init_host = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
+            let init_host = spec
+                .init
+                .as_ref()
+                .map(|i| i.path.to_string_lossy().into_owned());
             let (exec_path, init_path) = match spec.rootfs {
                 Rootfs::Host => {
                     a.extend(["--bind", "/", "/", "--dev-bind", "/dev", "/dev"].map(String::from));
@@ -145,7 +148,10 @@ pub fn command(
                 }
             }
             a.push("--".into());
-            let init = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
+            let init = spec
+                .init
+                .as_ref()
+                .map(|i| i.path.to_string_lossy().into_owned());
             a.extend(spec.command_line(&wl, &init.unwrap_or_default()));
             Ok(Exec { program, argv: a })
         }
@@ -153,7 +159,10 @@ pub fn command(
             let dirs = set.planned_dirs(n);
             let l = &spec.limits;
             let args: Vec<String> = spec.args.iter().map(|a| shell_quote(a)).collect();
-            let init = spec.init.as_ref().map(|i| i.path.to_string_lossy().into_owned());
+            let init = spec
+                .init
+                .as_ref()
+                .map(|i| i.path.to_string_lossy().into_owned());
             let values = [
                 ("workload_path", shell_quote(&wl)),
                 (

@@ -30,19 +30,30 @@ pub enum Event {
     /// `pid1`: the workload's pid in its namespace (1: it is the init).
     Pid1(Pid1),
     /// `pid1 --term-pid1 1`: a helper is about to send `sig` to PID 1.
-    Pid1Signal { sig: i32 },
+    Pid1Signal {
+        sig: i32,
+    },
     /// `pid1 --term-pid1 1`: the kill(2) returned (errno 0 = sent).
-    Pid1SignalSent { errno: i32 },
+    Pid1SignalSent {
+        errno: i32,
+    },
     /// `pid1 --test hold`: still alive at the end of its hold.
     Pid1Alive,
     /// `pid1 --test orphans`: grandchildren forked by the middle child.
-    Pid1Forked { forked: u64, failed: u64 },
+    Pid1Forked {
+        forked: u64,
+        failed: u64,
+    },
     Pid1Orphans(Pid1Orphans),
     /// `supervisor`: the children's pids (in the workload's pid namespace).
-    SupervisorStarted { pids: Vec<i64> },
+    SupervisorStarted {
+        pids: Vec<i64>,
+    },
     SupervisorChild(SupervisorChild),
     /// `supervisor`: every child's exit code (128 + signal when killed).
-    SupervisorDone { codes: Vec<i64> },
+    SupervisorDone {
+        codes: Vec<i64>,
+    },
 }
 
 /// `pid1`: who the workload is in its pid namespace.

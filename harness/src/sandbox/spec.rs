@@ -246,9 +246,10 @@ impl SandboxSpec {
     /// The command line of the sandbox's first process: the workload at
     /// `workload`, behind the init shim at `init` when the spec has one.
     pub fn command_line(&self, workload: &str, init: &str) -> Vec<String> {
-        let shim = self.init.iter().flat_map(|i| {
-            std::iter::once(init.to_string()).chain(i.args.iter().cloned())
-        });
+        let shim = self
+            .init
+            .iter()
+            .flat_map(|i| std::iter::once(init.to_string()).chain(i.args.iter().cloned()));
         shim.chain(std::iter::once(workload.to_string()))
             .chain(self.args.iter().cloned())
             .collect()
@@ -261,7 +262,9 @@ impl SandboxSpec {
             return Err("a fork bomb never runs without a pids limit (set pids_max)".into());
         }
         if matches!(sub, "pid1" | "supervisor") && self.limits.pids_max.is_none() {
-            return Err(format!("{sub} forks: it never runs without a pids limit (set pids_max)"));
+            return Err(format!(
+                "{sub} forks: it never runs without a pids limit (set pids_max)"
+            ));
         }
         let hogs = sub == "hog" || (sub == "supervisor" && self.args.iter().any(|a| a == "hog"));
         if hogs && self.limits.memory_max.is_none() && self.limits.memory_high.is_none() {

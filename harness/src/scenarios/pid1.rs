@@ -65,22 +65,28 @@ impl Init {
         }
     }
 
-    /// The shim for a spec; a skip when its binary is missing.
+    /// The shim for a spec; why not (the install hint) when its binary is
+    /// missing.
     pub fn shim(self) -> Result<Option<InitShim>, String> {
-        let Some((bin, _)) = self.binary() else {
-            return Ok(None);
-        };
-        let path = PathBuf::from(bin);
+        match self.binary() {
+            Some((bin, _)) => self.shim_at(PathBuf::from(bin)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The shim with its binary at `path`.
+    pub fn shim_at(self, path: PathBuf) -> Result<InitShim, String> {
         if !path.is_file() {
             return Err(format!(
-                "{bin} is not installed (apt-get install tini catatonit)"
+                "{} is not installed (apt-get install tini catatonit)",
+                path.display()
             ));
         }
-        Ok(Some(InitShim {
+        Ok(InitShim {
             name: self.name().into(),
             path,
             args: vec!["--".into()],
-        }))
+        })
     }
 }
 
@@ -334,7 +340,14 @@ fn measure(
     // Orphans.
     let count = cfg.orphans.to_string();
     let settle = cfg.settle_ms.to_string();
-    let s = spec(cfg, ctx, &shim, &["pid1", "--test", "orphans", "--count", &count, "--settle-ms", &settle]);
+    let mut s = spec(
+        cfg,
+        ctx,
+        &shim,
+        &["pid1", "--test", "orphans", "--count", &count, "--settle-ms", &settle],
+    );
+    // Forking and counting 100 processes is slow under emulation (TCG).
+    s.deadline = Duration::from_secs(60);
     let mut r = ctx.launch(&s)?;
     r.wait_ready()?;
     let exit = r.wait_exit()?;
@@ -564,6 +577,18 @@ mod tests {
         assert_eq!(forwarded.samples, vec![0.0]);
         // Exit code 143 means forwarded; 137 (killed otherwise) does not.
         assert!(ended(143).forwarded() && !ended(137).forwarded() && !ALIVE.forwarded());
+    }
+
+    #[test]
+    fn a_missing_shim_names_the_packages() {
+        let e = Init::Tini.shim_at("/nonexistent/tini-static".into()).unwrap_err();
+        assert_eq!(
+            e,
+            "/nonexistent/tini-static is not installed (apt-get install tini catatonit)"
+        );
+        let s = Init::Catatonit.shim_at("/proc/self/exe".into()).unwrap();
+        assert_eq!((s.name.as_str(), s.args.as_slice()), ("catatonit", ["--".to_string()].as_slice()));
+        assert_eq!(Init::None.shim(), Ok(None));
     }
 
     #[test]

@@ -334,8 +334,8 @@ fn cpu_row(cfg: &Config, ctx: &Ctx) -> Result<ScenarioResult, ScenarioError> {
     let args = ["supervisor", "--task", "spin", "--children", &kids, "--seconds", &secs, "--hold-seconds", "0"];
     let limits = Limits {
         cpu_max: Some(CpuMax {
-            quota_us: Some(100_000),
-            period_us: 100_000,
+            quota_us: Some((PERIOD_S * 1e6) as u64),
+            period_us: (PERIOD_S * 1e6) as u64,
             burst_us: None,
         }),
         pids_max: Some(u64::from(cfg.children) + 16),
@@ -367,7 +367,7 @@ fn cpu_row(cfg: &Config, ctx: &Ctx) -> Result<ScenarioResult, ScenarioError> {
     }
     let usage = used / 1e9 / wall;
     let throttled = after.delta(&before).nr_throttled;
-    let check = cpu_check(cfg, usage, &per, throttled);
+    let check = cpu_check(cfg, usage, &per, throttled, wall);
     Ok(Point::new(n::SCENARIO, ctx)
         .param(n::LIMIT, "cpu")
         .param("children", cfg.children)
@@ -379,11 +379,21 @@ fn cpu_row(cfg: &Config, ctx: &Ctx) -> Result<ScenarioResult, ScenarioError> {
         .build())
 }
 
-/// The group (cgroup time) and the children (their own) within one CPU.
-/// Well below it and never throttled, the machine was too busy for the
-/// quota to matter: a warning, the check showed nothing.
-pub fn cpu_check(cfg: &Config, usage: f64, per: &[f64], throttled: Option<u64>) -> Check {
-    let limit = 1.0 + cfg.cpu_tolerance_pct / 100.0;
+/// CFS period of the one-CPU quota, in seconds.
+const PERIOD_S: f64 = 0.1;
+
+/// The group (cgroup time) and the children (their own) within one CPU,
+/// plus one period's quota (a window of `wall_s` may start on a full
+/// budget). Well below it and never throttled, the machine was too busy for
+/// the quota to matter: a warning, the check showed nothing.
+pub fn cpu_check(
+    cfg: &Config,
+    usage: f64,
+    per: &[f64],
+    throttled: Option<u64>,
+    wall_s: f64,
+) -> Check {
+    let limit = 1.0 + PERIOD_S / wall_s.max(PERIOD_S) + cfg.cpu_tolerance_pct / 100.0;
     let sum: f64 = per.iter().sum();
     let idle = usage < 0.9 && throttled == Some(0);
     let status = match () {
@@ -395,7 +405,7 @@ pub fn cpu_check(cfg: &Config, usage: f64, per: &[f64], throttled: Option<u64>) 
         n::CHECK_CPU_LIMIT_BINDS_SUM,
         status,
         format!(
-            "{} spinners under a 100% quota get ≤ {limit:.2} CPUs together (cgroup time and their own)",
+            "{} spinners under a 100% quota get ≤ {limit:.2} CPUs together (cgroup time and their own; 1 CPU + one period + tolerance)",
             cfg.children
         ),
         format!(
@@ -449,8 +459,11 @@ mod tests {
     #[test]
     fn cpu_sum_within_one_cpu() {
         let cfg = Supervisor::level(Level::Default);
-        let c = |u: f64, t: Option<u64>| cpu_check(&cfg, u, &[u / 4.0; 4], t).status;
+        let c = |u: f64, t: Option<u64>| cpu_check(&cfg, u, &[u / 4.0; 4], t, 1.0).status;
         assert_eq!(c(1.0, Some(9)), Status::Pass);
+        // One period's budget at the window's edge is allowed, no more.
+        assert_eq!(c(1.12, Some(9)), Status::Pass);
+        assert_eq!(c(1.2, Some(9)), Status::Fail);
         assert_eq!(c(1.9, Some(9)), Status::Fail);
         // Too busy a machine to reach the quota shows nothing: warn.
         assert_eq!(c(0.3, Some(0)), Status::Warn);
