@@ -484,5 +484,29 @@ mod tests {
         assert_eq!(r["pids"]["limit"], 64);
         assert_eq!(c["linux"]["uidMappings"][0]["hostID"], 65534);
         assert_eq!(c["linux"]["cgroupsPath"], "isobench-p1-x-0");
+        // An init shim is PID 1, from the rootfs, with the workload after it.
+        spec.init = Some(crate::sandbox::InitShim {
+            name: "catatonit".into(),
+            path: "/usr/bin/catatonit".into(),
+            args: vec!["--".into()],
+        });
+        let c = config_json(&spec, "isobench-p1-x-0");
+        let args: Vec<&str> = c["process"]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                INIT_IN_ROOTFS,
+                "--",
+                "/isobench-workload",
+                "spin",
+                "--seconds",
+                "1"
+            ]
+        );
     }
 }

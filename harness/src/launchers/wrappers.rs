@@ -224,6 +224,70 @@ mod tests {
     }
 
     #[test]
+    fn wrappers_put_the_init_shim_in_front() {
+        let set = CgroupSet::discover(None);
+        let Ok(set) = set else { return };
+        let mut spec = SandboxSpec::workload(&["ready"]);
+        spec.namespaces = crate::sandbox::Namespaces::parse("pid,mnt").unwrap();
+        spec.init = Some(crate::sandbox::InitShim {
+            name: "tini".into(),
+            path: "/usr/bin/tini-static".into(),
+            args: vec!["--".into()],
+        });
+        let wl = Path::new("/x/isobench-workload");
+        let tail =
+            |argv: &[String]| argv[argv.iter().position(|a| a == "--").unwrap() + 1..].to_vec();
+        if crate::env::which("bwrap").is_some() {
+            let e = command(&Launcher::Bwrap, &spec, &set, 0, wl).unwrap();
+            assert!(e.argv.contains(&"--as-pid-1".to_string()), "{:?}", e.argv);
+            assert_eq!(
+                tail(&e.argv),
+                [
+                    "/usr/bin/tini-static",
+                    "--",
+                    "/x/isobench-workload",
+                    "ready"
+                ]
+            );
+            spec.rootfs = Rootfs::Minimal;
+            let e = command(&Launcher::Bwrap, &spec, &set, 0, wl).unwrap();
+            assert!(e
+                .argv
+                .windows(3)
+                .any(|w| w == ["--ro-bind", "/usr/bin/tini-static", INIT_IN_ROOTFS]));
+            assert_eq!(
+                tail(&e.argv),
+                [INIT_IN_ROOTFS, "--", "/isobench-workload", "ready"]
+            );
+            spec.rootfs = Rootfs::Host;
+        }
+        if crate::env::which("unshare").is_some() {
+            let e = command(&Launcher::Unshare, &spec, &set, 0, wl).unwrap();
+            assert_eq!(
+                tail(&e.argv),
+                [
+                    "/usr/bin/tini-static",
+                    "--",
+                    "/x/isobench-workload",
+                    "ready"
+                ]
+            );
+        }
+        let e = command(
+            &Launcher::Custom("exec {workload}".into()),
+            &spec,
+            &set,
+            0,
+            wl,
+        )
+        .unwrap();
+        assert_eq!(
+            e.argv[2],
+            "exec /usr/bin/tini-static -- /x/isobench-workload ready"
+        );
+    }
+
+    #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("abc/d-1"), "abc/d-1");
         assert_eq!(shell_quote("a b"), "'a b'");

@@ -340,6 +340,30 @@ mod tests {
         assert!(s.validate().is_err());
         s.namespaces.mnt = true;
         assert!(s.validate().is_ok());
+        // Forking workloads need a pids limit; a supervisor of hogs memory too.
+        let mut s = SandboxSpec::workload(&["supervisor", "--task", "hog"]);
+        assert!(s.validate().unwrap_err().contains("pids limit"));
+        s.limits.pids_max = Some(8);
+        assert!(s.validate().unwrap_err().contains("memory limit"));
+        let mut s = SandboxSpec::workload(&["pid1", "--test", "orphans"]);
+        assert!(s.validate().unwrap_err().contains("pids limit"));
+        s.limits.pids_max = Some(200);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn an_init_shim_goes_in_front_and_needs_a_pid_namespace() {
+        let mut s = SandboxSpec::workload(&["ready"]);
+        assert_eq!(s.command_line("/w", "/i"), ["/w", "ready"]);
+        s.init = Some(InitShim {
+            name: "tini".into(),
+            path: "/usr/bin/tini-static".into(),
+            args: vec!["--".into()],
+        });
+        assert_eq!(s.command_line("/w", "/i"), ["/i", "--", "/w", "ready"]);
+        assert!(s.validate().unwrap_err().contains("pid namespace"));
+        s.namespaces.pid = true;
+        assert!(s.validate().is_ok());
     }
 }
 
