@@ -112,23 +112,6 @@ pub fn stat_state(stat: &str) -> Option<char> {
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
-/// A pipe as (read, write) files, both close-on-exec.
-fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: two fresh fds this process owns from here on.
-    Ok(unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    })
-}
-
 fn orphans(rep: &Reporter, count: u64, settle_ms: u64) -> Outcome {
     let me = sys::ids().pid;
     let child = match sys::fork_process() {
@@ -136,7 +119,9 @@ fn orphans(rep: &Reporter, count: u64, settle_ms: u64) -> Outcome {
             let parent = sys::ids().pid;
             // The grandchildren block on this pipe: EOF comes when the
             // middle child, the last holder of the write end, exits.
-            let (r, w) = pipe().map_err(|e| Failure::Runtime(format!("pid1: pipe: {e}")))?;
+            let (r, w) =
+                sys::make_pipe().map_err(|e| Failure::Runtime(format!("pid1: pipe: {e}")))?;
+            let r = std::fs::File::from(r);
             let (mut forked, mut failed) = (0u64, 0u64);
             for _ in 0..count {
                 match sys::fork_process() {

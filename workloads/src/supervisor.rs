@@ -75,45 +75,31 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
 /// every child exists before any starts its task (a forking child must not
 /// take the pids the supervisor still needs for its siblings).
 struct Gate {
-    r: i32,
-    w: i32,
+    r: std::fs::File,
+    w: std::os::fd::OwnedFd,
 }
 
 impl Gate {
     fn new() -> Result<Gate, Failure> {
-        let mut fds = [0i32; 2];
-        // SAFETY: pipe2 writes two fds into the array.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(Failure::Runtime(format!("supervisor: pipe: {e}")));
-        }
-        Ok(Gate {
-            r: fds[0],
-            w: fds[1],
-        })
+        let (r, w) =
+            sys::make_pipe().map_err(|e| Failure::Runtime(format!("supervisor: pipe: {e}")))?;
+        Ok(Gate { r: r.into(), w })
     }
 
     /// In a child: waits for the supervisor's close (EOF, or its death).
-    fn wait(&self) {
-        let mut b = 0u8;
-        // SAFETY: close/read on fds this process owns, into a local byte.
-        unsafe {
-            libc::close(self.w);
-            while libc::read(self.r, (&mut b as *mut u8).cast(), 1) < 0
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-            {}
-            libc::close(self.r);
+    fn wait(self) {
+        use std::io::Read;
+        drop(self.w);
+        let mut b = [0u8; 1];
+        while let Err(e) = (&self.r).read(&mut b) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
         }
     }
 
     /// In the supervisor: lets every child go.
-    fn open(&self) {
-        // SAFETY: closing fds this process owns.
-        unsafe {
-            libc::close(self.w);
-            libc::close(self.r);
-        }
-    }
+    fn open(self) {}
 }
 
 fn supervise(rep: &Reporter, task: Task, children: u64, hold: f64) -> Outcome {

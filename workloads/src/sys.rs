@@ -334,8 +334,7 @@ impl Drop for Mapping {
     }
 }
 
-/// pipe(2), test helper: (read end, write end).
-#[cfg(test)]
+/// pipe(2): (read end, write end).
 pub fn make_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     use std::os::fd::{FromRawFd, OwnedFd};
     let mut fds = [0 as c_int; 2];
