@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod export;
+pub mod fleet;
 pub mod fixture;
 pub mod key;
 pub mod load;

@@ -432,7 +432,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
             accel,
             req.timeout,
             scratch.is_some(),
-        ))
+        ) + &guest::node_arg(std::env::var("NODE_NAME").ok().as_deref()))
         .args(["-device", "virtio-serial-pci", "-chardev"])
         .arg(format!("file,id=res,path={}", escape(&port_file)))
         .args([
