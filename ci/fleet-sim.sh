@@ -2,7 +2,11 @@
 # A simulated fleet without a cluster: this host plus four VM guests as
 # nodes (kernels 6.1 and 6.12, cgroup v1 and v2), each running the same
 # small suite, merged by `isobench merge`. Run as root from the repository:
-#   ci/fleet-sim.sh [DIR]            (default DIR: fleet-sim)
+#   ci/fleet-sim.sh [DIR [SCENARIO...]]
+# (default DIR: fleet-sim; default scenarios: startup pids, whose checks
+# hold under TCG; `cpu-quota cpuset memory-oom` give a fleet with failing
+# checks: CFS accuracy is off under TCG, and 6.1's v1 oom_kill_disable
+# hang was not detected here).
 # Each guest gets its node name through the VM runner ($NODE_NAME on the
 # host becomes isobench.node= on the guest's command line). TCG guests
 # take about a minute each; they boot one after the other.
@@ -10,8 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-fleet-sim}
 bin=${ISOBENCH:-target/release/isobench}
+shift || true
 # Quick-suite scenarios that finish in well under two minutes under TCG.
-suite=(run --suite quick --scenario cpuset --scenario cpu-quota --scenario pids --scenario memory-oom)
+suite=(run --suite quick)
+for s in "${@:-startup pids}"; do
+    for w in $s; do suite+=(--scenario "$w"); done
+done
 mkdir -p "$dir"
 "$bin" kernels fetch --version 6.1 --version 6.12 >/dev/null
 status=0

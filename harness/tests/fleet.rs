@@ -36,12 +36,13 @@ fn node_run(node: &str, ms: f64, check: Status) -> RunResults {
     r
 }
 
-/// Writes `runs` as DIR/<i>.json; the file paths.
+/// Writes `runs` as DIR/<first node>-<i>.json; the file paths.
 fn write_nodes(dir: &Path, runs: &[RunResults]) -> Vec<String> {
+    let tag = runs[0].run_id.clone() + &runs.len().to_string();
     runs.iter()
         .enumerate()
         .map(|(i, r)| {
-            let p = dir.join(format!("f{i}.json"));
+            let p = dir.join(format!("{tag}-{}-{i}.json", r.run_id));
             write_results(&p, r).unwrap();
             p.to_str().unwrap().to_string()
         })
@@ -101,7 +102,7 @@ fn failing_check_or_missing_node_exits_1_naming_it() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("node b: startup[native]{launches=5} launches succeeded failed"),
+        stderr.contains("node b: startup[native] launches succeeded failed"),
         "{stderr}"
     );
     assert!(!stderr.contains("node a"), "{stderr}");
@@ -126,9 +127,7 @@ fn failing_check_or_missing_node_exits_1_naming_it() {
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut other_suite = node_run("c", 10.0, Status::Pass);
-    other_suite.scenarios[0]
-        .params
-        .insert("launches".into(), json!(200));
+    other_suite.scenarios[0].name = "pids".into();
     let invalid = dir.path().join("bad.json");
     std::fs::write(&invalid, "{ not json").unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![

@@ -124,13 +124,16 @@ pub fn node_of(r: &RunResults, path: &Path) -> String {
         })
 }
 
-/// Parameters a scenario resolves from the machine it runs on (which CPU
-/// it pins, how many threads 2 × nproc is): left out of [`fleet_key`], so
-/// the same point on two machines is one row.
-pub const MACHINE_PARAMS: [(&str, &str); 3] = [
+/// Parameters that do not change what a point measures: resolved from
+/// the machine it runs on (which CPU it pins, how many threads 2 × nproc
+/// is), or how many samples it takes (the VM runner takes fewer startup
+/// launches under TCG). Left out of [`fleet_key`], so the same point on
+/// two machines is one row.
+pub const MACHINE_PARAMS: [(&str, &str); 4] = [
     ("cpuset", "pinned_cpu"),
     ("cpuset", "threads"),
     ("cpu-weight", "cpu"),
+    ("startup", "launches"),
 ];
 
 /// A scenario point's key across machines: [`scenario_key`] without the
@@ -144,10 +147,28 @@ pub fn fleet_key(s: &ScenarioResult) -> String {
     }
 }
 
-/// The scenario points a run covers: what "the same suite" means here.
-fn suite_keys(r: &RunResults) -> BTreeSet<String> {
-    r.scenarios.iter().map(fleet_key).collect()
+/// What "the same suite" means here: the suite the run names (its
+/// `harness` row's `suite`, when it has one) and the scenarios it ran.
+/// Scenario points may differ: a node whose kernel cannot express a
+/// variant records fewer (or a skip row); the table shows them as absent.
+fn suite_of(r: &RunResults) -> (Option<String>, BTreeSet<&str>) {
+    let suite = r
+        .scenarios
+        .iter()
+        .find(|s| s.name == HARNESS_ROW)
+        .and_then(|s| s.params.get("suite"))
+        .map(crate::key::param_value_text);
+    let names = r
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| *n != HARNESS_ROW)
+        .collect();
+    (suite, names)
 }
+
+/// The row every run ends with: the harness's own cost and the suite name.
+const HARNESS_ROW: &str = "harness";
 
 /// Reads every file and refuses what cannot be merged: unreadable or
 /// invalid files, a node given twice, runs of different suites.
@@ -178,20 +199,21 @@ pub fn check_inputs(inputs: &[NodeInput]) -> Result<(), FleetError> {
             });
         }
     }
-    let base = suite_keys(&first.results);
+    let (base_suite, base) = suite_of(&first.results);
     for i in &inputs[1..] {
-        let keys = suite_keys(&i.results);
-        if keys != base {
-            let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).count();
-            let diff = match (base.difference(&keys).next(), keys.difference(&base).next()) {
-                (Some(k), _) => format!(
-                    "it lacks {k} ({} of {} scenario points differ)",
-                    only(&base, &keys) + only(&keys, &base),
-                    base.len()
-                ),
-                (None, Some(k)) => format!("it has {k}, which {} lacks", first.path.display()),
-                (None, None) => unreachable!("different sets differ somewhere"),
-            };
+        let (suite, names) = suite_of(&i.results);
+        let diff = if suite != base_suite {
+            let show = |s: &Option<String>| s.clone().unwrap_or_else(|| "no suite name".into());
+            Some(format!("suite {} vs {}", show(&suite), show(&base_suite)))
+        } else if let Some(n) = base.difference(&names).next() {
+            Some(format!("it lacks scenario {n}"))
+        } else {
+            names
+                .difference(&base)
+                .next()
+                .map(|n| format!("it has scenario {n}, which the other lacks"))
+        };
+        if let Some(diff) = diff {
             return Err(FleetError::DifferentSuite {
                 path: i.path.clone(),
                 base: first.path.clone(),
