@@ -6,10 +6,12 @@
 //! Outliers: for each metric, every node's median (the p50 of its own
 //! samples) is compared with the fleet's median of those node medians. A
 //! node is an outlier when its median lies outside fleet median ±
-//! max(3 × 1.4826 × MAD, 10 % of |fleet median|), MAD being the median
-//! absolute deviation of the node medians (× 1.4826: the normal-consistent
-//! scale). The 10 % floor keeps identical nodes (MAD 0) from flagging noise.
-//! A metric seen on fewer than 3 nodes has no spread and flags nobody.
+//! max(3 × 1.4826 × MAD, 10 %), MAD being the median absolute deviation of
+//! the node medians (× 1.4826: the normal-consistent scale). When all node
+//! medians are positive this is done on their logarithms (the band is
+//! then median ×/÷ a factor, at least 1.1); else on the values, the floor
+//! being 10 % of |median|. The floor keeps identical nodes (MAD 0) from
+//! flagging noise. A metric seen on fewer than 3 nodes flags nobody.
 
 pub mod render;
 pub mod sonobuoy;
@@ -327,23 +329,38 @@ pub struct Fleet {
     pub runs: BTreeMap<String, RunResults>,
 }
 
-/// Median, MAD, band and outliers of per-node medians.
+/// Median, MAD, band and outliers of per-node medians. When every median
+/// is positive (times, sizes, ratios) the spread is taken on their
+/// logarithms, so a node 10× faster is as far out as one 10× slower and
+/// the band never goes below zero; the MAD returned is then of the logs.
 pub fn spread(medians: &BTreeMap<String, f64>) -> (f64, f64, Option<[f64; 2]>, Vec<String>) {
     let values: Vec<f64> = medians.values().copied().filter(|v| v.is_finite()).collect();
-    let m = median(&values);
-    let dev: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
+    let log = !values.is_empty() && values.iter().all(|v| *v > 0.0);
+    let (to, from): (fn(f64) -> f64, fn(f64) -> f64) = if log {
+        (f64::ln, f64::exp)
+    } else {
+        (|v| v, |v| v)
+    };
+    let scaled: Vec<f64> = values.iter().map(|v| to(*v)).collect();
+    let m = median(&scaled);
+    let dev: Vec<f64> = scaled.iter().map(|v| (v - m).abs()).collect();
     let mad = median(&dev);
     if values.len() < MIN_NODES_FOR_SPREAD {
-        return (m, mad, None, Vec::new());
+        return (from(m), mad, None, Vec::new());
     }
-    let half = (MAD_FACTOR * MAD_SCALE * mad).max(MIN_BAND_FRACTION * m.abs());
-    let band = [m - half, m + half];
+    let floor = if log {
+        (1.0 + MIN_BAND_FRACTION).ln()
+    } else {
+        MIN_BAND_FRACTION * m.abs()
+    };
+    let half = (MAD_FACTOR * MAD_SCALE * mad).max(floor);
+    let band = [from(m - half), from(m + half)];
     let outliers = medians
         .iter()
         .filter(|(_, v)| v.is_finite() && (**v < band[0] || **v > band[1]))
         .map(|(n, _)| n.clone())
         .collect();
-    (m, mad, Some(band), outliers)
+    (from(m), mad, Some(band), outliers)
 }
 
 /// Keys of `items` by `key`, the n-th repeat of a key suffixed ` #n`.

@@ -194,8 +194,9 @@ pub fn verdict(f: &Fleet) -> String {
 fn rule_text() -> String {
     format!(
         "A node's value is its median; it is an outlier ({OUTLIER_MARK}) when it lies outside \
-         the fleet median ± max({MAD_FACTOR} × 1.4826 × MAD, {:.0} % of the median) of the node \
-         medians; metrics seen on fewer than {MIN_NODES_FOR_SPREAD} nodes flag nobody.",
+         the fleet median ± max({MAD_FACTOR} × 1.4826 × MAD, {:.0} %) of the node medians, on \
+         a log scale when all are positive (the band is then median ×/÷ a factor); metrics \
+         seen on fewer than {MIN_NODES_FOR_SPREAD} nodes flag nobody.",
         MIN_BAND_FRACTION * 100.0
     )
 }

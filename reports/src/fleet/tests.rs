@@ -47,7 +47,7 @@ fn clean_fleet_passes_and_flags_the_slow_node() {
     assert_eq!(f.checks[0].nodes.len(), 5);
     let m = &f.metrics[0];
     assert_eq!(m.outliers, ["e"]);
-    assert!((m.fleet_median - 10.2).abs() < 1e-9);
+    assert!((m.fleet_median - 10.2).abs() < 1e-9, "{}", m.fleet_median);
     let groups: Vec<(&str, usize)> = f
         .groups
         .iter()
@@ -91,9 +91,29 @@ fn spread_needs_three_nodes_and_has_a_floor() {
     ]
     .into();
     let (m, mad, band, out) = spread(&same);
-    assert_eq!((m, mad), (100.0, 0.0));
-    assert_eq!(band, Some([90.0, 110.0]));
+    assert!((m - 100.0).abs() < 1e-9 && mad == 0.0);
+    let [lo, hi] = band.unwrap();
+    assert!((lo - 100.0 / 1.1).abs() < 1e-9 && (hi - 110.0).abs() < 1e-9);
     assert!(out.is_empty());
+    // Log scale: 50× faster than noisy peers is out, 2.5× slower is not.
+    let noisy: BTreeMap<String, f64> = [
+        ("host".into(), 1.1),
+        ("a".into(), 148.0),
+        ("b".into(), 60.0),
+        ("c".into(), 79.0),
+        ("d".into(), 50.0),
+    ]
+    .into();
+    assert_eq!(spread(&noisy).3, ["host"]);
+    // Linear when a median is not positive.
+    let signed: BTreeMap<String, f64> = [
+        ("a".into(), -1.0),
+        ("b".into(), 0.0),
+        ("c".into(), 1.0),
+        ("d".into(), 40.0),
+    ]
+    .into();
+    assert_eq!(spread(&signed).3, ["d"]);
 }
 
 #[test]
