@@ -142,7 +142,10 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             "are both node \"a\"",
         ),
         (
-            write_nodes(dir.path(), &[node_run("a", 10.0, Status::Pass), other_suite]),
+            write_nodes(
+                dir.path(),
+                &[node_run("a", 10.0, Status::Pass), other_suite],
+            ),
             "ran a different suite than",
         ),
         (
@@ -214,8 +217,11 @@ fn manifests_validate_strictly() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     let ds = std::fs::read_to_string(k8s.join("daemonset.yaml")).unwrap();
-    std::fs::write(&bad, ds.replacen("hostPID: true", "hostPID: true\n      hostPIDs: true", 1))
-        .unwrap();
+    std::fs::write(
+        &bad,
+        ds.replacen("hostPID: true", "hostPID: true\n      hostPIDs: true", 1),
+    )
+    .unwrap();
     assert!(!validate(&kv, &[bad]).status.success());
 }
 
@@ -270,7 +276,13 @@ fn sonobuoy_plugin_has_the_documented_fields() {
         .collect();
     assert_eq!(
         args,
-        ["run", "--suite", "quick", "--sonobuoy", "/tmp/sonobuoy/results"]
+        [
+            "run",
+            "--suite",
+            "quick",
+            "--sonobuoy",
+            "/tmp/sonobuoy/results"
+        ]
     );
     assert_eq!(
         init["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
@@ -295,7 +307,11 @@ fn assert_item(v: &Value, depth: usize) -> usize {
     for m in ["meta", "details"] {
         assert!(v.get(m).is_none_or(Value::is_object), "{m}: {v}");
     }
-    let kids = v.get("items").map(|i| i.as_array().expect("items is a list"));
+    let kids = v
+        .get("items")
+        .map(|i| i.as_array().expect("items is a list"));
+    // plugin → scenario point → check: no deeper.
+    assert!(depth < 2 || kids.is_none(), "items below a check: {v}");
     1 + kids
         .into_iter()
         .flatten()
@@ -350,7 +366,15 @@ fn run_with_sonobuoy_writes_results_yaml_and_done() {
     assert_eq!(assert_item(&y, 0), 1 + scenarios + checks);
     assert!(checks > 0);
     // -o - cannot go with --sonobuoy: one line, exit 2.
-    let out = common::isobench(&["run", "--suite", "quick", "--sonobuoy", "/nonexistent", "-o", "-"]);
+    let out = common::isobench(&[
+        "run",
+        "--suite",
+        "quick",
+        "--sonobuoy",
+        "/nonexistent",
+        "-o",
+        "-",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stderr).lines().count(), 1);
 }

@@ -4,8 +4,8 @@
 
 pub mod compare;
 pub mod export;
-pub mod fleet;
 pub mod fixture;
+pub mod fleet;
 pub mod key;
 pub mod load;
 pub mod names;

@@ -95,8 +95,12 @@ pub fn sonobuoy_prepare(args: &mut RunArgs) -> Result<Option<SonobuoyOut>, super
     }
     if args.output.is_none() {
         let folder = dir.join("isobench");
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| usage(format!("--sonobuoy {}: cannot create: {e}", folder.display())))?;
+        std::fs::create_dir_all(&folder).map_err(|e| {
+            usage(format!(
+                "--sonobuoy {}: cannot create: {e}",
+                folder.display()
+            ))
+        })?;
         args.output = Some(folder.join("isobench.json"));
     }
     Ok(Some(SonobuoyOut { dir }))
@@ -118,11 +122,11 @@ pub fn sonobuoy_finish(
     let node = fleet::node_of(r, written);
     let yaml = folder.join(sonobuoy::RESULTS_FILE);
     write_atomic(&yaml, sonobuoy::results_yaml(r, &node).as_bytes()).map_err(usage)?;
-    write_atomic(
-        &s.dir.join("done"),
-        folder.to_string_lossy().as_bytes(),
-    )
-    .map_err(usage)?;
-    println!("sonobuoy: {} (done: {})", yaml.display(), s.dir.join("done").display());
+    write_atomic(&s.dir.join("done"), folder.to_string_lossy().as_bytes()).map_err(usage)?;
+    println!(
+        "sonobuoy: {} (done: {})",
+        yaml.display(),
+        s.dir.join("done").display()
+    );
     Ok(())
 }

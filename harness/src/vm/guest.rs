@@ -109,7 +109,8 @@ pub fn node_arg(node: Option<&str>) -> String {
         Some(n)
             if !n.is_empty()
                 && n.len() <= 253
-                && n.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) =>
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) =>
         {
             format!(" isobench.node={n}")
         }

@@ -334,9 +334,14 @@ pub struct Fleet {
 /// logarithms, so a node 10× faster is as far out as one 10× slower and
 /// the band never goes below zero; the MAD returned is then of the logs.
 pub fn spread(medians: &BTreeMap<String, f64>) -> (f64, f64, Option<[f64; 2]>, Vec<String>) {
-    let values: Vec<f64> = medians.values().copied().filter(|v| v.is_finite()).collect();
+    let values: Vec<f64> = medians
+        .values()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
     let log = !values.is_empty() && values.iter().all(|v| *v > 0.0);
-    let (to, from): (fn(f64) -> f64, fn(f64) -> f64) = if log {
+    type Map = fn(f64) -> f64;
+    let (to, from): (Map, Map) = if log {
         (f64::ln, f64::exp)
     } else {
         (|v| v, |v| v)
@@ -364,7 +369,7 @@ pub fn spread(medians: &BTreeMap<String, f64>) -> (f64, f64, Option<[f64; 2]>, V
 }
 
 /// Keys of `items` by `key`, the n-th repeat of a key suffixed ` #n`.
-fn numbered<'a, T>(items: &'a [T], key: impl Fn(&T) -> &str) -> Vec<(String, &'a T)> {
+fn numbered<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<(String, &T)> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     items
         .iter()
@@ -445,15 +450,17 @@ impl Fleet {
                             ),
                         });
                     }
-                    let at = *check_at.entry((key.clone(), name.clone())).or_insert_with(|| {
-                        checks.push(CheckRow {
-                            scenario: key.clone(),
-                            check: name.clone(),
-                            expected: c.expected.clone(),
-                            nodes: BTreeMap::new(),
+                    let at = *check_at
+                        .entry((key.clone(), name.clone()))
+                        .or_insert_with(|| {
+                            checks.push(CheckRow {
+                                scenario: key.clone(),
+                                check: name.clone(),
+                                expected: c.expected.clone(),
+                                nodes: BTreeMap::new(),
+                            });
+                            checks.len() - 1
                         });
-                        checks.len() - 1
-                    });
                     checks[at].nodes.insert(
                         i.node.clone(),
                         CheckCell {

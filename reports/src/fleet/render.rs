@@ -272,7 +272,10 @@ pub fn render_html(f: &Fleet) -> String {
     html_table(&mut metrics, &metrics_table(f, false));
     // Highlight the outlier cells (their text starts with the mark).
     let marked = format!("<td class=\"num\">{}", html(OUTLIER_MARK));
-    out.push_str(&metrics.replace(&marked, &format!("<td class=\"num outlier\">{OUTLIER_MARK}")));
+    out.push_str(&metrics.replace(
+        &marked,
+        &format!("<td class=\"num outlier\">{OUTLIER_MARK}"),
+    ));
     out.push_str("</body>\n</html>\n");
     out
 }

@@ -125,16 +125,25 @@ fn bad_input_is_refused() {
     let mut nodes = clean_fleet();
     nodes[3].results.scenarios[0].name = "pids".into();
     let e = check_inputs(&nodes).unwrap_err().to_string();
-    assert!(e.contains("d.json ran a different suite than a.json: it lacks scenario startup"), "{e}");
+    assert!(
+        e.contains("d.json ran a different suite than a.json: it lacks scenario startup"),
+        "{e}"
+    );
     // The suite a run names: quick vs default.
     let mut nodes = clean_fleet();
-    for (n, suite) in nodes.iter_mut().zip(["quick", "quick", "default", "quick", "quick"]) {
+    for (n, suite) in nodes
+        .iter_mut()
+        .zip(["quick", "quick", "default", "quick", "quick"])
+    {
         n.results
             .scenarios
             .push(scenario("harness", "isobench", json!({ "suite": suite })));
     }
     let e = check_inputs(&nodes).unwrap_err().to_string();
-    assert!(e.contains("c.json ran a different suite than a.json: suite default vs quick"), "{e}");
+    assert!(
+        e.contains("c.json ran a different suite than a.json: suite default vs quick"),
+        "{e}"
+    );
     // Points may differ (a kernel without a variant): still one suite.
     let mut nodes = clean_fleet();
     nodes[1].results.scenarios[0]
