@@ -34,6 +34,10 @@ pub enum Command {
     /// (one run per side); --base A… --new B… (several runs per side); or
     /// RUN.json… --base-arm A --new-arm B (interleaved arms of --rounds runs).
     Compare(CompareArgs),
+    /// Merge one results file per node into a fleet: fleet.json plus
+    /// fleet.html / fleet.md (node × check table, metric spread with
+    /// outliers, nodes grouped by kernel, cgroup mode and runtimes).
+    Merge(MergeArgs),
     /// Write a gate file whose per-metric run-to-run bands come from K
     /// same-build results files (every pair of them).
     Calibrate(CalibrateArgs),
@@ -125,6 +129,24 @@ pub struct CompareArgs {
     /// Bootstrap resamples.
     #[arg(long, default_value_t = isobench_reports::DEFAULT_RESAMPLES)]
     pub resamples: usize,
+}
+
+/// Arguments of `isobench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results files, one per node (the node is `environment.node`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The fleet results file to write (atomically).
+    #[arg(short, long, value_name = "FILE", default_value = "fleet.json")]
+    pub output: PathBuf,
+    /// Directory for fleet.html and fleet.md (default: beside -o).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The nodes the fleet should have: a count N, or names a,b,c.
+    /// A missing one fails the merge (exit 1).
+    #[arg(long, value_name = "N|a,b,c")]
+    pub expect_nodes: Option<String>,
 }
 
 /// Arguments of `isobench calibrate`.

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         } => cmd::report(&results, &output, format),
         Command::Compare(args) => cmd::compare(&args),
         Command::Calibrate(args) => cmd::calibrate(&args),
+        Command::Merge(args) => cmd::merge(&args),
         Command::List { json } => cmd::list(json),
         Command::GuestDriver => isobench::vm::driver::main(),
         Command::Vm(args) => cmd::vm_code(isobench::vm::command::vm(&args)),

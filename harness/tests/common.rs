@@ -101,6 +101,7 @@ pub const PRECONDITIONS: &[&str] = &[
     "qemu",
     "tini",
     "catatonit",
+    "kubernetes-validate",
 ];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod export;
 pub mod fixture;
+pub mod fleet;
 pub mod key;
 pub mod load;
 pub mod names;

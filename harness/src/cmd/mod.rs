@@ -4,12 +4,14 @@
 mod compare;
 mod env;
 mod list;
+mod merge;
 mod run;
 mod shell;
 
 pub use compare::{calibrate, compare, report};
 pub use env::env;
 pub use list::list;
+pub use merge::merge;
 pub use run::{cleanup, run};
 pub use shell::{completions, man};
 

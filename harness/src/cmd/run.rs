@@ -9,7 +9,8 @@ use super::{usage, Outcome};
 
 /// Runs the suite; exit 1 when a check failed, the signal's code when
 /// interrupted.
-pub fn run(args: RunArgs) -> Outcome {
+pub fn run(mut args: RunArgs) -> Outcome {
+    let sonobuoy = super::merge::sonobuoy_prepare(&mut args)?;
     let req = args.into_request().map_err(usage)?;
     // On a systemd v2 host without a delegated cgroup: the run happens in a
     // Delegate=yes scope of its own, and ends here.
@@ -27,10 +28,13 @@ pub fn run(args: RunArgs) -> Outcome {
         }
         None => run::summary(&r).eprint(),
     }
+    if let (Some(s), Some(o)) = (&sonobuoy, &written) {
+        super::merge::sonobuoy_finish(s, &r, o)?;
+    }
     Ok(if r.interrupted {
         let sig = isobench::interrupt::requested().unwrap_or(libc::SIGINT);
         ExitCode::from(isobench::interrupt::exit_code(sig))
-    } else if r.has_failures() {
+    } else if r.has_failures() && sonobuoy.is_none() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

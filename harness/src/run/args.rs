@@ -48,6 +48,11 @@ pub struct RunArgs {
     /// Seed for anything randomised.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// For a Kubernetes pod or a Sonobuoy plugin: write DIR/isobench/
+    /// isobench.json (unless -o), its sonobuoy_results.yaml, then DIR/done
+    /// naming that folder; exit 0 once written (the verdict is in them).
+    #[arg(long, value_name = "DIR")]
+    pub sonobuoy: Option<PathBuf>,
 }
 
 /// `--suite`: a built-in suite level, or a suite file.

@@ -101,6 +101,31 @@ pub fn parse_cmdline(text: &str) -> Result<GuestOptions, String> {
     })
 }
 
+/// ` isobench.node=NAME` for the guest's command line when the host's
+/// `$NODE_NAME` is a usable node name (letters, digits, `.-_`), else "".
+/// The guest's run gets it back as `$NODE_NAME`: a simulated fleet's node.
+pub fn node_arg(node: Option<&str>) -> String {
+    match node {
+        Some(n)
+            if !n.is_empty()
+                && n.len() <= 253
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) =>
+        {
+            format!(" isobench.node={n}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The node name the host passed (`isobench.node=`), if any.
+pub fn node_from_cmdline(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find_map(|t| t.strip_prefix("isobench.node="))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
 /// Checks that `args` are a `run` command isobench accepts, and that they
 /// leave the results file to the VM runner. The flags are `run`'s own
 /// ([`RunArgs`]); the launchers and namespaces are taken as text, as the
@@ -496,6 +521,12 @@ fn run_child(args: &[String], deadline: Option<f64>) -> Result<Frame, String> {
         .env("PATH", GUEST_PATH)
         .env("HOME", "/root")
         .env("TERM", "linux");
+    if let Some(n) = std::fs::read_to_string("/proc/cmdline")
+        .ok()
+        .and_then(|c| node_from_cmdline(&c))
+    {
+        cmd.env("NODE_NAME", n);
+    }
     run_to_frame(cmd, Path::new(RESULTS_PATH), deadline)
 }
 
@@ -603,6 +634,11 @@ mod tests {
         assert_eq!(o.deadline, Some(590.0));
         assert!(parse_cmdline("isobench.deadline=soon").is_err());
         assert!(parse_cmdline("isobench.cgroup=v3").is_err());
+        let c = format!("quiet{}", node_arg(Some("node-6.1-v1")));
+        assert_eq!(node_from_cmdline(&c).as_deref(), Some("node-6.1-v1"));
+        assert_eq!(node_arg(Some("a b")), "");
+        assert_eq!(node_arg(None), "");
+        assert_eq!(node_from_cmdline("quiet"), None);
     }
 
     #[test]

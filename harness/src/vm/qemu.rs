@@ -425,14 +425,16 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(kernel_cmdline_for(
-            req.cgroup,
-            req.os,
-            req.start,
-            accel,
-            req.timeout,
-            scratch.is_some(),
-        ))
+        .arg(
+            kernel_cmdline_for(
+                req.cgroup,
+                req.os,
+                req.start,
+                accel,
+                req.timeout,
+                scratch.is_some(),
+            ) + &guest::node_arg(std::env::var("NODE_NAME").ok().as_deref()),
+        )
         .args(["-device", "virtio-serial-pci", "-chardev"])
         .arg(format!("file,id=res,path={}", escape(&port_file)))
         .args([

@@ -8,7 +8,7 @@ use super::escape::html;
 use super::RenderedPlot;
 use crate::schema::{RunResults, Status};
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif;
        margin: 0 auto; max-width: 1200px; padding: 1.5rem; color: #1b1f23; line-height: 1.45; }
 h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; margin-top: 2.5rem; }
@@ -45,7 +45,7 @@ fn cell_html(c: &Cell) -> String {
     html(&c.text)
 }
 
-fn table(out: &mut String, t: &Table) {
+pub(crate) fn table(out: &mut String, t: &Table) {
     out.push_str("<table>\n<thead><tr>");
     for h in &t.headers {
         let _ = write!(out, "<th>{}</th>", html(h));

@@ -27,7 +27,7 @@ fn cell_md(c: &Cell) -> String {
     md_cell(&c.text)
 }
 
-fn table(out: &mut String, t: &Table) {
+pub(crate) fn table(out: &mut String, t: &Table) {
     let _ = writeln!(out, "| {} |", t.headers.join(" | "));
     let aligns: Vec<&str> = (0..t.headers.len())
         .map(|i| {

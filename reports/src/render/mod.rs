@@ -17,6 +17,9 @@ use plots::PlotSpec;
 pub use html::render as render_html;
 pub use junit::render as render_junit;
 pub use markdown::render as render_markdown;
+// The fleet report (crate::fleet) lays out its tables the same way.
+pub(crate) use html::{table as html_table, STYLE as HTML_STYLE};
+pub(crate) use markdown::table as md_table;
 
 /// Why a report could not be written; always names the path.
 #[derive(Debug, thiserror::Error)]
