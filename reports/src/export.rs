@@ -257,17 +257,33 @@ mod tests {
     fn zero_medians_are_left_out_everywhere() {
         let mut r = crate::fixture::empty_run("z");
         let mut s = crate::fixture::scenario("isolation", "native", serde_json::json!({}));
-        s.metrics.push(Metric::new("escapes", "count", Better::Lower, vec![0.0, 0.0, 1.0]));
-        s.metrics.push(Metric::new("ready", "s", Better::Lower, vec![0.001]));
-        s.metrics.push(Metric::new("share", "ratio", Better::Higher, vec![0.0]));
+        s.metrics.push(Metric::new(
+            "escapes",
+            "count",
+            Better::Lower,
+            vec![0.0, 0.0, 1.0],
+        ));
+        s.metrics
+            .push(Metric::new("ready", "s", Better::Lower, vec![0.001]));
+        s.metrics
+            .push(Metric::new("share", "ratio", Better::Higher, vec![0.0]));
         r.scenarios.push(s);
         let gab: Value = serde_json::from_str(&export(&r, ExportFormat::Gab)).unwrap();
-        let names: Vec<&str> = gab.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = gab
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["isolation[native]/ready"]);
         let big: Value = serde_json::from_str(&export(&r, ExportFormat::GabBigger)).unwrap();
         assert!(big.as_array().unwrap().is_empty());
         let bmf: Value = serde_json::from_str(&export(&r, ExportFormat::Bmf)).unwrap();
-        let keys: Vec<&String> = bmf["isolation[native]"].as_object().unwrap().keys().collect();
+        let keys: Vec<&String> = bmf["isolation[native]"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
         assert_eq!(keys, ["ready (s)"]);
     }
 

@@ -6,7 +6,7 @@
 //! shows while it runs (`progress`) and the text summary (`summary`).
 
 mod args;
-mod progress;
+pub mod progress;
 mod schedule;
 mod stale;
 mod summary;

@@ -463,7 +463,12 @@ mod tests {
             for m in 0..10 {
                 let v: Vec<f64> = (0..8).map(|i| level * (1.0 + 0.001 * i as f64)).collect();
                 // Not a time unit: absolute times of one run per side are not gated.
-                s.metrics.push(Metric::new(&format!("metric_{m}"), "bytes", Better::Lower, v));
+                s.metrics.push(Metric::new(
+                    &format!("metric_{m}"),
+                    "bytes",
+                    Better::Lower,
+                    v,
+                ));
             }
             r.scenarios.push(s);
         }
@@ -487,9 +492,17 @@ mod tests {
         let md = c.to_markdown();
         assert!(md.len() < 65_536, "{} characters", md.len());
         let details = md.find("<details><summary>").expect("collapsed section");
-        let reg = md.find("synthetic[native]{point=0 variant=a-rather-long-variant-name}/metric_0").unwrap();
-        assert!(reg < details, "the regression is shown before the collapsed rows");
-        assert!(md.contains("more row(s) left out"), "the budget cut the collapsed rows");
+        let reg = md
+            .find("synthetic[native]{point=0 variant=a-rather-long-variant-name}/metric_0")
+            .unwrap();
+        assert!(
+            reg < details,
+            "the regression is shown before the collapsed rows"
+        );
+        assert!(
+            md.contains("more row(s) left out"),
+            "the budget cut the collapsed rows"
+        );
         let json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
         let summary = &json["summary"];
         assert_eq!(summary["regressed"], true);

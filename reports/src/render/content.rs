@@ -235,7 +235,9 @@ pub fn metrics_table(s: &ScenarioResult) -> Table {
                 })
             };
             let better = match (m.better, m.target) {
-                (crate::schema::Better::Target, Some(t)) => format!("target {}", format_value(t, &m.unit)),
+                (crate::schema::Better::Target, Some(t)) => {
+                    format!("target {}", format_value(t, &m.unit))
+                }
                 (b, _) => format!("{b:?}").to_lowercase(),
             };
             vec![

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::content::{self, Cell, Counts, Table};
-use super::matrix;
 use super::escape::{md_cell, md_code};
+use super::matrix;
 use super::RenderedPlot;
 use crate::schema::{RunResults, Status};
 

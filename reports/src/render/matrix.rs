@@ -187,7 +187,11 @@ fn varying(points: &[&ScenarioResult]) -> Vec<String> {
 fn point_label(p: &ScenarioResult, keys: &[String]) -> String {
     let parts: Vec<String> = keys
         .iter()
-        .filter_map(|k| p.params.get(k).map(|v| format!("{k}={}", param_value_text(v))))
+        .filter_map(|k| {
+            p.params
+                .get(k)
+                .map(|v| format!("{k}={}", param_value_text(v)))
+        })
         .collect();
     if parts.is_empty() {
         "(one point)".into()
@@ -265,7 +269,9 @@ pub fn startup(r: &RunResults) -> Option<Table> {
         .collect();
     let mut keys = varying(&all);
     if !keys.iter().any(|k| k == startup::NAMESPACES)
-        && all.iter().all(|s| s.params.contains_key(startup::NAMESPACES))
+        && all
+            .iter()
+            .all(|s| s.params.contains_key(startup::NAMESPACES))
     {
         keys.insert(0, startup::NAMESPACES.to_string());
     }
@@ -317,7 +323,9 @@ pub fn startup(r: &RunResults) -> Option<Table> {
                         format_value(m.summary.p99, &m.unit)
                     )),
                     (Some(s), _) => match s.checks.iter().find(|c| c.status == Status::Skip) {
-                        Some(c) => verdict_cell(Status::Skip, "skip".into(), &c.observed, &c.detail),
+                        Some(c) => {
+                            verdict_cell(Status::Skip, "skip".into(), &c.observed, &c.detail)
+                        }
                         None => Cell::text("–"),
                     },
                     (None, _) => Cell::text("–"),
@@ -341,7 +349,12 @@ mod tests {
     use crate::schema::{Check, Metric};
     use serde_json::json;
 
-    fn point(name: &str, launcher: &str, params: serde_json::Value, checks: &[(&str, Status, &str)]) -> ScenarioResult {
+    fn point(
+        name: &str,
+        launcher: &str,
+        params: serde_json::Value,
+        checks: &[(&str, Status, &str)],
+    ) -> ScenarioResult {
         let mut s = scenario(name, launcher, params);
         for (c, st, obs) in checks {
             s.checks.push(Check::new(*c, *st, "e", *obs, "why"));
@@ -352,9 +365,24 @@ mod tests {
     #[test]
     fn behaviour_covers_any_scenario_with_worst_status_and_counts() {
         let mut r = empty_run("m");
-        r.scenarios.push(point("newthing", "native", json!({"x": 1}), &[("holds", Status::Pass, "1.0")]));
-        r.scenarios.push(point("newthing", "native", json!({"x": 2}), &[("holds", Status::Fail, "0.5")]));
-        r.scenarios.push(point("newthing", "runc", json!({"x": 1}), &[("holds", Status::Skip, "not run")]));
+        r.scenarios.push(point(
+            "newthing",
+            "native",
+            json!({"x": 1}),
+            &[("holds", Status::Pass, "1.0")],
+        ));
+        r.scenarios.push(point(
+            "newthing",
+            "native",
+            json!({"x": 2}),
+            &[("holds", Status::Fail, "0.5")],
+        ));
+        r.scenarios.push(point(
+            "newthing",
+            "runc",
+            json!({"x": 1}),
+            &[("holds", Status::Skip, "not run")],
+        ));
         let t = behaviour(&r).unwrap();
         assert_eq!(t.headers, ["scenario", "check", "native", "runc"]);
         assert_eq!(t.rows.len(), 1);
@@ -369,8 +397,21 @@ mod tests {
     #[test]
     fn per_point_columns_are_named_by_what_varies() {
         let mut r = empty_run("m");
-        r.scenarios.push(point("isolation", "native", json!({"namespaces": "none", "q": 1}), &[("pid", Status::Pass, "host")]));
-        r.scenarios.push(point("isolation", "native", json!({"namespaces": "pid", "q": 1}), &[("pid", Status::Pass, "own"), ("leak", Status::Warn, "2 cpus")]));
+        r.scenarios.push(point(
+            "isolation",
+            "native",
+            json!({"namespaces": "none", "q": 1}),
+            &[("pid", Status::Pass, "host")],
+        ));
+        r.scenarios.push(point(
+            "isolation",
+            "native",
+            json!({"namespaces": "pid", "q": 1}),
+            &[
+                ("pid", Status::Pass, "own"),
+                ("leak", Status::Warn, "2 cpus"),
+            ],
+        ));
         let t = per_point(&r, "isolation", "native").unwrap();
         assert_eq!(t.headers, ["check", "namespaces=none", "namespaces=pid"]);
         assert_eq!(t.rows[1][1].text, "–");
@@ -382,7 +423,12 @@ mod tests {
     fn startup_shows_p50_and_p99_with_units() {
         let mut r = empty_run("m");
         let mut s = scenario("startup", "native", json!({"namespaces": "pid"}));
-        s.metrics.push(Metric::new("ready", "s", crate::schema::Better::Lower, (1..=100).map(|i| i as f64 * 1e-5).collect()));
+        s.metrics.push(Metric::new(
+            "ready",
+            "s",
+            crate::schema::Better::Lower,
+            (1..=100).map(|i| i as f64 * 1e-5).collect(),
+        ));
         r.scenarios.push(s);
         let t = startup(&r).unwrap();
         assert_eq!(t.headers[0], "namespaces");

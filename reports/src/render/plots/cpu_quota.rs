@@ -223,7 +223,10 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
     }
     let mut p = XyPlot::new(Axis::linear("time (s)"), Axis::linear("CPU usage (CPUs)"));
     p.series.push(Series::line(
-        format!("CPU usage per {} window", crate::units::format_value(window, "s")),
+        format!(
+            "CPU usage per {} window",
+            crate::units::format_value(window, "s")
+        ),
         steps,
     ));
     if let Some(q) = quota_cpus(s) {

@@ -295,12 +295,14 @@ where
                 // that land on each other stay visible.
                 let mark = color.stroke_width(2);
                 let anno = match i % 3 {
-                    0 => chart.draw_series(pts.into_iter().map(|pt| {
-                        EmptyElement::at(pt) + Circle::new((0, 0), 6, mark)
-                    })),
-                    1 => chart.draw_series(pts.into_iter().map(|pt| {
-                        EmptyElement::at(pt) + TriangleMarker::new((0, 0), 8, mark)
-                    })),
+                    0 => chart.draw_series(
+                        pts.into_iter()
+                            .map(|pt| EmptyElement::at(pt) + Circle::new((0, 0), 6, mark)),
+                    ),
+                    1 => chart.draw_series(
+                        pts.into_iter()
+                            .map(|pt| EmptyElement::at(pt) + TriangleMarker::new((0, 0), 8, mark)),
+                    ),
                     _ => chart.draw_series(
                         pts.into_iter()
                             .map(|pt| EmptyElement::at(pt) + Cross::new((0, 0), 6, mark)),

@@ -207,7 +207,9 @@ mod tests {
         let font = FontRef::try_from_slice(DEJAVU_SANS).unwrap();
         let l = layout(&font, 15.0, "time (s)");
         assert_eq!(l.len(), 8);
-        assert!(l.windows(2).all(|w| w[1].0 >= w[0].1 - 2.0 && w[1].0 > w[0].0));
+        assert!(l
+            .windows(2)
+            .all(|w| w[1].0 >= w[0].1 - 2.0 && w[1].0 > w[0].0));
         assert!(l.iter().any(|(x, _)| x.fract() != 0.0));
     }
 }

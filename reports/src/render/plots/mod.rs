@@ -73,7 +73,8 @@ pub fn render_png(spec: &PlotSpec) -> Result<Vec<u8>, String> {
     let (w, h) = draw::SIZE;
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = font::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        let root =
+            font::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         draw::draw(&root, spec)?;
     }
     let mut out = Vec::new();

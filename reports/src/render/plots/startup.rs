@@ -99,7 +99,12 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
 /// Mean of a metric's finite samples.
 fn mean_of(s: &ScenarioResult, name: &str) -> Option<f64> {
     let m = metric(s, name)?;
-    let v: Vec<f64> = m.samples.iter().copied().filter(|x| x.is_finite()).collect();
+    let v: Vec<f64> = m
+        .samples
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
