@@ -171,7 +171,7 @@ pub fn throttled_intervals(points: &[[f64; 2]]) -> Vec<(f64, f64)> {
 /// end, mean). A sample (t, u) is the mean usage of the interval ending at t.
 pub fn windowed(points: &[(f64, f64)], window: f64) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
-    if points.len() < 2 || !(window > 0.0) {
+    if points.len() < 2 || window.is_nan() || window <= 0.0 {
         return out;
     }
     let first_dt = points[1].0 - points[0].0;
