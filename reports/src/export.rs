@@ -3,15 +3,22 @@
 //!
 //! - `gab`: github-action-benchmark `customSmallerIsBetter`: a JSON array of
 //!   `{name, unit, value, range, extra}`, one entry per lower-is-better metric
-//!   and per `better = target` metric. A target metric is exported as its
-//!   distance to the target (`median |x - target|`, name suffixed
-//!   ` (distance to target)`), which is smaller-is-better by construction.
+//!   and per `better = target` metric. A target metric is exported offset
+//!   from zero, as `1 + median |x - target| / |target|` (unit `ratio`, name
+//!   suffixed ` (ratio to target)`; 1 is on target), which is
+//!   smaller-is-better by construction.
+//! - No exported value is 0: github-action-benchmark alerts on current /
+//!   previous, so a zero baseline turns the first bit of noise into an
+//!   infinite regression. A metric whose median is 0 (no escapes, no
+//!   leaks, no refused forks) is left out of `gab`, `gab-bigger` and `bmf`;
+//!   the results file and `compare` still carry it.
 //! - `gab-bigger`: the `customBiggerIsBetter` array with the higher-is-better
 //!   metrics. github-action-benchmark takes one tool per file, so a workflow
 //!   that wants both runs the action twice.
 //! - `bmf`: Bencher Metric Format, `{ "<scenario key>": { "<metric>": {value,
 //!   lower_value, upper_value} } }` with the median and the 10th/90th
-//!   percentiles of the raw samples (Bencher's thresholds give direction).
+//!   percentiles of the raw samples (Bencher's thresholds give direction);
+//!   each measure is named `metric (unit)`, since BMF has no unit field.
 //!
 //! Names are metric keys (`name[launcher]{params}/metric`), stable across runs.
 
@@ -77,19 +84,25 @@ struct GabEntry {
     extra: Option<String>,
 }
 
-/// Sorted finite values of a metric on its exported scale.
-fn exported_values(m: &Metric, distance: bool) -> Vec<f64> {
+/// Sorted finite values of a metric on its exported scale (`to_target`:
+/// `1 + |x - target| / |target|`, or `1 + |x - target|` for a zero target).
+/// Empty when the median is 0 (see the module doc).
+fn exported_values(m: &Metric, to_target: bool) -> Vec<f64> {
     let mut v: Vec<f64> = m
         .samples
         .iter()
         .copied()
         .filter(|x| x.is_finite())
-        .map(|x| match (distance, m.target) {
-            (true, Some(t)) => (x - t).abs(),
+        .map(|x| match (to_target, m.target) {
+            (true, Some(t)) if t != 0.0 => 1.0 + (x - t).abs() / t.abs(),
+            (true, Some(t)) => 1.0 + (x - t).abs(),
             _ => x,
         })
         .collect();
     v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() || quantile_sorted(&v, 0.5) == 0.0 {
+        return Vec::new();
+    }
     v
 }
 
@@ -118,7 +131,7 @@ pub fn export(results: &RunResults, format: ExportFormat) -> String {
                     );
                     let mut name = metric_key(s, &m.name);
                     if is_target {
-                        name.push_str(" (distance to target)");
+                        name.push_str(" (ratio to target)");
                     }
                     let mut extra = format!(
                         "n={} p10={} p90={} kernel={} cgroup={}",
@@ -133,7 +146,11 @@ pub fn export(results: &RunResults, format: ExportFormat) -> String {
                     }
                     entries.push(GabEntry {
                         name,
-                        unit: m.unit.clone(),
+                        unit: if is_target {
+                            "ratio".into()
+                        } else {
+                            m.unit.clone()
+                        },
                         value: p50,
                         range: (v.len() > 1)
                             .then(|| format!("± {}", format_number((p90 - p10) / 2.0))),
@@ -155,7 +172,8 @@ pub fn export(results: &RunResults, format: ExportFormat) -> String {
                         continue;
                     }
                     if let Value::Object(measures) = bench {
-                        measures.entry(m.name.clone()).or_insert(json!({
+                        let measure = format!("{} ({})", m.name, m.unit);
+                        measures.entry(measure).or_insert(json!({
                             "value": quantile_sorted(&v, 0.5),
                             "lower_value": quantile_sorted(&v, 0.1),
                             "upper_value": quantile_sorted(&v, 0.9),
@@ -219,11 +237,14 @@ mod tests {
                     .contains("quota_pct=50 threads=2}/accuracy")
             })
             .unwrap();
-        assert!(acc["name"]
-            .as_str()
-            .unwrap()
-            .ends_with("(distance to target)"));
-        assert!(acc["value"].as_f64().unwrap() < 0.05);
+        assert!(acc["name"].as_str().unwrap().ends_with("(ratio to target)"));
+        assert_eq!(acc["unit"], "ratio");
+        let v = acc["value"].as_f64().unwrap();
+        assert!((1.0..1.05).contains(&v), "{v}");
+        // Nothing exported is zero (a zero baseline alerts at ∞×).
+        for e in smaller.iter().chain(bigger) {
+            assert_ne!(e["value"].as_f64().unwrap(), 0.0, "{e}");
+        }
         assert!(bigger
             .iter()
             .any(|e| e["name"].as_str().unwrap().ends_with("/usage_cpus")));
@@ -233,16 +254,55 @@ mod tests {
     }
 
     #[test]
+    fn zero_medians_are_left_out_everywhere() {
+        let mut r = crate::fixture::empty_run("z");
+        let mut s = crate::fixture::scenario("isolation", "native", serde_json::json!({}));
+        s.metrics.push(Metric::new(
+            "escapes",
+            "count",
+            Better::Lower,
+            vec![0.0, 0.0, 1.0],
+        ));
+        s.metrics
+            .push(Metric::new("ready", "s", Better::Lower, vec![0.001]));
+        s.metrics
+            .push(Metric::new("share", "ratio", Better::Higher, vec![0.0]));
+        r.scenarios.push(s);
+        let gab: Value = serde_json::from_str(&export(&r, ExportFormat::Gab)).unwrap();
+        let names: Vec<&str> = gab
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["isolation[native]/ready"]);
+        let big: Value = serde_json::from_str(&export(&r, ExportFormat::GabBigger)).unwrap();
+        assert!(big.as_array().unwrap().is_empty());
+        let bmf: Value = serde_json::from_str(&export(&r, ExportFormat::Bmf)).unwrap();
+        let keys: Vec<&String> = bmf["isolation[native]"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(keys, ["ready (s)"]);
+    }
+
+    #[test]
     fn bmf_is_valid_json_with_values() {
         let r = demo_results(1);
         let v: Value = serde_json::from_str(&export(&r, ExportFormat::Bmf)).unwrap();
-        let ready = &v["startup[native]{namespaces=pid}"]["ready"];
+        let ready = &v["startup[native]{namespaces=pid}"]["ready (s)"];
         let (lo, mid, hi) = (
             ready["lower_value"].as_f64().unwrap(),
             ready["value"].as_f64().unwrap(),
             ready["upper_value"].as_f64().unwrap(),
         );
         assert!(lo <= mid && mid <= hi && mid > 0.0);
+        for (_, measures) in v.as_object().unwrap() {
+            for (_, m) in measures.as_object().unwrap() {
+                assert_ne!(m["value"].as_f64().unwrap(), 0.0, "{m}");
+            }
+        }
         // The errored scenario has no metrics and is left out.
         assert!(v.get("isolation[runc]").is_none());
     }

@@ -34,6 +34,7 @@ pub fn scenario(name: &str, launcher: &str, params: serde_json::Value) -> Scenar
         checks: vec![],
         series: Default::default(),
         error: None,
+        duration_s: None,
     }
 }
 

@@ -167,6 +167,7 @@ mod tests {
                 checks: vec![Check::new("x", Status::Pass, "a", "b", "")],
                 series: Default::default(),
                 error: None,
+                duration_s: None,
             }],
             interrupted: false,
         }

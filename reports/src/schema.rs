@@ -75,6 +75,11 @@ pub struct ScenarioResult {
     /// Set when the scenario could not run to completion (its cause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Wall time in seconds the harness spent producing this row: the
+    /// scenario step's measured duration, shared equally by the points that
+    /// step produced (summed over rounds). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }
 
 /// Which direction of a metric is good; `Target` means "close to `target`".

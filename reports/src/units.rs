@@ -97,8 +97,9 @@ pub fn format_value(value: f64, unit: &str) -> String {
     DisplayUnit::for_values(unit, value).show(value)
 }
 
-/// A number with about four significant digits, no trailing zeros, and
-/// scientific notation only for extreme magnitudes.
+/// A number with about four significant digits, no trailing zeros; from a
+/// million up with an SI multiplier (`67.11 M`, never `6.711e7`), and
+/// scientific notation only below 0.0001.
 pub fn format_number(v: f64) -> String {
     if !v.is_finite() {
         return format!("{v}");
@@ -107,7 +108,18 @@ pub fn format_number(v: f64) -> String {
         return "0".into();
     }
     let mag = v.abs().log10().floor() as i32;
-    if !(-4..7).contains(&mag) {
+    if mag >= 6 {
+        let (div, prefix) = match mag {
+            6..=8 => (1e6, "M"),
+            9..=11 => (1e9, "G"),
+            12..=14 => (1e12, "T"),
+            _ => (1e15, "P"),
+        };
+        if mag < 18 {
+            return format!("{} {prefix}", format_number(v / div));
+        }
+    }
+    if !(-4..6).contains(&mag) {
         return format!("{v:.3e}");
     }
     let decimals = (3 - mag).max(0) as usize;
@@ -154,7 +166,10 @@ mod tests {
         assert_eq!(format_value(512.0 * 1024.0 * 1024.0, "bytes"), "512 MiB");
         assert_eq!(format_value(0.98765, "ratio"), "0.9877");
         assert_eq!(format_value(1.5, "cpus"), "1.5 cpus");
-        assert_eq!(format_number(123456789.0), "1.235e8");
+        assert_eq!(format_number(123456789.0), "123.5 M");
+        assert_eq!(format_number(67108864.0), "67.11 M");
+        assert_eq!(format_number(999999.0), "999999");
+        assert_eq!(format_number(2.5e9), "2.5 G");
         assert_eq!(format_sig(1.04567, 3), "1.05");
     }
 

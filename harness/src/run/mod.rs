@@ -6,7 +6,7 @@
 //! shows while it runs (`progress`) and the text summary (`summary`).
 
 mod args;
-mod progress;
+pub mod progress;
 mod schedule;
 mod stale;
 mod summary;
@@ -300,9 +300,17 @@ fn run_step(
     } else {
         "done in"
     };
-    progress.finish(step, label, how, t.elapsed());
+    let took = t.elapsed();
+    progress.finish(step, label, how, took);
     let error = match r {
-        Ok(Ok(v)) => return Some(v),
+        Ok(Ok(mut v)) => {
+            // The step's measured wall time, shared by the points it made.
+            let each = took.as_secs_f64() / v.len().max(1) as f64;
+            for x in v.iter_mut() {
+                x.duration_s.get_or_insert(each);
+            }
+            return Some(v);
+        }
         _ if cut_short => return None,
         Ok(Err(ScenarioError::Interrupted(_))) => return None,
         Ok(Err(e)) => e.to_string(),
@@ -311,9 +319,11 @@ fn run_step(
             panic_text(&*p).unwrap_or_else(|| "panicked".into())
         ),
     };
-    Some(vec![Point::for_launcher(name, &ctx.launcher)
+    let mut row = Point::for_launcher(name, &ctx.launcher)
         .error(error)
-        .build()])
+        .build();
+    row.duration_s = Some(took.as_secs_f64());
+    Some(vec![row])
 }
 
 /// Why scenario `name` does not run for `launcher` at all, as the skip's

@@ -347,6 +347,120 @@ fn terminal_width() -> usize {
     }
 }
 
+/// Bytes under `dir` (files of any depth): what a download into it has
+/// written so far.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => bytes_under(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// `12.3 MiB of 30.1 MiB (41%), 2.1 MiB/s, 8 s left`: a download's state.
+pub fn bytes_line(done: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let rate = mib(done) / elapsed.as_secs_f64().max(1e-3);
+    match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let left = if rate > 0.0 && t > done {
+                format!(", {:.0} s left", (mib(t) - mib(done)) / rate)
+            } else {
+                String::new()
+            };
+            format!(
+                "{:.1} MiB of {:.1} MiB ({:.0}%), {rate:.1} MiB/s{left}",
+                mib(done),
+                mib(t),
+                100.0 * done.min(t) as f64 / t as f64
+            )
+        }
+        None => format!("{:.1} MiB, {rate:.1} MiB/s", mib(done)),
+    }
+}
+
+/// A download's progress on stderr while another process (apt-get) writes
+/// into `dir`: on a terminal one line redrawn in place with bytes, rate and
+/// time left; otherwise a line when it starts and one when it ends.
+pub struct ByteCounter {
+    label: String,
+    started: Instant,
+    dir: std::path::PathBuf,
+    stop: Option<Sender<()>>,
+    redraw: Option<JoinHandle<()>>,
+}
+
+impl ByteCounter {
+    /// Starts showing the download of `label` (`total` bytes when known).
+    pub fn start(label: &str, total: Option<u64>, dir: &std::path::Path) -> Self {
+        let started = Instant::now();
+        let tty = std::io::stderr().is_terminal();
+        let size = total.map_or(String::new(), |t| {
+            format!(" ({:.1} MiB)", t as f64 / (1024.0 * 1024.0))
+        });
+        let (stop, redraw) = if tty {
+            let (tx, rx) = mpsc::channel::<()>();
+            let (label, dir) = (label.to_string(), dir.to_path_buf());
+            let h = std::thread::spawn(move || loop {
+                let line = bytes_line(bytes_under(&dir), total, started.elapsed());
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2Kisobench: downloading {label}: {line}");
+                let _ = err.flush();
+                drop(err);
+                match rx.recv_timeout(REDRAW) {
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
+            });
+            (Some(tx), Some(h))
+        } else {
+            eprintln!("isobench: downloading {label}{size} …");
+            (None, None)
+        };
+        ByteCounter {
+            label: label.to_string(),
+            started,
+            dir: dir.to_path_buf(),
+            stop,
+            redraw,
+        }
+    }
+
+    /// Ends the display: the final size and time when `ok`.
+    pub fn finish(mut self, ok: bool) {
+        let bytes = bytes_under(&self.dir);
+        self.end();
+        if ok {
+            eprintln!(
+                "isobench: downloaded {}: {:.1} MiB in {:.1} s",
+                self.label,
+                bytes as f64 / (1024.0 * 1024.0),
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    fn end(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.redraw.take() {
+            let _ = h.join();
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+impl Drop for ByteCounter {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,5 +629,15 @@ mod tests {
             Mode::decide(true, None, Some("")),
             Mode::Bar { color: true }
         );
+    }
+
+    #[test]
+    fn byte_lines_give_size_share_rate_and_time_left() {
+        let mib = 1024 * 1024;
+        let l = bytes_line(10 * mib, Some(40 * mib), secs(5.0));
+        assert_eq!(l, "10.0 MiB of 40.0 MiB (25%), 2.0 MiB/s, 15 s left");
+        assert_eq!(bytes_line(3 * mib, None, secs(1.0)), "3.0 MiB, 3.0 MiB/s");
+        let done = bytes_line(40 * mib, Some(40 * mib), secs(4.0));
+        assert_eq!(done, "40.0 MiB of 40.0 MiB (100%), 10.0 MiB/s");
     }
 }

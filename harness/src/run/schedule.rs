@@ -60,6 +60,9 @@ pub fn merge_rounds(per_round: Vec<(u32, ScenarioResult)>, record: bool) -> Vec<
             continue;
         };
         let o = &mut out[i];
+        if let Some(d) = r.duration_s {
+            o.duration_s = Some(o.duration_s.unwrap_or(0.0) + d);
+        }
         for m in r.metrics {
             match o.metrics.iter_mut().find(|x| x.name == m.name) {
                 Some(x) => {
@@ -152,6 +155,7 @@ mod tests {
             checks: vec![Check::new("ok", st, "e", "o", "")],
             series: Default::default(),
             error: None,
+            duration_s: None,
         }
     }
 

@@ -26,6 +26,7 @@ impl Point {
             checks: Vec::new(),
             series: Default::default(),
             error: None,
+            duration_s: None,
         })
     }
 

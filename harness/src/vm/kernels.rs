@@ -243,6 +243,18 @@ pub fn fetch(series: &str) -> Result<Fetched, VmError> {
     })
 }
 
+/// The .deb's size from the apt lists (`Size:`), for the progress line.
+fn package_size(package: &str) -> Option<u64> {
+    let out = Command::new("apt-cache")
+        .args(["show", "--no-all-versions", package])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Size:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn download_and_unpack(package: &str, tmp: &Path, dest: &Path) -> Result<(), VmError> {
     let mut dl = Command::new("apt-get");
     dl.current_dir(tmp).args(["-q", "download"]);
@@ -250,7 +262,11 @@ fn download_and_unpack(package: &str, tmp: &Path, dest: &Path) -> Result<(), VmE
         // apt's _apt sandbox user cannot write into root's cache dir.
         dl.args(["-o", "APT::Sandbox::User=root"]);
     }
-    tool(dl.arg(package), &format!("apt-get download {package}"))?;
+    let total = package_size(package);
+    let shown = crate::run::progress::ByteCounter::start(package, total, tmp);
+    let got = tool(dl.arg(package), &format!("apt-get download {package}"));
+    shown.finish(got.is_ok());
+    got?;
     let deb = std::fs::read_dir(tmp)
         .map_err(|e| VmError::Io(format!("{}: {e}", tmp.display())))?
         .flatten()

@@ -291,73 +291,130 @@ fn metric_label(r: &MetricRow) -> String {
     s
 }
 
+/// Whether a row shows a change worth seeing (a regression, an
+/// improvement, a missing side); the rest are collapsed.
+fn notable(r: &MetricRow) -> bool {
+    r.cells.iter().any(|c| match c {
+        None => true,
+        Some(c) => c.fails_gate || matches!(c.verdict, Verdict::Regressed | Verdict::Improved),
+    })
+}
+
+/// One metric row of the table (single NEW run: one column set; several:
+/// one compact cell per run).
+fn metric_line(c: &Comparison, r: &MetricRow) -> String {
+    let mut line = String::new();
+    if c.news.len() == 1 {
+        let base = format!("{} (n={})", format_value(r.base_median, &r.unit), r.base_n);
+        match &r.cells[0] {
+            Some(cell) => {
+                let (ratio, ci) = ratio_text(cell);
+                let _ = write!(
+                    line,
+                    "| {} | {} | {} (n={}) | {} | {} | {} | {} |",
+                    metric_label(r),
+                    base,
+                    format_value(cell.median, &r.unit),
+                    cell.n,
+                    ratio,
+                    ci,
+                    p_text(cell.p_adjusted),
+                    verdict_text(cell)
+                );
+            }
+            None => {
+                let _ = write!(
+                    line,
+                    "| {} | {} | (missing) | – | – | – | – |",
+                    metric_label(r),
+                    base
+                );
+            }
+        }
+    } else {
+        let _ = write!(
+            line,
+            "| {} | {} |",
+            metric_label(r),
+            format_value(r.base_median, &r.unit)
+        );
+        for cell in &r.cells {
+            match cell {
+                Some(cell) => {
+                    let (ratio, ci) = ratio_text(cell);
+                    let _ = write!(
+                        line,
+                        " {} {} [{}] {} {} |",
+                        format_value(cell.median, &r.unit),
+                        ratio,
+                        ci,
+                        p_inline(cell.p_adjusted),
+                        verdict_text(cell)
+                    );
+                }
+                None => line.push_str(" (missing) |"),
+            }
+        }
+    }
+    line.push('\n');
+    line
+}
+
+fn metrics_header(c: &Comparison, out: &mut String) {
+    if c.news.len() == 1 {
+        out.push_str(
+            "| metric | base median | new median | ratio | 95% CI | p | verdict |\n\
+             |---|---:|---:|---:|---:|---:|---|\n",
+        );
+    } else {
+        arm_header(out, c, "| metric | base median |", "|---|---:|");
+    }
+}
+
+/// Rows written until the document reaches this size; the rest are
+/// counted and left to `--format json` (a PR comment takes 65,536
+/// characters at most).
+pub const BUDGET: usize = 60_000;
+
+fn rows(c: &Comparison, out: &mut String, rows: &[&MetricRow]) {
+    metrics_header(c, out);
+    for (i, r) in rows.iter().enumerate() {
+        let line = metric_line(c, r);
+        if out.len() + line.len() > BUDGET {
+            let _ = writeln!(
+                out,
+                "\n… and {} more row(s) left out to stay within a PR comment; \
+                 `isobench compare --format json` has them all.",
+                rows.len() - i
+            );
+            return;
+        }
+        out.push_str(&line);
+    }
+}
+
 fn metrics(c: &Comparison, out: &mut String) {
     out.push_str("### Metrics\n\n");
     if c.metrics.is_empty() {
         out.push_str("BASE has no metrics.\n\n");
         return;
     }
-    if c.news.len() == 1 {
-        out.push_str(
-            "| metric | base median | new median | ratio | 95% CI | p | verdict |\n\
-             |---|---:|---:|---:|---:|---:|---|\n",
-        );
-        for r in &c.metrics {
-            let base = format!("{} (n={})", format_value(r.base_median, &r.unit), r.base_n);
-            match &r.cells[0] {
-                Some(cell) => {
-                    let (ratio, ci) = ratio_text(cell);
-                    let _ = writeln!(
-                        out,
-                        "| {} | {} | {} (n={}) | {} | {} | {} | {} |",
-                        metric_label(r),
-                        base,
-                        format_value(cell.median, &r.unit),
-                        cell.n,
-                        ratio,
-                        ci,
-                        p_text(cell.p_adjusted),
-                        verdict_text(cell)
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        out,
-                        "| {} | {} | (missing) | – | – | – | – |",
-                        metric_label(r),
-                        base
-                    );
-                }
-            }
-        }
+    let (shown, quiet): (Vec<&MetricRow>, Vec<&MetricRow>) =
+        c.metrics.iter().partition(|r| notable(r));
+    if shown.is_empty() {
+        out.push_str("No metric regressed or improved beyond its threshold.\n\n");
     } else {
-        arm_header(out, c, "| metric | base median |", "|---|---:|");
-        for r in &c.metrics {
-            let _ = write!(
-                out,
-                "| {} | {} |",
-                metric_label(r),
-                format_value(r.base_median, &r.unit)
-            );
-            for cell in &r.cells {
-                match cell {
-                    Some(cell) => {
-                        let (ratio, ci) = ratio_text(cell);
-                        let _ = write!(
-                            out,
-                            " {} {} [{}] {} {} |",
-                            format_value(cell.median, &r.unit),
-                            ratio,
-                            ci,
-                            p_inline(cell.p_adjusted),
-                            verdict_text(cell)
-                        );
-                    }
-                    None => out.push_str(" (missing) |"),
-                }
-            }
-            out.push('\n');
-        }
+        rows(c, out, &shown);
+    }
+    if !quiet.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} metric(s) without a significant change (unchanged, \
+             within noise, not comparable or not testable)</summary>\n",
+            quiet.len()
+        );
+        rows(c, out, &quiet);
+        out.push_str("\n</details>\n");
     }
     out.push_str(
         "\nratio = median(NEW) / median(BASE); for `better = target` metrics the distance \
@@ -385,5 +442,71 @@ fn coverage(c: &Comparison, out: &mut String) {
             let _ = writeln!(out, "- only in new: {}", md_code(k));
         }
         out.push_str("\n</details>\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{empty_run, scenario};
+    use crate::schema::Metric;
+
+    /// A run with `points` × 10 metrics, each a few samples around `level`.
+    fn big(points: usize, level: f64) -> crate::schema::RunResults {
+        let mut r = empty_run("big");
+        for p in 0..points {
+            let mut s = scenario(
+                "synthetic",
+                "native",
+                serde_json::json!({"point": p, "variant": "a-rather-long-variant-name"}),
+            );
+            for m in 0..10 {
+                let v: Vec<f64> = (0..8).map(|i| level * (1.0 + 0.001 * i as f64)).collect();
+                // Not a time unit: absolute times of one run per side are not gated.
+                s.metrics.push(Metric::new(
+                    &format!("metric_{m}"),
+                    "bytes",
+                    Better::Lower,
+                    v,
+                ));
+            }
+            r.scenarios.push(s);
+        }
+        r
+    }
+
+    #[test]
+    fn unchanged_rows_collapse_and_the_document_stays_under_a_pr_comment() {
+        // 3,000 metric rows: far more than the default suite's ~400.
+        let mut base = big(300, 1e6);
+        let mut new = big(300, 1e6);
+        // One clear regression among them, with samples enough to survive
+        // Holm's correction over 3,000 metrics.
+        let spread = |level: f64| (0..40).map(|i| level * (1.0 + 0.001 * i as f64)).collect();
+        for (r, level) in [(&mut base, 1e6), (&mut new, 2e6)] {
+            let m = &mut r.scenarios[0].metrics[0];
+            m.samples = spread(level);
+            m.summary = crate::stats::Summary::of(&m.samples);
+        }
+        let c = crate::compare::compare(&base, &[new], &crate::compare::Gate::default(), 1, 200);
+        let md = c.to_markdown();
+        assert!(md.len() < 65_536, "{} characters", md.len());
+        let details = md.find("<details><summary>").expect("collapsed section");
+        let reg = md
+            .find("synthetic[native]{point=0 variant=a-rather-long-variant-name}/metric_0")
+            .unwrap();
+        assert!(
+            reg < details,
+            "the regression is shown before the collapsed rows"
+        );
+        assert!(
+            md.contains("more row(s) left out"),
+            "the budget cut the collapsed rows"
+        );
+        let json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        let summary = &json["summary"];
+        assert_eq!(summary["regressed"], true);
+        assert_eq!(summary["metrics"], 3000);
+        assert_eq!(summary["runs"][0]["metrics_failing_gate"], 1);
     }
 }

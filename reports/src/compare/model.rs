@@ -218,9 +218,73 @@ impl Comparison {
         markdown::render(self)
     }
 
-    /// Pretty JSON (`"schema": "isobench-compare/1"`); NaN becomes null.
+    /// The verdict in numbers, for tools that read only the top of the
+    /// JSON: overall regressed or not, the regression lines, and per NEW
+    /// run how many metrics got each verdict and how many checks changed.
+    pub fn summary(&self) -> serde_json::Value {
+        use serde_json::json;
+        let runs: Vec<serde_json::Value> = self
+            .news
+            .iter()
+            .enumerate()
+            .map(|(j, n)| {
+                let mut verdicts = serde_json::Map::new();
+                for v in [
+                    Verdict::Regressed,
+                    Verdict::Improved,
+                    Verdict::WithinNoise,
+                    Verdict::Unchanged,
+                    Verdict::NotComparable,
+                    Verdict::NotTestable,
+                ] {
+                    let count = self
+                        .metrics
+                        .iter()
+                        .filter_map(|r| r.cells.get(j).and_then(|c| c.as_ref()))
+                        .filter(|c| c.verdict == v)
+                        .count();
+                    verdicts.insert(v.as_str().replace(' ', "_"), json!(count));
+                }
+                let (gated, testable) = self.testable_counts(j);
+                json!({
+                    "label": n.info.label,
+                    "metrics": verdicts,
+                    "metrics_failing_gate": self.metrics.iter()
+                        .filter_map(|r| r.cells.get(j).and_then(|c| c.as_ref()))
+                        .filter(|c| c.fails_gate).count(),
+                    "gated": gated,
+                    "testable": testable,
+                    "checks_changed": self.checks.iter()
+                        .filter(|c| c.news.get(j).is_some_and(|s| *s != c.base)).count(),
+                    "checks_regressed": self.checks.iter()
+                        .filter(|c| c.regressed.get(j).copied().unwrap_or(false)).count(),
+                    "missing": n.missing.len(),
+                    "only_in_new": n.only_in_new.len(),
+                    "interrupted": n.interrupted,
+                })
+            })
+            .collect();
+        let regressions = self.regressions();
+        json!({
+            "regressed": self.regressed(),
+            "regression_count": regressions.len(),
+            "regressions": regressions,
+            "metrics": self.metrics.len(),
+            "runs": runs,
+        })
+    }
+
+    /// Pretty JSON (`"schema": "isobench-compare/1"`) with a top-level
+    /// `summary` object; NaN becomes null.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self)
+        let mut v = match serde_json::to_value(self) {
+            Ok(v) => v,
+            Err(e) => return format!("{{\"error\": {:?}}}", e.to_string()),
+        };
+        if let serde_json::Value::Object(o) = &mut v {
+            o.insert("summary".into(), self.summary());
+        }
+        serde_json::to_string_pretty(&v)
             .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
     }
 }

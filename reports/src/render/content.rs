@@ -13,6 +13,10 @@ pub struct Cell {
     pub status: Option<Status>,
     /// Show as code (keys, parameter lists).
     pub code: bool,
+    /// Secondary text under the main one (a matrix cell's observed value).
+    pub note: String,
+    /// The full text behind a shortened cell (HTML title).
+    pub title: String,
 }
 
 impl Cell {
@@ -22,6 +26,8 @@ impl Cell {
             text: t.into(),
             status: None,
             code: false,
+            note: String::new(),
+            title: String::new(),
         }
     }
 
@@ -42,11 +48,13 @@ impl Cell {
     }
 }
 
-/// A table: headers, rows, and which columns hold numbers (right-aligned).
+/// A table: headers, rows, which columns hold numbers (right-aligned), and
+/// each column's share of the page width in percent (empty: automatic).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub headers: Vec<String>,
     pub numeric: Vec<bool>,
+    pub widths: Vec<u16>,
     pub rows: Vec<Vec<Cell>>,
 }
 
@@ -112,23 +120,32 @@ pub fn environment_table(r: &RunResults) -> Table {
     Table {
         headers: ["field", "value"].map(String::from).to_vec(),
         numeric: vec![false, false],
+        widths: vec![22, 78],
         rows,
     }
 }
 
-/// Every check of the run (and every scenario error), worst first.
-pub fn checks_table(r: &RunResults) -> Table {
+/// Every check of the run (and every scenario error) whose status is in
+/// `wanted`: fail first, then warn, then skip, then pass; run order within
+/// each.
+pub fn checks_table(r: &RunResults, wanted: &[Status]) -> Table {
+    let rank = |s: Status| match s {
+        Status::Fail => 0,
+        Status::Warn => 1,
+        Status::Skip => 2,
+        Status::Pass => 3,
+    };
     let mut rows: Vec<(Status, Vec<Cell>)> = Vec::new();
     for s in &r.scenarios {
         let params = params_text(&s.params);
-        if let Some(e) = &s.error {
+        if let (Some(e), true) = (&s.error, wanted.contains(&Status::Fail)) {
             rows.push((
                 Status::Fail,
                 vec![
                     Cell::text(s.name.clone()),
                     Cell::text(s.launcher.clone()),
                     Cell::code(params.clone()),
-                    Cell::text("(scenario completed)"),
+                    Cell::code(super::matrix::COMPLETED),
                     Cell::status(Status::Fail),
                     Cell::text("scenario runs to completion"),
                     Cell::text("error"),
@@ -136,14 +153,14 @@ pub fn checks_table(r: &RunResults) -> Table {
                 ],
             ));
         }
-        for c in &s.checks {
+        for c in s.checks.iter().filter(|c| wanted.contains(&c.status)) {
             rows.push((
                 c.status,
                 vec![
                     Cell::text(s.name.clone()),
                     Cell::text(s.launcher.clone()),
                     Cell::code(params.clone()),
-                    Cell::text(c.name.clone()),
+                    Cell::code(c.name.clone()),
                     Cell::status(c.status),
                     Cell::text(c.expected.clone()),
                     Cell::text(c.observed.clone()),
@@ -152,78 +169,43 @@ pub fn checks_table(r: &RunResults) -> Table {
             ));
         }
     }
-    // Stable sort: fail, skip, warn, pass; run order within each.
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    rows.sort_by_key(|r| rank(r.0));
     Table {
         headers: [
-            "scenario", "launcher", "params", "check", "status", "expected", "observed", "detail",
+            "scenario", "launcher", "point", "check", "status", "expected", "observed", "detail",
         ]
         .map(String::from)
         .to_vec(),
         numeric: vec![false; 8],
+        widths: vec![8, 7, 13, 10, 6, 17, 17, 22],
         rows: rows.into_iter().map(|r| r.1).collect(),
     }
 }
 
-/// The correctness matrix of a run with several launchers: one row per
-/// scenario check, one column per launcher, the worst status over that
-/// check's points (None with a single launcher).
-pub fn launcher_matrix(r: &RunResults) -> Option<Table> {
-    let mut launchers: Vec<String> = Vec::new();
-    for s in r.scenarios.iter().filter(|s| s.name != "harness") {
-        if !launchers.contains(&s.launcher) {
-            launchers.push(s.launcher.clone());
-        }
-    }
-    if launchers.len() < 2 {
-        return None;
-    }
-    // (scenario, check) in run order → status per launcher.
-    type Row = ((String, String), Vec<Option<Status>>);
-    let mut rows: Vec<Row> = Vec::new();
-    for s in &r.scenarios {
-        let Some(col) = launchers.iter().position(|l| *l == s.launcher) else {
-            continue;
-        };
-        let mut checks: Vec<(String, Status)> = s
-            .checks
-            .iter()
-            .map(|c| (c.name.clone(), c.status))
-            .collect();
-        if s.error.is_some() {
-            checks.push(("(scenario completed)".into(), Status::Fail));
-        }
-        for (name, status) in checks {
-            let key = (s.name.clone(), name);
-            let i = match rows.iter().position(|(k, _)| *k == key) {
-                Some(i) => i,
-                None => {
-                    rows.push((key, vec![None; launchers.len()]));
-                    rows.len() - 1
-                }
-            };
-            let cell = &mut rows[i].1[col];
-            *cell = Some(cell.map_or(status, |old| old.max(status)));
-        }
-    }
-    let mut headers = vec!["scenario".to_string(), "check".to_string()];
-    headers.extend(launchers.iter().cloned());
-    let n = headers.len();
-    Some(Table {
-        headers,
-        numeric: vec![false; n],
-        rows: rows
-            .into_iter()
-            .map(|((scenario, check), cells)| {
-                let mut row = vec![Cell::text(scenario), Cell::text(check)];
-                row.extend(cells.into_iter().map(|c| match c {
-                    Some(s) => Cell::status(s),
-                    None => Cell::text("–"),
-                }));
-                row
-            })
-            .collect(),
-    })
+/// The checks that did not pass (fail, warn, skip, errors), worst first.
+pub fn attention_table(r: &RunResults) -> Table {
+    checks_table(r, &[Status::Fail, Status::Warn, Status::Skip])
+}
+
+/// The checks that passed, in run order.
+pub fn passed_table(r: &RunResults) -> Table {
+    checks_table(r, &[Status::Pass])
+}
+
+/// Why a point recorded nothing to plot: its skip rows as
+/// `check: observed (detail)`; empty when it skipped nothing.
+pub fn skip_reasons(s: &ScenarioResult) -> Vec<String> {
+    s.checks
+        .iter()
+        .filter(|c| c.status == Status::Skip)
+        .map(|c| {
+            let mut t = format!("{}: {}", c.name, c.observed);
+            if !c.detail.is_empty() && !c.observed.contains(&c.detail) {
+                t.push_str(&format!(" ({})", c.detail));
+            }
+            t
+        })
+        .collect()
 }
 
 /// The tables of one result: its metrics, then its series, each only when
@@ -253,7 +235,9 @@ pub fn metrics_table(s: &ScenarioResult) -> Table {
                 })
             };
             let better = match (m.better, m.target) {
-                (crate::schema::Better::Target, Some(t)) => format!("target {}", format_number(t)),
+                (crate::schema::Better::Target, Some(t)) => {
+                    format!("target {}", format_value(t, &m.unit))
+                }
                 (b, _) => format!("{b:?}").to_lowercase(),
             };
             vec![
@@ -279,6 +263,7 @@ pub fn metrics_table(s: &ScenarioResult) -> Table {
         numeric: vec![
             false, false, false, true, true, true, true, true, true, true,
         ],
+        widths: vec![22, 7, 11, 5, 9, 9, 9, 9, 9, 10],
         rows,
     }
 }
@@ -325,6 +310,7 @@ pub fn series_table(s: &ScenarioResult) -> Table {
             .map(String::from)
             .to_vec(),
         numeric: vec![false, true, false, false],
+        widths: vec![30, 10, 30, 30],
         rows,
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::content::{self, Cell, Counts, Table};
 use super::escape::{md_cell, md_code};
+use super::matrix;
 use super::RenderedPlot;
 use crate::schema::{RunResults, Status};
 
@@ -19,7 +20,15 @@ fn status_md(s: Status) -> &'static str {
 
 fn cell_md(c: &Cell) -> String {
     if let Some(s) = c.status {
-        return status_md(s).into();
+        let mut t = status_md(s).to_string();
+        if let Some(rest) = c.text.strip_prefix(s.as_str()) {
+            t.push_str(rest);
+        }
+        if !c.note.is_empty() {
+            t.push_str(" · ");
+            t.push_str(&md_cell(&matrix::clip(&c.note, 60)));
+        }
+        return t;
     }
     if c.code && !c.text.is_empty() {
         return md_code(&c.text);
@@ -62,21 +71,47 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
     if r.interrupted {
         out.push_str("> ⚠️ The run was interrupted: only completed scenarios are shown.\n\n");
     }
+    out.push_str("## Needs attention\n\n");
+    let attention = content::attention_table(r);
+    if attention.rows.is_empty() {
+        out.push_str("Every check passed.\n\n");
+    } else {
+        table(&mut out, &attention);
+    }
+    let passed = content::passed_table(r);
+    if !passed.rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} passed check(s)</summary>\n",
+            passed.rows.len()
+        );
+        table(&mut out, &passed);
+        out.push_str("</details>\n\n");
+    }
+    if let Some(m) = matrix::behaviour(r) {
+        out.push_str("## Behaviour matrix\n\n");
+        out.push_str(
+            "Worst status of each check over its points, per launcher (`fail 1/3`: one of \
+             three points failed), with what that point observed.\n\n",
+        );
+        table(&mut out, &m);
+        if let Some(st) = matrix::startup(r) {
+            out.push_str("Startup latency (`ready`, p50 / p99):\n\n");
+            table(&mut out, &st);
+        }
+    }
     out.push_str("## Environment\n\n");
     table(&mut out, &content::environment_table(r));
-    if let Some(m) = content::launcher_matrix(r) {
-        out.push_str("## Correctness by launcher\n\n");
-        table(&mut out, &m);
-    }
-    out.push_str("## Checks\n\n");
-    let checks = content::checks_table(r);
-    if checks.rows.is_empty() {
-        out.push_str("No checks were recorded.\n\n");
-    } else {
-        table(&mut out, &checks);
-    }
     for (name, results) in content::groups(r) {
         let _ = writeln!(out, "## {}\n", md_cell(&name));
+        if name == matrix::ISOLATION {
+            for l in matrix::launchers(r) {
+                if let Some(t) = matrix::per_point(r, &name, &l) {
+                    let _ = writeln!(out, "### Isolation matrix · {}\n", md_cell(&l));
+                    table(&mut out, &t);
+                }
+            }
+        }
         for p in plots.iter().filter(|p| p.spec.group == name) {
             match &p.svg {
                 Ok(_) => {
@@ -108,6 +143,9 @@ pub fn render(r: &RunResults, plots: &[RenderedPlot]) -> String {
             );
             if let Some(e) = &s.error {
                 let _ = writeln!(out, "> ❌ Did not complete: {}\n", md_cell(e));
+            }
+            for why in content::skip_reasons(s) {
+                let _ = writeln!(out, "> ⏭️ Skipped — {}\n", md_cell(&why));
             }
             for t in content::result_tables(s) {
                 table(&mut out, &t);

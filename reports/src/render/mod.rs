@@ -6,6 +6,7 @@ pub mod escape;
 mod html;
 mod junit;
 mod markdown;
+pub mod matrix;
 pub mod plots;
 
 use std::path::{Path, PathBuf};

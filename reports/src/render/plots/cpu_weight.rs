@@ -52,10 +52,11 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
         out.push(PlotSpec {
             id: format!("{}-shares-{}", n::SCENARIO, slug(&label)),
             group: n::SCENARIO.into(),
-            title: format!("CPU weight: expected vs measured share — {label}"),
-            caption: "Share of the contended CPU time each cgroup got (median over \
-                      repetitions) next to weight / Σ weights."
-                .into(),
+            title: format!("CPU weight: expected vs measured share — {}", s.launcher),
+            caption: format!(
+                "Share of the contended CPU time each cgroup got (median over repetitions) \
+                 next to weight / Σ weights; point {label}."
+            ),
             kind: PlotKind::Bars(BarPlot {
                 value_label: "share of CPU time (fraction of total)".into(),
                 value_unit: String::new(),

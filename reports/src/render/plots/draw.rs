@@ -291,11 +291,31 @@ where
                     .map(|(&(x, _), &(lo, hi))| PathElement::new(vec![(x, lo), (x, hi)], line))
                     .collect();
                 chart.draw_series(whiskers).map_err(err)?;
-                chart
-                    .draw_series(pts.into_iter().map(|pt| Circle::new(pt, 5, color.filled())))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+                // Hollow markers of a different shape per series, so points
+                // that land on each other stay visible.
+                let mark = color.stroke_width(2);
+                let anno = match i % 3 {
+                    0 => chart.draw_series(
+                        pts.into_iter()
+                            .map(|pt| EmptyElement::at(pt) + Circle::new((0, 0), 6, mark)),
+                    ),
+                    1 => chart.draw_series(
+                        pts.into_iter()
+                            .map(|pt| EmptyElement::at(pt) + TriangleMarker::new((0, 0), 8, mark)),
+                    ),
+                    _ => chart.draw_series(
+                        pts.into_iter()
+                            .map(|pt| EmptyElement::at(pt) + Cross::new((0, 0), 6, mark)),
+                    ),
+                };
+                anno.map_err(err)?.label(label).legend(move |(x, y)| {
+                    EmptyElement::at((x + 10, y))
+                        + match i % 3 {
+                            0 => Circle::new((0, 0), 6, mark).into_dyn(),
+                            1 => TriangleMarker::new((0, 0), 8, mark).into_dyn(),
+                            _ => Cross::new((0, 0), 6, mark).into_dyn(),
+                        }
+                });
             }
         }
     }

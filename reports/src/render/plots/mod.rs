@@ -73,7 +73,8 @@ pub fn render_png(spec: &PlotSpec) -> Result<Vec<u8>, String> {
     let (w, h) = draw::SIZE;
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root =
+            font::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         draw::draw(&root, spec)?;
     }
     let mut out = Vec::new();
@@ -148,7 +149,7 @@ mod tests {
             .unwrap();
         let svg = render_svg(spec).unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert!(svg.contains("Startup phase breakdown"));
+        assert!(svg.contains("Startup phases to ready"));
         let png = render_png(spec).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }

@@ -1,5 +1,5 @@
 //! Startup plots: latency CDFs per namespace set and per launcher (log time
-//! axis), and the median phase breakdown per namespace set.
+//! axis), and the mean phases to ready per namespace set.
 
 use super::common::*;
 use super::spec::*;
@@ -96,6 +96,22 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
     out
 }
 
+/// Mean of a metric's finite samples.
+fn mean_of(s: &ScenarioResult, name: &str) -> Option<f64> {
+    let m = metric(s, name)?;
+    let v: Vec<f64> = m
+        .samples
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The phases before ready, then exec → ready, stacked as means: each launch
+/// has ready = cgroup + clone + place + setup + exec + exec→ready, and means
+/// add up where medians do not, so the bar ends at the mean `ready`.
+/// Teardown comes after ready and is named beside the bar instead.
 fn phase_breakdown(all: &[&ScenarioResult], id: String, launcher: &str) -> Option<PlotSpec> {
     let with_phases: Vec<&&ScenarioResult> = all
         .iter()
@@ -110,49 +126,65 @@ fn phase_breakdown(all: &[&ScenarioResult], id: String, launcher: &str) -> Optio
     }
     let mut phases: Vec<String> = n::PHASES
         .iter()
+        .filter(|p| **p != n::PHASE_TEARDOWN)
         .filter(|p| with_phases.iter().any(|s| metric(s, p).is_some()))
         .map(|p| p.to_string())
         .collect();
     for s in &with_phases {
         for m in &s.metrics {
-            if m.name.starts_with(n::PHASE_PREFIX) && !phases.contains(&m.name) {
+            if m.name.starts_with(n::PHASE_PREFIX)
+                && m.name != n::PHASE_TEARDOWN
+                && !phases.contains(&m.name)
+            {
                 phases.push(m.name.clone());
             }
         }
     }
-    let medians: Vec<Vec<f64>> = phases
+    phases.push(n::EXEC_TO_READY.to_string());
+    let means: Vec<Vec<f64>> = phases
         .iter()
         .map(|p| {
             with_phases
                 .iter()
-                .map(|s| metric(s, p).map(|m| m.summary.p50).unwrap_or(0.0))
+                .map(|s| mean_of(s, p).unwrap_or(0.0))
                 .collect()
         })
         .collect();
     let biggest = (0..with_phases.len())
-        .map(|c| medians.iter().map(|v| v[c]).sum::<f64>())
+        .map(|c| means.iter().map(|v| v[c]).sum::<f64>())
         .fold(0.0, f64::max);
     let unit = DisplayUnit::for_values("s", biggest);
-    let categories = with_phases.iter().map(|s| namespaces(s)).collect();
+    let categories = with_phases
+        .iter()
+        .map(|s| match mean_of(s, n::PHASE_TEARDOWN) {
+            Some(t) => format!("{} (teardown {})", namespaces(s), unit.show(t)),
+            None => namespaces(s),
+        })
+        .collect();
     let segments = phases
         .iter()
-        .zip(medians)
+        .zip(means)
         .map(|(p, v)| {
-            (
-                p.trim_start_matches(n::PHASE_PREFIX).to_string(),
-                v.into_iter().map(|x| x * unit.factor).collect(),
-            )
+            let name = if p == n::EXEC_TO_READY {
+                "exec → ready".to_string()
+            } else {
+                p.trim_start_matches(n::PHASE_PREFIX).to_string()
+            };
+            (name, v.into_iter().map(|x| x * unit.factor).collect())
         })
         .collect();
     Some(PlotSpec {
         id,
         group: n::SCENARIO.into(),
-        title: format!("Startup phase breakdown by namespace set — {launcher}"),
-        caption: "Median time of each launch phase, stacked; the label is the sum of the \
-                  phase medians (teardown comes after ready, so it exceeds time to ready)."
+        title: format!("Startup phases to ready by namespace set — {launcher}"),
+        caption: "Mean time of each launch phase, stacked, so each bar ends at the mean time \
+                  to ready (its label). exec → ready is the workload's own start until the \
+                  parent reads its ready byte; for a runtime such as runc, clone to exec time \
+                  the runtime's own process and the container is created inside exec → ready. \
+                  Teardown (after ready) is given beside each namespace set."
             .into(),
         kind: PlotKind::Bars(BarPlot {
-            value_label: format!("median time per phase ({})", unit.suffix),
+            value_label: format!("mean time to ready, by phase ({})", unit.suffix),
             value_unit: unit.suffix.clone(),
             categories,
             segments,
