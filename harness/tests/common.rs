@@ -102,7 +102,7 @@ pub const PRECONDITIONS: &[&str] = &[
     "tini",
     "catatonit",
     "kubernetes-validate",
-    "runc", "crun", "bwrap", "unshare", "kernel", "qemu", "xmllint",
+    "xmllint",
 ];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.

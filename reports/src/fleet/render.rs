@@ -19,6 +19,8 @@ fn table(headers: &[&str], numeric: &[bool], rows: Vec<Vec<Cell>>) -> Table {
         headers: headers.iter().map(|h| h.to_string()).collect(),
         numeric: numeric.to_vec(),
         rows,
+        // No fixed widths: the fleet tables' columns depend on the nodes.
+        widths: Vec::new(),
     }
 }
 
