@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{program_path, Launcher};
+use super::Launcher;
 use crate::cgroup::hierarchy::parse_proc_cgroup;
 use crate::cgroup::v1::V1Cgroup;
 use crate::cgroup::v2::V2Cgroup;
@@ -239,10 +239,7 @@ pub fn launch(
     workload: &Path,
 ) -> Result<Running, LaunchError> {
     let name = launcher.program().unwrap_or("runc");
-    let runtime = match launcher {
-        Launcher::Oci(p) => p.clone(),
-        _ => program_path(name)?,
-    };
+    let runtime = launcher.program_path()?;
     let id = set.sandbox_name(n);
     let bundle = bundles_root().join(&id);
     write_bundle(&bundle, spec, &id, workload)
