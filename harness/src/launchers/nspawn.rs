@@ -87,6 +87,64 @@ fn write_root(dir: &Path, workload: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What nspawn adds to the cgroups it is started in: with `--keep-unit` on
+/// a unified or hybrid layout it splits its cgroup into `supervisor/` (itself)
+/// and `payload/` (the container), and mirrors the cgroup in the
+/// name=systemd hierarchy. Recorded before the launch: the sandbox's own
+/// directories (their children are nspawn's) and, in every other cgroup
+/// mount, the same paths that did not exist yet (wholly nspawn's).
+struct NspawnCgroups {
+    own: Vec<PathBuf>,
+    made: Vec<PathBuf>,
+}
+
+impl NspawnCgroups {
+    fn before(set: &CgroupSet, n: u32) -> Self {
+        let own = set.planned_dirs(n);
+        let name = set.sandbox_name(n);
+        let mut made = Vec::new();
+        for (_, base) in super::podman::base_paths(set) {
+            let path = format!("{}/{name}", base.trim_end_matches('/'));
+            for (mount, root) in super::podman::cgroup_mounts() {
+                if let Some(d) = super::podman::dir_in(&mount, &root, &path) {
+                    if !own.contains(&d) && !d.exists() && !made.contains(&d) {
+                        made.push(d);
+                    }
+                }
+            }
+        }
+        NspawnCgroups { own, made }
+    }
+
+    /// Removes nspawn's sub-cgroups (killing what is left in them) and the
+    /// mirrors it made; the sandbox's own directories are the harness's.
+    fn remove(&self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for d in &self.own {
+            let Ok(rd) = std::fs::read_dir(d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if let Err(e) = super::podman::remove_tree(&e.path()) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        for d in &self.made {
+            if let Err(e) = super::podman::remove_tree(d) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
 /// Starts `spec` under systemd-nspawn in a cgroup the harness made.
 pub fn launch(
     spec: &SandboxSpec,
@@ -111,12 +169,14 @@ pub fn launch(
         argv,
     };
     let remove = dir.clone();
+    let cgroups = NspawnCgroups::before(set, n);
     let cleanup = move || -> Result<(), String> {
+        let c = cgroups.remove();
         match std::fs::remove_dir_all(&remove) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(format!("{}: {e}", remove.display()))
             }
-            _ => Ok(()),
+            _ => c,
         }
     };
     match sandbox::launch_with(

@@ -2,7 +2,9 @@
 //! as podman's own flags, runc underneath, the cgroupfs manager.
 //!
 //! Everything podman keeps lives in a store of this run's own,
-//! `/run/isobench/podman-<run id>/` (`--root`, `--runroot`, `--tmpdir`,
+//! `/run/isobench/podman-<run id's random part>/` (podman refuses a runroot
+//! longer than 50 characters; the full run id is in its `run-id` file)
+//! (`--root`, `--runroot`, `--tmpdir`,
 //! `--volumepath`, the vfs driver, no events log), so the host's podman
 //! (`podman ps -a`, `podman images`) never sees isobench's containers or
 //! images and removing the directory removes everything. The static
@@ -29,8 +31,11 @@ use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, S
 
 /// The label every container (and the image) carries: the run id.
 pub const LABEL: &str = "isobench.run";
-/// The store of each run: `podman-<run id>` in isobench's runtime directory.
+/// The store of each run: `podman-<tail of the run id>` in isobench's
+/// runtime directory.
 const STORE_PREFIX: &str = "podman-";
+/// The file in a store naming the run that made it.
+const RUN_ID_FILE: &str = "run-id";
 /// The file in a store listing the cgroup directories its launches made,
 /// for the cleanup of a run that was killed before it could remove them.
 const CGROUPS_FILE: &str = "cgroups";
@@ -118,7 +123,8 @@ fn store(set: &CgroupSet, workload: &Path) -> Result<Store, LaunchError> {
         let _ = remove_store(&old.dir, &old.runc);
     }
     let runc = super::program_path("runc")?;
-    let dir = crate::run::staging_base().join(format!("{STORE_PREFIX}{}", set.run_id));
+    let tail = set.run_id.rsplit('-').next().unwrap_or(&set.run_id);
+    let dir = crate::run::staging_base().join(format!("{STORE_PREFIX}{tail}"));
     let image = format!("localhost/isobench-{}:workload", set.run_id);
     let made = import(&dir, &runc, &image, &set.run_id, workload);
     if let Err(e) = made {
@@ -147,6 +153,8 @@ fn import(
     run_id: &str,
     workload: &Path,
 ) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join(RUN_ID_FILE), run_id).map_err(|e| format!("{}: {e}", dir.display()))?;
     let rootfs = dir.join("rootfs");
     for d in ["proc", "dev", "sys", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d))
@@ -265,11 +273,12 @@ pub fn cleanup_stale() -> usize {
     let mut n = 0;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(run_id) = name.strip_prefix(STORE_PREFIX) else {
+        if !name.starts_with(STORE_PREFIX) {
             continue;
-        };
-        let dead =
-            crate::cgroup::owner::Owner::from_run_id(run_id).is_some_and(|o| !o.alive(&e.path()));
+        }
+        let run_id = std::fs::read_to_string(e.path().join(RUN_ID_FILE)).unwrap_or_default();
+        let dead = crate::cgroup::owner::Owner::from_run_id(run_id.trim())
+            .is_some_and(|o| !o.alive(&e.path()));
         if dead {
             n += remove_store(&e.path(), &runc).unwrap_or(0);
         }
@@ -277,32 +286,9 @@ pub fn cleanup_stale() -> usize {
     n
 }
 
-/// Every cgroup mount: (mount point, root within the hierarchy).
-fn cgroup_mounts() -> Vec<(PathBuf, String)> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    parse_mountinfo(&text)
-        .into_iter()
-        .map(|m| (m.mount_point, m.root))
-        .collect()
-}
-
-/// Where cgroup `path` (as in /proc/self/cgroup) is under a mount of
-/// hierarchy root `root`; None when the mount does not show it.
-fn dir_in(mount: &Path, root: &str, path: &str) -> Option<PathBuf> {
-    let rel = if root == "/" {
-        path
-    } else {
-        path.strip_prefix(root)?
-    };
-    Some(mount.join(rel.trim_start_matches('/')))
-}
-
-/// The cgroup path (as in /proc/self/cgroup) that podman puts sandbox
-/// `name` under: `<base>/<name>`. podman takes one `--cgroup-parent` for
-/// every hierarchy, so the base is the deepest of this run's base cgroups
-/// (its own, or `--cgroup-parent`), and every other base must be above it:
-/// then the parent lies beneath the run's base in each hierarchy.
-pub fn cgroup_parent(set: &CgroupSet, name: &str) -> Result<String, String> {
+/// The run's base cgroup in each of its hierarchies, as a path in that
+/// hierarchy (as in /proc/self/cgroup): (hierarchy name, path).
+pub(super) fn base_paths(set: &CgroupSet) -> Vec<(String, String)> {
     let mut bases: Vec<(String, String)> = Vec::new();
     let rel = |mount: &Path, root: &str, base: &Path| -> Option<String> {
         let r = base.strip_prefix(mount).ok()?;
@@ -321,6 +307,36 @@ pub fn cgroup_parent(set: &CgroupSet, name: &str) -> Result<String, String> {
             bases.push(("unified".into(), p));
         }
     }
+    bases
+}
+
+/// Every cgroup mount: (mount point, root within the hierarchy).
+pub(super) fn cgroup_mounts() -> Vec<(PathBuf, String)> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    parse_mountinfo(&text)
+        .into_iter()
+        .map(|m| (m.mount_point, m.root))
+        .collect()
+}
+
+/// Where cgroup `path` (as in /proc/self/cgroup) is under a mount of
+/// hierarchy root `root`; None when the mount does not show it.
+pub(super) fn dir_in(mount: &Path, root: &str, path: &str) -> Option<PathBuf> {
+    let rel = if root == "/" {
+        path
+    } else {
+        path.strip_prefix(root)?
+    };
+    Some(mount.join(rel.trim_start_matches('/')))
+}
+
+/// The cgroup path (as in /proc/self/cgroup) that podman puts sandbox
+/// `name` under: `<base>/<name>`. podman takes one `--cgroup-parent` for
+/// every hierarchy, so the base is the deepest of this run's base cgroups
+/// (its own, or `--cgroup-parent`), and every other base must be above it:
+/// then the parent lies beneath the run's base in each hierarchy.
+pub fn cgroup_parent(set: &CgroupSet, name: &str) -> Result<String, String> {
+    let bases = base_paths(set);
     let deepest = bases
         .iter()
         .max_by_key(|(_, p)| Path::new(p).components().count())
@@ -430,7 +446,7 @@ fn remove_cgroups(trees: &[PathBuf], ancestors: &[PathBuf]) -> Result<(), String
 
 /// rmdir of a cgroup tree, depth first; processes still inside are killed
 /// (everything below a sandbox parent is podman's for this sandbox).
-fn remove_tree(dir: &Path) -> Result<(), String> {
+pub(super) fn remove_tree(dir: &Path) -> Result<(), String> {
     if !dir.is_dir() {
         return Ok(());
     }
