@@ -761,7 +761,12 @@ mod tests {
         let other = d.path().join("b");
         let busy = other.join("someone-elses");
         std::fs::create_dir_all(&busy).unwrap();
-        record_cgroups(d.path(), &[anc.clone(), other.clone()], &[tree.clone()]).unwrap();
+        record_cgroups(
+            d.path(),
+            &[anc.clone(), other.clone()],
+            std::slice::from_ref(&tree),
+        )
+        .unwrap();
         remove_recorded_cgroups(d.path());
         assert!(!tree.exists() && !anc.exists());
         // An ancestor holding someone else's directory stays, with it.
