@@ -55,7 +55,14 @@ pub fn peer_version(prog: &Path) -> Option<String> {
 /// Versions of the peers found on this machine.
 pub fn launchers() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for p in ["runc", "crun", "bwrap", "unshare", "podman", "systemd-nspawn"] {
+    for p in [
+        "runc",
+        "crun",
+        "bwrap",
+        "unshare",
+        "podman",
+        "systemd-nspawn",
+    ] {
         if let Some(path) = which(p) {
             m.insert(
                 p.to_string(),

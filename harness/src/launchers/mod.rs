@@ -386,6 +386,46 @@ fn package_of(program: &str) -> &'static str {
     }
 }
 
+/// Starts a peer's command line with its own teardown registered (run
+/// at teardown or drop, and at once if the launch fails).
+pub(crate) fn launch_peer(
+    spec: &SandboxSpec,
+    set: &CgroupSet,
+    n: u32,
+    workload: &Path,
+    exec: &Exec,
+    cgroup: CgroupMode,
+    cleanup: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Result<Running, LaunchError> {
+    match sandbox::launch_with(spec, set, n, workload, None, Some(exec), cgroup) {
+        Ok(mut r) => {
+            r.set_cleanup(Box::new(cleanup));
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = cleanup();
+            Err(e)
+        }
+    }
+}
+
+/// An error unless some directory of a runtime's container cgroup exists.
+pub(crate) fn require_cgroup(
+    runtime: &str,
+    view: &crate::cgroup::CgroupView,
+) -> Result<(), LaunchError> {
+    if view.dirs().iter().any(|d| d.is_dir()) {
+        return Ok(());
+    }
+    Err(LaunchError::Setup(format!(
+        "{runtime}: no container cgroup at {}",
+        view.dirs()
+            .first()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
+    )))
+}
+
 /// cargo's bin directory: `$CARGO_HOME/bin`, else `~/.cargo/bin`.
 fn cargo_bin() -> Option<PathBuf> {
     std::env::var_os("CARGO_HOME")

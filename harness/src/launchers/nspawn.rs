@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::CgroupSet;
-use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+use crate::sandbox::{CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
 
 /// Where the per-sandbox directories live.
 fn roots() -> PathBuf {
@@ -179,24 +179,7 @@ pub fn launch(
             _ => c,
         }
     };
-    match sandbox::launch_with(
-        spec,
-        set,
-        n,
-        workload,
-        None,
-        Some(&exec),
-        CgroupMode::Create,
-    ) {
-        Ok(mut r) => {
-            r.set_cleanup(Box::new(cleanup));
-            Ok(r)
-        }
-        Err(e) => {
-            let _ = cleanup();
-            Err(e)
-        }
-    }
+    super::launch_peer(spec, set, n, workload, &exec, CgroupMode::Create, cleanup)
 }
 
 /// Removes the container directories of dead isobench runs.

@@ -14,7 +14,7 @@ use crate::cgroup::hierarchy::parse_proc_cgroup;
 use crate::cgroup::v1::V1Cgroup;
 use crate::cgroup::v2::V2Cgroup;
 use crate::cgroup::{translate, CgroupSet, CgroupView, Limits};
-use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+use crate::sandbox::{CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
 
 /// Where bundles live (removed with the container).
 /// File in each bundle naming the runtime binary that runs it, so cleanup
@@ -290,29 +290,13 @@ pub fn launch(
         let _ = std::fs::remove_dir_all(&cleanup_bundle);
         r
     };
-    let mut r =
-        match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = cleanup();
-                return Err(e);
-            }
-        };
-    r.set_cleanup(Box::new(cleanup));
+    let mut r = super::launch_peer(spec, set, n, workload, &exec, CgroupMode::None, cleanup)?;
     r.wait_ready()?;
     // A relative cgroupsPath puts the container beneath the runtime's own
     // cgroup, which is ours: its directories are known by name. Cross-check
     // with the container process while it lives.
     let view = set.view_of(n);
-    if !view.dirs().iter().any(|d| d.is_dir()) {
-        return Err(LaunchError::Setup(format!(
-            "{name}: no container cgroup at {}",
-            view.dirs()
-                .first()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default()
-        )));
-    }
+    super::require_cgroup(name, &view)?;
     // Only the workload itself counts: the runtime may have helper children.
     let workload_child = children_of(r.pid).into_iter().find(|p| {
         std::fs::read_to_string(format!("/proc/{p}/comm"))

@@ -27,7 +27,7 @@ use crate::cgroup::hierarchy::parse_mountinfo;
 use crate::cgroup::v1::V1Cgroup;
 use crate::cgroup::v2::V2Cgroup;
 use crate::cgroup::{translate, CgroupSet, CgroupView};
-use crate::sandbox::{self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
+use crate::sandbox::{CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec};
 
 /// The label every container (and the image) carries: the run id.
 pub const LABEL: &str = "isobench.run";
@@ -668,29 +668,13 @@ pub fn launch(
         let _ = std::fs::remove_file(&cleanup_cid);
         r.and(c)
     };
-    let mut r =
-        match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = cleanup();
-                return Err(e);
-            }
-        };
-    r.set_cleanup(Box::new(cleanup));
+    let mut r = super::launch_peer(spec, set, n, workload, &exec, CgroupMode::None, cleanup)?;
     r.wait_ready()?;
     // podman writes the cidfile when it creates the container, before start.
     let cid = std::fs::read_to_string(&cidfile)
         .map_err(|e| LaunchError::Setup(format!("podman cidfile {}: {e}", cidfile.display())))?;
     let view = container_view(set, &parent, cid.trim());
-    if !view.dirs().iter().any(|d| d.is_dir()) {
-        return Err(LaunchError::Setup(format!(
-            "podman: no container cgroup at {}",
-            view.dirs()
-                .first()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default()
-        )));
-    }
+    super::require_cgroup("podman", &view)?;
     r.set_peer_cgroup(view);
     Ok(r)
 }
