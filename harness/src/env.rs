@@ -55,13 +55,26 @@ pub fn peer_version(prog: &Path) -> Option<String> {
 /// Versions of the peers found on this machine.
 pub fn launchers() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for p in ["runc", "crun", "bwrap", "unshare"] {
+    for p in [
+        "runc",
+        "crun",
+        "bwrap",
+        "unshare",
+        "podman",
+        "systemd-nspawn",
+    ] {
         if let Some(path) = which(p) {
             m.insert(
                 p.to_string(),
                 peer_version(&path).unwrap_or_else(|| "unknown".into()),
             );
         }
+    }
+    if let Some(path) = crate::launchers::youki_path() {
+        m.insert(
+            "youki".into(),
+            peer_version(&path).unwrap_or_else(|| "unknown".into()),
+        );
     }
     m
 }

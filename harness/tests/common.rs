@@ -103,6 +103,9 @@ pub const PRECONDITIONS: &[&str] = &[
     "catatonit",
     "kubernetes-validate",
     "xmllint",
+    "youki",
+    "podman",
+    "nspawn",
 ];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.

@@ -78,12 +78,15 @@ pub fn cleanup_stale_in(bases: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Safety rule: only cgroups isobench created may have their processes
-/// killed. A directory qualifies when its own name carries our prefix.
+/// killed. A directory qualifies when its own name carries our prefix, or
+/// its parent's: a runtime's cgroup below a sandbox parent isobench named
+/// (podman's `libpod-<id>` under `--cgroup-parent …/isobench-<run>-<n>`).
 pub(crate) fn ensure_ours(dir: &Path) -> Result<()> {
-    let ours = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().starts_with(NAME_PREFIX))
-        .unwrap_or(false);
+    let prefixed = |d: Option<&Path>| {
+        d.and_then(Path::file_name)
+            .is_some_and(|n| n.to_string_lossy().starts_with(NAME_PREFIX))
+    };
+    let ours = prefixed(Some(dir)) || prefixed(dir.parent());
     if ours {
         Ok(())
     } else {

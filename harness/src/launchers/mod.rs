@@ -1,9 +1,13 @@
 //! Launchers under test: ours (`native`), a plain spawn (`bare`, the
 //! physical-limit reference), OCI runtimes (`runc`, `crun`), wrappers
-//! (`bwrap`, `unshare`) and `custom:TEMPLATE`. Each turns a SandboxSpec into
-//! a running workload; scenarios do not care which one they got.
+//! (`bwrap`, `unshare`), `custom:TEMPLATE`, and the named runtimes `youki`
+//! (an OCI runtime), `podman` (the engine, runc underneath) and `nspawn`
+//! (systemd-nspawn). Each turns a SandboxSpec into a running workload;
+//! scenarios do not care which one they got.
 
+pub mod nspawn;
 pub mod oci;
+pub mod podman;
 pub mod wrappers;
 
 use std::fmt;
@@ -60,11 +64,20 @@ pub enum Launcher {
     /// Any OCI runtime binary with runc's command set (create, start,
     /// delete, state): runc, crun, youki, a local build.
     Oci(PathBuf),
+    /// youki, found on PATH or in cargo's bin directory (`cargo install
+    /// youki`); driven like `oci:PATH`.
+    Youki,
+    /// podman with runc underneath, the cgroupfs manager and a store of
+    /// this run's own (see [`podman`]).
+    Podman,
+    /// systemd-nspawn without registering with systemd (see [`nspawn`]).
+    Nspawn,
 }
 
 /// Accepted `--launcher` names.
 pub const NAMES: &str =
-    "native, bare, runc, crun, bwrap, unshare, oci:PATH, custom:TEMPLATE (each optionally as LABEL=SPEC)";
+    "native, bare, runc, crun, youki, podman, nspawn, bwrap, unshare, oci:PATH, \
+     custom:TEMPLATE (each optionally as LABEL=SPEC)";
 
 /// One arm of a run: a label (what results and `compare --base-arm` name
 /// it by) and the launcher behind it. `--launcher LABEL=SPEC`; a bare SPEC
@@ -140,6 +153,9 @@ impl Launcher {
             "crun" => Launcher::Crun,
             "bwrap" => Launcher::Bwrap,
             "unshare" => Launcher::Unshare,
+            "youki" => Launcher::Youki,
+            "podman" => Launcher::Podman,
+            "nspawn" | "systemd-nspawn" => Launcher::Nspawn,
             _ if s.starts_with("oci:") => {
                 let path = &s["oci:".len()..];
                 if path.is_empty() {
@@ -181,6 +197,9 @@ impl Launcher {
             Launcher::Unshare => "unshare",
             Launcher::Custom(_) => "custom",
             Launcher::Oci(_) => "oci",
+            Launcher::Youki => "youki",
+            Launcher::Podman => "podman",
+            Launcher::Nspawn => "nspawn",
         }
     }
 
@@ -191,8 +210,40 @@ impl Launcher {
             Launcher::Crun => Some("crun"),
             Launcher::Bwrap => Some("bwrap"),
             Launcher::Unshare => Some("unshare"),
+            Launcher::Youki => Some("youki"),
+            Launcher::Podman => Some("podman"),
+            Launcher::Nspawn => Some("systemd-nspawn"),
             _ => None,
         }
+    }
+
+    /// Where this launcher's program is: `oci:PATH`'s path, youki on PATH
+    /// or in cargo's bin directory, any other program on PATH.
+    pub fn program_path(&self) -> Result<PathBuf, LaunchError> {
+        match self {
+            Launcher::Oci(p) => Ok(p.clone()),
+            Launcher::Youki => youki_path().ok_or_else(|| {
+                LaunchError::Spec(format!(
+                    "youki is not installed: not on PATH, not in {} (cargo install youki --locked --features v1,v2)",
+                    cargo_bin().map(|d| d.display().to_string()).unwrap_or_else(|| "~/.cargo/bin".into())
+                ))
+            }),
+            _ => program_path(self.program().unwrap_or("runc")),
+        }
+    }
+
+    /// Whether the launcher always makes a mount namespace of its own (so a
+    /// workload asked to share the host's namespaces does not see the host).
+    pub fn always_own_mount_ns(&self) -> bool {
+        matches!(
+            self,
+            Launcher::Runc
+                | Launcher::Crun
+                | Launcher::Oci(_)
+                | Launcher::Youki
+                | Launcher::Podman
+                | Launcher::Nspawn
+        )
     }
 
     /// Whether limits reach the workload (bare applies none).
@@ -204,7 +255,11 @@ impl Launcher {
     pub fn harness_cgroup(&self) -> bool {
         matches!(
             self,
-            Launcher::Native | Launcher::Bwrap | Launcher::Unshare | Launcher::Custom(_)
+            Launcher::Native
+                | Launcher::Bwrap
+                | Launcher::Unshare
+                | Launcher::Custom(_)
+                | Launcher::Nspawn
         )
     }
 
@@ -227,7 +282,9 @@ impl Launcher {
                     Vec::new()
                 }
             }
-            Launcher::Crun | Launcher::Oci(_) => Vec::new(),
+            Launcher::Crun | Launcher::Oci(_) | Launcher::Youki => Vec::new(),
+            Launcher::Podman => podman::unsupported(ns),
+            Launcher::Nspawn => nspawn::unsupported(ns),
         };
         (!missing.is_empty()).then(|| {
             format!(
@@ -244,6 +301,14 @@ impl Launcher {
             use std::os::unix::fs::PermissionsExt;
             let exec = std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
             return (!exec).then(|| format!("{} is not an executable file", p.display()));
+        }
+        if let Launcher::Youki = self {
+            return self.program_path().err().map(|e| e.to_string());
+        }
+        if let Launcher::Podman = self {
+            if let Some(why) = podman::unavailable() {
+                return Some(why);
+            }
         }
         let p = self.program()?;
         if crate::env::which(p).is_none() {
@@ -290,9 +355,11 @@ impl Launcher {
                     CgroupMode::Create,
                 )
             }
-            Launcher::Runc | Launcher::Crun | Launcher::Oci(_) => {
+            Launcher::Runc | Launcher::Crun | Launcher::Oci(_) | Launcher::Youki => {
                 oci::launch(self, spec, set, n, workload)
             }
+            Launcher::Podman => podman::launch(spec, set, n, workload),
+            Launcher::Nspawn => nspawn::launch(spec, set, n, workload),
         }
     }
 }
@@ -313,8 +380,70 @@ fn package_of(program: &str) -> &'static str {
         "unshare" => "util-linux",
         "runc" => "runc",
         "crun" => "crun",
+        "podman" => "podman",
+        "systemd-nspawn" => "systemd-container",
         _ => "?",
     }
+}
+
+/// Starts a peer's command line with its own teardown registered (run
+/// at teardown or drop, and at once if the launch fails).
+pub(crate) fn launch_peer(
+    spec: &SandboxSpec,
+    set: &CgroupSet,
+    n: u32,
+    workload: &Path,
+    exec: &Exec,
+    cgroup: CgroupMode,
+    cleanup: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Result<Running, LaunchError> {
+    match sandbox::launch_with(spec, set, n, workload, None, Some(exec), cgroup) {
+        Ok(mut r) => {
+            r.set_cleanup(Box::new(cleanup));
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = cleanup();
+            Err(e)
+        }
+    }
+}
+
+/// An error unless some directory of a runtime's container cgroup exists.
+pub(crate) fn require_cgroup(
+    runtime: &str,
+    view: &crate::cgroup::CgroupView,
+) -> Result<(), LaunchError> {
+    if view.dirs().iter().any(|d| d.is_dir()) {
+        return Ok(());
+    }
+    Err(LaunchError::Setup(format!(
+        "{runtime}: no container cgroup at {}",
+        view.dirs()
+            .first()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
+    )))
+}
+
+/// cargo's bin directory: `$CARGO_HOME/bin`, else `~/.cargo/bin`.
+fn cargo_bin() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin"))
+}
+
+/// youki on PATH, else in cargo's bin directory (where `cargo install`
+/// puts it).
+pub fn youki_path() -> Option<PathBuf> {
+    crate::env::which("youki").or_else(|| {
+        let p = cargo_bin()?.join("youki");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&p)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .then_some(p)
+    })
 }
 
 /// Absolute path of a peer program.

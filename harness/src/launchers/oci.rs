@@ -9,13 +9,13 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{program_path, Launcher};
+use super::Launcher;
 use crate::cgroup::hierarchy::parse_proc_cgroup;
 use crate::cgroup::v1::V1Cgroup;
 use crate::cgroup::v2::V2Cgroup;
 use crate::cgroup::{translate, CgroupSet, CgroupView, Limits};
 use crate::sandbox::{
-    self, CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec, INIT_IN_ROOTFS,
+    CgroupMode, Exec, LaunchError, Namespaces, Running, SandboxSpec, INIT_IN_ROOTFS,
 };
 
 /// Where bundles live (removed with the container).
@@ -246,10 +246,7 @@ pub fn launch(
     workload: &Path,
 ) -> Result<Running, LaunchError> {
     let name = launcher.program().unwrap_or("runc");
-    let runtime = match launcher {
-        Launcher::Oci(p) => p.clone(),
-        _ => program_path(name)?,
-    };
+    let runtime = launcher.program_path()?;
     let id = set.sandbox_name(n);
     let bundle = bundles_root().join(&id);
     write_bundle(&bundle, spec, &id, workload)
@@ -300,29 +297,13 @@ pub fn launch(
         let _ = std::fs::remove_dir_all(&cleanup_bundle);
         r
     };
-    let mut r =
-        match sandbox::launch_with(spec, set, n, workload, None, Some(&exec), CgroupMode::None) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = cleanup();
-                return Err(e);
-            }
-        };
-    r.set_cleanup(Box::new(cleanup));
+    let mut r = super::launch_peer(spec, set, n, workload, &exec, CgroupMode::None, cleanup)?;
     r.wait_ready()?;
     // A relative cgroupsPath puts the container beneath the runtime's own
     // cgroup, which is ours: its directories are known by name. Cross-check
     // with the container process while it lives.
     let view = set.view_of(n);
-    if !view.dirs().iter().any(|d| d.is_dir()) {
-        return Err(LaunchError::Setup(format!(
-            "{name}: no container cgroup at {}",
-            view.dirs()
-                .first()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default()
-        )));
-    }
+    super::require_cgroup(name, &view)?;
     // Only the workload itself counts: the runtime may have helper children.
     let workload_child = children_of(r.pid).into_iter().find(|p| {
         std::fs::read_to_string(format!("/proc/{p}/comm"))

@@ -148,6 +148,8 @@ pub fn run(req: &RunRequest) -> Result<RunOutcome, EnvError> {
     let set =
         CgroupSet::discover(req.cgroup_parent.as_deref()).map_err(|e| EnvError(e.to_string()))?;
     let _release = ReleaseOnDrop(set.clone());
+    // Dropped before `_release`: podman's containers, image and cgroups go first.
+    let _podman = crate::launchers::podman::Guard;
     let stale = cleanup_stale(&set);
     if !stale.is_empty() {
         eprintln!(

@@ -44,6 +44,8 @@ impl Stale {
 /// staging directories, and VM scratch directories with any qemu still
 /// booted from one. A live run's are never touched.
 pub fn cleanup_stale(set: &CgroupSet) -> Stale {
+    // podman's containers first: they hold processes in their cgroups.
+    let podman = crate::launchers::podman::cleanup_stale();
     let mut cgroups = manager::cleanup_stale(set);
     if set.mode == crate::cgroup::Mode::V2
         && crate::cgroup::systemd::manager() == crate::cgroup::systemd::Manager::Systemd
@@ -56,8 +58,11 @@ pub fn cleanup_stale(set: &CgroupSet) -> Stale {
     }
     Stale {
         cgroups,
-        containers: crate::launchers::oci::cleanup_stale(),
-        staging: cleanup_stale_staging(&staging_base()),
+        containers: crate::launchers::oci::cleanup_stale() + podman,
+        staging: cleanup_stale_staging(&staging_base())
+            .into_iter()
+            .chain(crate::launchers::nspawn::cleanup_stale())
+            .collect(),
         vms: crate::vm::qemu::cleanup_stale_workdirs(),
     }
 }

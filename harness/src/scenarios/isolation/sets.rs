@@ -16,7 +16,7 @@ pub type Dropped = Vec<(String, String)>;
 /// make at least a mount namespace; their rows rely on another launcher's
 /// baseline (native's, in a default run).
 pub fn honours_no_namespace(kind: &Launcher) -> bool {
-    !matches!(kind, Launcher::Runc | Launcher::Crun | Launcher::Oci(_))
+    !kind.always_own_mount_ns()
 }
 
 /// `sets`, after the no-namespace baseline where the launcher honours it.
