@@ -202,6 +202,7 @@ scenarios! {
     CpuLatency => cpu_latency::CpuLatency;
     MemoryOom => memory_oom::MemoryOom;
     MemoryHigh => memory_high::MemoryHigh;
+    MemoryProtection => memory_protection::MemoryProtection;
     Pagecache => pagecache::Pagecache;
     Pids => pids::Pids;
     Isolation => isolation::Isolation;
@@ -344,6 +345,12 @@ impl Ctx {
     ) -> Result<Running, LaunchError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         kind.launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
+    }
+
+    /// A fresh, uniquely numbered cgroup without a sandbox in it (a parent
+    /// for nested sandboxes); dropping it kills and removes it.
+    pub fn create_cgroup(&self) -> Result<crate::cgroup::SandboxCgroup, crate::cgroup::CgroupError> {
+        self.set.create(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The same context for another arm (sandbox numbers stay unique):
