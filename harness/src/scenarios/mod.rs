@@ -203,6 +203,7 @@ scenarios! {
     MemoryOom => memory_oom::MemoryOom;
     MemoryHigh => memory_high::MemoryHigh;
     MemoryProtection => memory_protection::MemoryProtection;
+    MemoryVirtual => memory_virtual::MemoryVirtual;
     Pagecache => pagecache::Pagecache;
     Pids => pids::Pids;
     Isolation => isolation::Isolation;

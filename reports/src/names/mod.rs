@@ -10,6 +10,7 @@ pub mod isolation;
 pub mod memory_high;
 pub mod memory_oom;
 pub mod memory_protection;
+pub mod memory_virtual;
 pub mod pagecache;
 pub mod pids;
 pub mod startup;
