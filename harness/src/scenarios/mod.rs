@@ -354,6 +354,21 @@ impl Ctx {
         self.set.create(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// The same launcher, creating its sandboxes inside `parent` (a cgroup
+    /// from [`Ctx::create_cgroup`]) in every hierarchy `parent` spans.
+    pub fn nested(&self, parent: &crate::cgroup::CgroupView) -> Ctx {
+        let mut set = self.set.clone();
+        for (c, d) in &parent.v1.dirs {
+            set.v1_base.insert(*c, d.clone());
+        }
+        if let Some(v) = &parent.v2 {
+            set.v2_base = Some(v.dir.clone());
+        }
+        let mut c = Ctx::new(set, self.workload.clone(), self.rootfs_dir.clone(), self.seed, self.namespaces);
+        c.with_arm(&self.launcher, self.kind.clone());
+        c
+    }
+
     /// The same context for another arm (sandbox numbers stay unique):
     /// results carry `label`.
     pub fn with_arm(&mut self, label: &str, kind: crate::launchers::Launcher) {

@@ -1,7 +1,7 @@
 //! The selftest's cgroup tree, built beneath the run's own cgroups: A (a
 //! fresh run cgroup with memory.max), B inside it, the children C–F inside
-//! B and the sibling G inside A. Nested sandboxes come from a copy of the
-//! run's [`CgroupSet`] based at A or B, so they are named, launched, killed
+//! B and the sibling G inside A. Nested sandboxes come from [`Ctx::nested`]
+//! (the run's cgroup set based at A or B), so they are named, launched, killed
 //! and removed like every other sandbox; A and B are owned cgroups that
 //! kill and remove themselves when dropped (also on error).
 
@@ -105,32 +105,6 @@ pub struct Rep {
     pub psi: Option<(Pressure, Pressure, f64, &'static str)>,
 }
 
-/// A copy of `set` whose sandboxes are created inside `parent` (in every
-/// hierarchy `parent` has a directory in).
-fn nested(set: &CgroupSet, parent: &CgroupView) -> CgroupSet {
-    let mut s = set.clone();
-    for (c, d) in &parent.v1.dirs {
-        s.v1_base.insert(*c, d.clone());
-    }
-    if let Some(v) = &parent.v2 {
-        s.v2_base = Some(v.dir.clone());
-    }
-    s
-}
-
-/// The context's launcher, creating its sandboxes inside `parent`.
-fn nested_ctx(ctx: &Ctx, parent: &CgroupView) -> Ctx {
-    let mut c = Ctx::new(
-        nested(&ctx.set, parent),
-        ctx.workload.clone(),
-        ctx.rootfs_dir.clone(),
-        ctx.seed,
-        ctx.namespaces,
-    );
-    c.with_arm(&ctx.launcher, ctx.kind.clone());
-    c
-}
-
 /// v2: lets `cg`'s children have the controllers the run drives (their
 /// memory.min/low need memory enabled in the parent's subtree_control).
 fn delegate(set: &CgroupSet, cg: &CgroupView) -> Result<(), CgroupError> {
@@ -206,11 +180,11 @@ pub fn run(ctx: &Ctx, kind: Kind, dir: &Path, settle_seconds: f64) -> Result<Rep
     let a = ctx.create_cgroup()?;
     let swap_limited = limit_parent(&a)?;
     delegate(&ctx.set, &a)?;
-    let ctx_a = nested_ctx(ctx, &a);
+    let ctx_a = ctx.nested(&a);
     let b = ctx_a.set.create(u32::MAX)?;
     delegate(&ctx.set, &b)?;
     b.apply(&kind.limits(GROUP_PROTECTION_MIB * MIB))?;
-    let ctx_b = nested_ctx(ctx, &b);
+    let ctx_b = ctx.nested(&b);
     let (cache, d) = ((CACHE_MIB * MIB).to_string(), dir.to_string_lossy().into_owned());
     let hold_args = [
         "pagecache", "--bytes", &cache, "--dir", &d, "--hold-seconds", "600",
