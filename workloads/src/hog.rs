@@ -21,8 +21,12 @@ pub struct Params {
 }
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
-    let f = Flags::parse("hog", args, &["step", "max", "procs", "hold-seconds", "map"])
-        .map_err(Failure::Usage)?;
+    let f = Flags::parse(
+        "hog",
+        args,
+        &["step", "max", "procs", "hold-seconds", "map"],
+    )
+    .map_err(Failure::Usage)?;
     let step = f.bytes("step", None).map_err(Failure::Usage)?;
     let max = f.bytes("max", None).map_err(Failure::Usage)?;
     let procs = f.u64_in("procs", 1, 1, 4096).map_err(Failure::Usage)?;
@@ -122,7 +126,8 @@ fn hog_one(rep: &Reporter, p: &Params, start: i64, proc_index: Option<u64>) -> R
     let mut total: u64 = 0;
     if let Some(len) = p.map {
         // main() checked that len fits usize and is at least max.
-        let m = Mapping::anon(len as usize).map_err(|e| format!("hog: mmap of {len} bytes: {e}"))?;
+        let m =
+            Mapping::anon(len as usize).map_err(|e| format!("hog: mmap of {len} bytes: {e}"))?;
         while total < p.max {
             let n = p.step.min(p.max - total);
             m.touch(total as usize, (total + n) as usize);

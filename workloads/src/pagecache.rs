@@ -17,7 +17,12 @@ use crate::{Failure, Outcome};
 const REPORT_EVERY: u64 = 64 << 20;
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
-    let f = Flags::parse("pagecache", args, &["bytes", "dir", "chunk", "hold-seconds"]).map_err(Failure::Usage)?;
+    let f = Flags::parse(
+        "pagecache",
+        args,
+        &["bytes", "dir", "chunk", "hold-seconds"],
+    )
+    .map_err(Failure::Usage)?;
     let bytes = f.bytes("bytes", None).map_err(Failure::Usage)?;
     let chunk = f.bytes("chunk", Some(1 << 20)).map_err(Failure::Usage)?;
     if chunk == 0 || chunk > 1 << 30 {

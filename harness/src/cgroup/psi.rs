@@ -178,7 +178,11 @@ impl Span {
         if self.seconds <= 0.0 {
             return 0.0;
         }
-        let d = self.after.some.total_us.saturating_sub(self.before.some.total_us);
+        let d = self
+            .after
+            .some
+            .total_us
+            .saturating_sub(self.before.some.total_us);
         d as f64 / (self.seconds * 1e6) * 100.0
     }
 
@@ -249,7 +253,13 @@ impl Probe {
 
 /// A check where the cause of a stall is known (`cause`): `some` > 0 over
 /// every span; a skip naming what is missing where there is no PSI.
-pub fn stall_check(name: &str, r: Resource, spans: &[Option<Span>], cause: &str, absent: &str) -> Check {
+pub fn stall_check(
+    name: &str,
+    r: Resource,
+    spans: &[Option<Span>],
+    cause: &str,
+    absent: &str,
+) -> Check {
     let expected = format!("{} some > 0 ({cause})", r.file());
     if spans.is_empty() || spans.iter().any(Option::is_none) {
         return Check::new(name, Status::Skip, expected, "not measured", absent);
@@ -283,7 +293,12 @@ impl Trigger {
     /// Registers `some stall_us window_us` on `dir/<resource>.pressure`.
     /// The kernel takes windows of 500 ms – 10 s (unprivileged: multiples
     /// of 2 s) and refuses a second trigger on the same open file.
-    pub fn some(dir: &Path, r: Resource, stall_us: u64, window_us: u64) -> std::io::Result<Trigger> {
+    pub fn some(
+        dir: &Path,
+        r: Resource,
+        stall_us: u64,
+        window_us: u64,
+    ) -> std::io::Result<Trigger> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
@@ -324,7 +339,9 @@ impl Trigger {
                 return Err(e);
             }
             if p.revents & libc::POLLERR != 0 {
-                return Err(std::io::Error::other("PSI trigger: the pressure file went away"));
+                return Err(std::io::Error::other(
+                    "PSI trigger: the pressure file went away",
+                ));
             }
             if p.revents & libc::POLLPRI != 0 {
                 return Ok(true);

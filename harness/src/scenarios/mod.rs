@@ -350,7 +350,9 @@ impl Ctx {
 
     /// A fresh, uniquely numbered cgroup without a sandbox in it (a parent
     /// for nested sandboxes); dropping it kills and removes it.
-    pub fn create_cgroup(&self) -> Result<crate::cgroup::SandboxCgroup, crate::cgroup::CgroupError> {
+    pub fn create_cgroup(
+        &self,
+    ) -> Result<crate::cgroup::SandboxCgroup, crate::cgroup::CgroupError> {
         self.set.create(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
@@ -364,7 +366,13 @@ impl Ctx {
         if let Some(v) = &parent.v2 {
             set.v2_base = Some(v.dir.clone());
         }
-        let mut c = Ctx::new(set, self.workload.clone(), self.rootfs_dir.clone(), self.seed, self.namespaces);
+        let mut c = Ctx::new(
+            set,
+            self.workload.clone(),
+            self.rootfs_dir.clone(),
+            self.seed,
+            self.namespaces,
+        );
         c.with_arm(&self.launcher, self.kind.clone());
         c
     }

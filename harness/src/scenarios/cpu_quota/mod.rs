@@ -247,6 +247,8 @@ fn run_rep(
 /// PSI trigger window and threshold: 150 ms of stall within 1 s.
 const TRIGGER_STALL_US: u64 = 150_000;
 const TRIGGER_WINDOW_US: u64 = 1_000_000;
+/// The shortest window an unprivileged trigger may have.
+const UNPRIVILEGED_WINDOW_US: u64 = 2_000_000;
 
 /// Registers `some 150000 1000000` on the stalled spinner's cpu.pressure
 /// (`stalled`) and on an idle sandbox's (a task waking every 250 ms for
@@ -260,12 +262,24 @@ fn trigger_test(ctx: &Ctx, stalled: &std::path::Path) -> Result<TriggerRun, Stri
     let idle_dir = psi::source(idle.cgroup(), ctx.set.mode)
         .map(|(d, _)| d)
         .ok_or("the idle sandbox has no cpu.pressure")?;
-    let trig = |d: &std::path::Path| {
-        Trigger::some(d, Resource::Cpu, TRIGGER_STALL_US, TRIGGER_WINDOW_US)
-            .map_err(|e| format!("writing a trigger to {}: {e}", d.join(Resource::Cpu.file()).display()))
+    let trig = |d: &std::path::Path, window_us: u64| {
+        Trigger::some(d, Resource::Cpu, TRIGGER_STALL_US, window_us).map_err(|e| {
+            let shown = format!("writing a trigger to {}: {e}", d.join(Resource::Cpu.file()).display());
+            (e.raw_os_error(), shown)
+        })
     };
-    let (on_stalled, on_idle) = (trig(stalled)?, trig(&idle_dir)?);
-    let window = Duration::from_micros(TRIGGER_WINDOW_US);
+    // Without CAP_SYS_RESOURCE the kernel takes only windows that are
+    // multiples of 2 s (EINVAL otherwise): then the 2 s window.
+    let (on_stalled, window_us) = match trig(stalled, TRIGGER_WINDOW_US) {
+        Ok(t) => (t, TRIGGER_WINDOW_US),
+        Err((Some(libc::EINVAL), _)) => (
+            trig(stalled, UNPRIVILEGED_WINDOW_US).map_err(|e| e.1)?,
+            UNPRIVILEGED_WINDOW_US,
+        ),
+        Err((_, e)) => return Err(e),
+    };
+    let on_idle = trig(&idle_dir, window_us).map_err(|e| e.1)?;
+    let window = Duration::from_micros(window_us);
     let t0 = std::time::Instant::now();
     let fired = on_stalled.wait(window).map_err(|e| e.to_string())?;
     let stalled_after = fired.then(|| t0.elapsed().as_secs_f64());

@@ -50,7 +50,9 @@ pub fn plots(r: &RunResults) -> Vec<PlotSpec> {
         out.push(PlotSpec {
             id: format!("{}-children-{}", n::SCENARIO, slug(&label)),
             group: n::SCENARIO.into(),
-            title: format!("Memory protection: each child's memory.current under pressure — {label}"),
+            title: format!(
+                "Memory protection: each child's memory.current under pressure — {label}"
+            ),
             caption: "Three children hold 50 MiB of page cache each under a 200 MiB parent while \
                       a sibling allocates 148 MiB; protected children keep more, in proportion \
                       to their protection (test_memcg_min/low in the kernel selftests)."

@@ -33,8 +33,14 @@ const CONSUMED_SERIES: &[(&str, &str)] = &[
     ("memory-oom", crate::names::memory_oom::USAGE_MIB),
     ("memory-oom", crate::names::memory_oom::OOM_KILL),
     (bomb::SCENARIO, bomb::SERIES_PIDS_CURRENT),
-    ("memory-protection", crate::names::memory_protection::SERIES_CURRENT),
-    ("memory-protection", crate::names::memory_protection::SERIES_EXPECTED),
+    (
+        "memory-protection",
+        crate::names::memory_protection::SERIES_CURRENT,
+    ),
+    (
+        "memory-protection",
+        crate::names::memory_protection::SERIES_EXPECTED,
+    ),
 ];
 
 /// Every plot for a run, with unique ids, empty plots dropped.
