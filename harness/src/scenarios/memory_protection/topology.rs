@@ -129,6 +129,15 @@ fn limit_parent(a: &SandboxCgroup) -> Result<bool, ScenarioError> {
     }
 }
 
+/// A workload sandbox as the selftest runs its helpers: a plain fork moved
+/// into the cgroup, no namespaces (their kernel memory would be charged to
+/// the tree and shift the figures by a few MiB); `--namespaces` still wins.
+fn plain(ctx: &Ctx, args: &[&str], limits: Limits, deadline: Duration) -> crate::sandbox::SandboxSpec {
+    let mut spec = memory::sandbox(ctx, args, limits, deadline);
+    spec.namespaces = ctx.namespaces_or("none");
+    spec
+}
+
 /// Waits until every holder reported its cache written (or its deadline).
 fn wait_filled(holders: &mut [Running], until: Instant) -> Result<Vec<Option<u64>>, ScenarioError> {
     let mut out = Vec::new();
@@ -161,7 +170,7 @@ fn settle(b: &CgroupView, want: u64, seconds: f64) -> Result<Option<u64>, Scenar
 fn allocate(ctx_a: &Ctx, mib: u64) -> Result<Exit, ScenarioError> {
     let max = (mib * MIB).to_string();
     let args = ["hog", "--step", "1M", "--max", &max];
-    let spec = memory::sandbox(
+    let spec = plain(
         ctx_a,
         &args,
         memory::memory_max(PARENT_MAX_MIB * MIB),
@@ -194,7 +203,7 @@ pub fn run(ctx: &Ctx, kind: Kind, dir: &Path, settle_seconds: f64) -> Result<Rep
     for (i, p) in PROTECTIONS_MIB.iter().enumerate() {
         let limits = kind.limits(p * MIB);
         if i < CACHE_HOLDERS {
-            let spec = memory::sandbox(ctx, &hold_args, limits, Duration::from_secs(600));
+            let spec = plain(ctx, &hold_args, limits, Duration::from_secs(600));
             let mut r = ctx_b.launch(&spec)?;
             r.wait_ready()?;
             holders.push(r);
