@@ -116,17 +116,7 @@ fn idle_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<IdleRep, ScenarioError>
     let tick = ["tick", "--period-ms", "100", "--work-ms", "1", "--count", &count];
     let mut running: Vec<Running> = Vec::new();
     for (args, w) in [(&spin[..], low), (&tick[..], high)] {
-        let mut spec = SandboxSpec::workload(args);
-        spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-        spec.limits = Limits {
-            cpu_weight: Some(w),
-            cpuset_cpus: Some(CpuList(vec![cpu])),
-            ..Default::default()
-        };
-        spec.deadline = Duration::from_secs_f64(cfg.idle_seconds * 3.0 + 15.0);
-        let mut r = ctx.launch(&spec)?;
-        r.wait_ready()?;
-        running.push(r);
+        running.push(launch_pinned(ctx, args, w, cpu, cfg.idle_seconds * 3.0 + 15.0)?);
     }
     sleep(Duration::from_millis(100))?;
     let (before, busy_before, t) = (usages(&running), cpu_busy_ns(cpu), Instant::now());
@@ -261,22 +251,28 @@ fn sleep(d: Duration) -> Result<(), ScenarioError> {
     crate::interrupt::sleep(d).map_err(ScenarioError::Interrupted)
 }
 
+/// `args` in a sandbox of weight `w` pinned to `cpu`, ready.
+fn launch_pinned(ctx: &Ctx, args: &[&str], w: u64, cpu: u32, deadline_s: f64) -> Result<Running, ScenarioError> {
+    let mut spec = SandboxSpec::workload(args);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        cpu_weight: Some(w),
+        cpuset_cpus: Some(CpuList(vec![cpu])),
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(deadline_s);
+    let mut r = ctx.launch(&spec)?;
+    r.wait_ready()?;
+    Ok(r)
+}
+
 /// One repetition: every sibling spinning, their CPU time over the window.
 fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, ScenarioError> {
     let secs = format!("{}", cfg.seconds + 2.0);
     let mut running: Vec<Running> = Vec::new();
+    let spin = ["spin", "--threads", "1", "--seconds", &secs];
     for &w in &cfg.weights {
-        let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", &secs]);
-        spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-        spec.limits = Limits {
-            cpu_weight: Some(w),
-            cpuset_cpus: Some(CpuList(vec![cpu])),
-            ..Default::default()
-        };
-        spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 15.0);
-        let mut r = ctx.launch(&spec)?;
-        r.wait_ready()?;
-        running.push(r);
+        running.push(launch_pinned(ctx, &spin, w, cpu, cfg.seconds * 3.0 + 15.0)?);
     }
     // Let the scheduler settle, then measure a window where all contend.
     sleep(Duration::from_millis(200))?;

@@ -311,9 +311,6 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
         .checks(checks)
         .metrics(metrics)
         .metrics(psi::merged_metrics(&spans));
-    if let Some(s) = spans.first() {
-        p = p.param(n::PSI_SOURCE, s.source);
-    }
     if let Some(x) = reps.first() {
         let t0 = x.steps.first().map_or(0, |s| s.1);
         let allocated = x.steps.iter().map(|s| [(s.1 - t0) as f64 / 1e9, memory::in_mib(s.0)]);

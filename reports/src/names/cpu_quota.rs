@@ -45,5 +45,3 @@ pub const CHECK_PSI_STALL: &str = "psi-cpu-stall";
 pub const CHECK_PSI_TRIGGER: &str = "psi-trigger";
 /// Metric: seconds from registering the trigger to POLLPRI.
 pub const PSI_TRIGGER_LATENCY: &str = "psi_trigger_latency";
-/// Param: where the pressure files were read.
-pub const PSI_SOURCE: &str = "psi_source";

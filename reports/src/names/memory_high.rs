@@ -19,5 +19,3 @@ pub const NOT_KILLED: &str = "not_killed";
 pub const SKIP: &str = "memory_high";
 /// memory.high throttling shows memory.pressure some > 0.
 pub const PSI_MEMORY_STALL: &str = "psi_memory_stall";
-/// Param: where the pressure files were read.
-pub const PSI_SOURCE: &str = "psi_source";

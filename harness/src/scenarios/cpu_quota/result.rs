@@ -35,10 +35,9 @@ pub fn point_result(cfg: &Config, p: &SweepPoint, reps: &[Rep], launcher: &str) 
             PSI_ABSENT,
         ));
     }
+    // Where PSI came from is in the stall check's detail, not a param: a
+    // param would change the row's key and break comparisons with old runs.
     let spans: Vec<psi::Span> = reps.iter().filter_map(|r| r.psi).collect();
-    if let Some(s) = spans.first() {
-        point = point.param(n::PSI_SOURCE, s.source);
-    }
     point = point.metrics(psi::merged_metrics(&spans));
     if let Some(t) = reps.iter().find_map(|r| r.trigger.as_ref()) {
         point = point.check(trigger_check(t));

@@ -53,10 +53,14 @@ fn spin(ctx: &Ctx) -> Result<Spin, ScenarioError> {
 /// Runs the arm on `cpu` (the machine keeps its other CPUs).
 pub fn run(_cfg: &Config, ctx: &Ctx, cpu: u32) -> Result<ScenarioResult, ScenarioError> {
     let part = ctx.create_cgroup()?;
-    part.apply(&Limits {
+    let own = Limits {
         cpuset_cpus: Some(CpuList(vec![cpu])),
         ..Default::default()
-    })?;
+    };
+    if let Err(e) = part.apply(&own) {
+        // e.g. v1 EINVAL: another cpuset already holds the CPU exclusively.
+        return Err(skip(cpu, format!("the kernel refused cpuset.cpus = {cpu} ({e})")));
+    }
     let v2 = ctx.set.on_v2(Controller::Cpuset);
     let dir = part
         .dir_of(Controller::Cpuset)

@@ -320,8 +320,8 @@ mod tests {
             let c0 = r.metrics.iter().find(|m| m.name == "current_mib.c0").unwrap();
             assert_eq!(c0.target, Some(29.0));
         }
-        assert_eq!(result(&rep(Kind::Min), "native", None).checks.len(), 8);
-        assert_eq!(result(&rep(Kind::Low), "native", None).checks.len(), 10);
+        assert_eq!(result(&rep(Kind::Min), "native", None).checks.len(), 7);
+        assert_eq!(result(&rep(Kind::Low), "native", None).checks.len(), 9);
     }
 
     #[test]
