@@ -174,6 +174,16 @@ fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
                 return fail(format!("repetitions {}", c.repetitions));
             }
         }
+        ScenarioSpec::MemoryVirtual(c) => {
+            if c.limit_mib < 8 || c.map_factor <= 1.0 || c.touch_pct >= 100.0 {
+                return fail(format!("limit {} map × {}", c.limit_mib, c.map_factor));
+            }
+        }
+        ScenarioSpec::MemoryProtection(c) => {
+            if c.modes.is_empty() || !(0.0..=60.0).contains(&c.settle_seconds) {
+                return fail(format!("modes {:?} settle {}", c.modes, c.settle_seconds));
+            }
+        }
         ScenarioSpec::Pids(c) => {
             if c.pids_max < 1 || !count_ok(c.repetitions.into()) || !count_ok(c.spawns.into()) {
                 return fail(format!(

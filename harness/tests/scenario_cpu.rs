@@ -5,10 +5,13 @@
 mod common;
 
 use isobench::scenarios::cpu_latency::CpuLatency;
+use isobench::scenarios::cpu_quota::CpuQuota;
 use isobench::scenarios::cpu_weight::CpuWeight;
 use isobench::scenarios::cpuset::Cpuset;
 use isobench::scenarios::{Ctx, Level, Scenario};
-use isobench_reports::names::{cpu_latency as lat, cpu_weight as weight, cpuset};
+use isobench_reports::names::{
+    cpu_latency as lat, cpu_quota as quota, cpu_weight as weight, cpuset,
+};
 use isobench_reports::{ScenarioResult, Status};
 
 fn status(r: &[ScenarioResult], check: &str) -> Vec<Status> {
@@ -44,6 +47,41 @@ fn cpu_weight_shares_follow_the_weights() {
         let m: Vec<f64> = r[0].metrics.iter().map(|m| m.summary.p50).collect();
         assert!((m.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{m:?}");
         assert!(m[0] < m[1] && m[1] < m[2], "{m:?}");
+        // The idle-sibling arm: its own row; the low weight got the CPU.
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].params[weight::ARM], weight::ARM_IDLE_SIBLING);
+        assert_eq!(
+            status(r, weight::IDLE_SIBLING_WHOLE_CPU),
+            vec![Status::Pass],
+            "{:?}",
+            r[1].checks
+        );
+    });
+}
+
+#[test]
+fn cpu_quota_stall_shows_in_psi_and_fires_a_trigger() {
+    quick::<CpuQuota>("cpu_quota_psi", |r, _, ctx| {
+        let has_psi = ctx
+            .set
+            .v2_base
+            .as_ref()
+            .is_some_and(|b| b.join("cpu.pressure").exists());
+        let stall = status(r, quota::CHECK_PSI_STALL);
+        let trigger = status(r, quota::CHECK_PSI_TRIGGER);
+        // One stall check per limited point; one trigger test per run.
+        assert!(
+            !stall.is_empty() && trigger.len() == 1,
+            "{stall:?} {trigger:?}"
+        );
+        let want = if has_psi { Status::Pass } else { Status::Skip };
+        assert!(stall.iter().all(|s| *s == want), "{stall:?}");
+        assert_eq!(trigger, vec![want]);
+        if has_psi {
+            assert!(r
+                .iter()
+                .any(|p| p.metrics.iter().any(|m| m.name == "psi_cpu_some_pct")));
+        }
     });
 }
 
@@ -56,6 +94,22 @@ fn cpuset_pins_every_thread() {
         }
         for c in [cpuset::AFFINITY, cpuset::CPUS_USED, cpuset::CPU_TIME] {
             assert_eq!(status(r, c), vec![Status::Pass], "{:?}", r[0].checks);
+        }
+        // The exclusive arm ran (both checks pass) or says why not.
+        let ex = &r[1];
+        assert_eq!(ex.params[cpuset::ARM], cpuset::ARM_EXCLUSIVE);
+        let ran = status(r, cpuset::EXCLUSIVE_INSIDE);
+        if ran.is_empty() {
+            assert_eq!(status(r, cpuset::EXCLUSIVE), vec![Status::Skip]);
+            assert!(!ex.checks[0].detail.is_empty());
+        } else {
+            assert_eq!(ran, vec![Status::Pass], "{:?}", ex.checks);
+            assert_eq!(
+                status(r, cpuset::EXCLUSIVE_OUTSIDE),
+                vec![Status::Pass],
+                "{:?}",
+                ex.checks
+            );
         }
     });
 }

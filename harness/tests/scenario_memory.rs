@@ -1,4 +1,5 @@
-//! memory-oom, memory-high and pagecache end to end on this machine (root):
+//! memory-oom, memory-high, pagecache, memory-protection and memory-virtual
+//! end to end on this machine (root):
 //! every non-skipped check passes, v2-only variants skip with a reason, and
 //! no cgroup of the test's run id is left.
 
@@ -7,8 +8,13 @@ mod common;
 use isobench::cgroup::Controller;
 use isobench::scenarios::memory_high::MemoryHigh;
 use isobench::scenarios::memory_oom::MemoryOom;
+use isobench::scenarios::memory_protection::MemoryProtection;
+use isobench::scenarios::memory_virtual::MemoryVirtual;
 use isobench::scenarios::pagecache::Pagecache;
 use isobench::scenarios::{Ctx, Level, Scenario};
+use isobench_reports::names::{
+    memory_high as high, memory_protection as prot, memory_virtual as virt,
+};
 use isobench_reports::{ScenarioResult, Status};
 
 fn ctx(test: &str) -> (Ctx, tempfile::TempDir) {
@@ -110,6 +116,66 @@ fn memory_high_quick() {
         !ctx.set.on_v2(Controller::Memory),
         "memory-high runs exactly where memory is on v2"
     );
+    // Where it runs, the throttling shows as memory pressure (or the check
+    // says PSI is missing).
+    let psi = results[0]
+        .checks
+        .iter()
+        .find(|c| c.name == high::PSI_MEMORY_STALL);
+    assert!(
+        psi.is_some() || all_skipped(&results[0]),
+        "{:?}",
+        results[0].checks
+    );
+    common::assert_clean(&ctx.set);
+}
+
+#[test]
+fn memory_protection_quick() {
+    let Some((ctx, results, _root)) = quick::<MemoryProtection>("memory_protection_quick") else {
+        return;
+    };
+    let on_v2 = ctx.set.on_v2(Controller::Memory);
+    let modes: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.params[prot::MODE].as_str())
+        .collect();
+    if on_v2 {
+        assert_eq!(modes, [prot::MODE_MIN, prot::MODE_LOW]);
+        for r in &results {
+            assert!(
+                r.checks.iter().all(|c| c.status == Status::Pass),
+                "{:?}",
+                r.checks
+            );
+        }
+    } else {
+        // v1: the soft-limit row, information only (a skip with numbers).
+        assert_eq!(modes, [prot::MODE_SOFT_LIMIT]);
+        let c = &results[0].checks[0];
+        assert_eq!(
+            (c.name.as_str(), c.status),
+            (prot::SOFT_LIMIT_INFO, Status::Skip)
+        );
+        assert!(c.observed.contains("MiB"), "{c:?}");
+        assert_eq!(results[0].series[prot::SERIES_CURRENT].len(), 4);
+    }
+    common::assert_clean(&ctx.set);
+}
+
+#[test]
+fn memory_virtual_counts_resident_pages() {
+    let Some((ctx, results, _root)) = quick::<MemoryVirtual>("memory_virtual_quick") else {
+        return;
+    };
+    for c in [virt::MAPPED_SURVIVES, virt::TOUCHED_KILLED] {
+        let s = results[0]
+            .checks
+            .iter()
+            .find(|x| x.name == c)
+            .map(|x| x.status);
+        assert_eq!(s, Some(Status::Pass), "{:?}", results[0].checks);
+    }
     common::assert_clean(&ctx.set);
 }
 

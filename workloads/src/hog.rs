@@ -1,5 +1,8 @@
-//! `hog --step BYTES --max BYTES [--procs P] [--hold-seconds H]`: resident
-//! anonymous memory, grown step by step (meant to meet a memory limit).
+//! `hog --step BYTES --max BYTES [--procs P] [--hold-seconds H] [--map N]`:
+//! resident anonymous memory, grown step by step (meant to meet a memory
+//! limit). With `--map N` the hog maps N bytes at once and touches only
+//! `--max` of them: virtual size N, resident size max (does the limit count
+//! address space or resident pages?).
 
 use crate::args::Flags;
 use crate::json::Obj;
@@ -12,11 +15,18 @@ pub struct Params {
     pub max: u64,
     pub procs: u64,
     pub hold_seconds: f64,
+    /// One mapping of this many bytes, touched up to `max` (None: a fresh
+    /// touched mapping per step).
+    pub map: Option<u64>,
 }
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
-    let f = Flags::parse("hog", args, &["step", "max", "procs", "hold-seconds"])
-        .map_err(Failure::Usage)?;
+    let f = Flags::parse(
+        "hog",
+        args,
+        &["step", "max", "procs", "hold-seconds", "map"],
+    )
+    .map_err(Failure::Usage)?;
     let step = f.bytes("step", None).map_err(Failure::Usage)?;
     let max = f.bytes("max", None).map_err(Failure::Usage)?;
     let procs = f.u64_in("procs", 1, 1, 4096).map_err(Failure::Usage)?;
@@ -25,6 +35,17 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         .map_err(Failure::Usage)?;
     if step == 0 {
         return Err(Failure::Usage("hog: --step must be > 0".into()));
+    }
+    let map = match f.get("map") {
+        None => None,
+        Some(_) => Some(f.bytes("map", None).map_err(Failure::Usage)?),
+    };
+    if let Some(m) = map {
+        if m < max || m == 0 || usize::try_from(m).is_err() {
+            return Err(Failure::Usage(
+                "hog: --map must be > 0, at least --max and fit the address space".into(),
+            ));
+        }
     }
     if usize::try_from(step).is_err() {
         return Err(Failure::Usage(
@@ -39,6 +60,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
             max,
             procs,
             hold_seconds,
+            map,
         },
     )
 }
@@ -91,8 +113,29 @@ pub fn hog(rep: &Reporter, p: &Params) -> Outcome {
 
 /// One process's hog: allocate and touch, report, hold, release.
 fn hog_one(rep: &Reporter, p: &Params, start: i64, proc_index: Option<u64>) -> Result<(), String> {
+    let progress = |total: u64| {
+        rep.emit(
+            &Obj::event("hog")
+                .u64("bytes", total)
+                .u64("t_ns", sys::since(start, sys::mono_ns()))
+                .maybe_u64("proc", proc_index)
+                .line(),
+        )
+    };
     let mut maps: Vec<Mapping> = Vec::new();
     let mut total: u64 = 0;
+    if let Some(len) = p.map {
+        // main() checked that len fits usize and is at least max.
+        let m =
+            Mapping::anon(len as usize).map_err(|e| format!("hog: mmap of {len} bytes: {e}"))?;
+        while total < p.max {
+            let n = p.step.min(p.max - total);
+            m.touch(total as usize, (total + n) as usize);
+            total += n;
+            progress(total);
+        }
+        maps.push(m);
+    }
     while total < p.max {
         let n = p.step.min(p.max - total);
         // n <= step, which main() checked fits usize.
@@ -100,13 +143,7 @@ fn hog_one(rep: &Reporter, p: &Params, start: i64, proc_index: Option<u64>) -> R
             .map_err(|e| format!("hog: mmap of {n} bytes after {total}: {e}"))?;
         total += m.len() as u64;
         maps.push(m);
-        rep.emit(
-            &Obj::event("hog")
-                .u64("bytes", total)
-                .u64("t_ns", sys::since(start, sys::mono_ns()))
-                .maybe_u64("proc", proc_index)
-                .line(),
-        );
+        progress(total);
     }
     rep.emit(
         &Obj::event("hog_done")

@@ -56,10 +56,12 @@ Results go as JSON lines to the fd in $ISOBENCH_REPORT_FD (stderr if unset).
 subcommands:
   ready                                   report ready and exit
   spin --threads N --seconds S            N busy threads for S seconds (defaults 1, 1)
-  hog --step BYTES --max BYTES [--procs P] [--hold-seconds H]
-                                          touch anonymous memory step by step
-  pagecache --bytes B [--dir D] [--chunk C]
-                                          write B bytes to a file (default dir /tmp)
+  hog --step BYTES --max BYTES [--procs P] [--hold-seconds H] [--map BYTES]
+                                          touch anonymous memory step by step (--map:
+                                          one mapping of BYTES, only --max of it touched)
+  pagecache --bytes B [--dir D] [--chunk C] [--hold-seconds H]
+                                          write B bytes to a file (default dir /tmp);
+                                          --hold-seconds: fsync, keep it open H s
   forkbomb [--report-ms MS]               fork until refused; never exits
   tick --period-ms P --work-ms W [--count N]
                                           periodic task latency (default N 100)

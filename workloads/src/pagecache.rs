@@ -1,5 +1,8 @@
-//! `pagecache --bytes B [--dir D] [--chunk C]`: fill the page cache by
-//! writing a file (no fsync), to exercise reclaim under a memory limit.
+//! `pagecache --bytes B [--dir D] [--chunk C] [--hold-seconds H]`: fill the
+//! page cache by writing a file (no fsync), to exercise reclaim under a
+//! memory limit. With `--hold-seconds` the file is fsynced (clean pages,
+//! reclaimable without writeback) and kept open H s after `pagecache_done`,
+//! so its cache stays charged to this cgroup (memory.min/low tests).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -14,7 +17,12 @@ use crate::{Failure, Outcome};
 const REPORT_EVERY: u64 = 64 << 20;
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
-    let f = Flags::parse("pagecache", args, &["bytes", "dir", "chunk"]).map_err(Failure::Usage)?;
+    let f = Flags::parse(
+        "pagecache",
+        args,
+        &["bytes", "dir", "chunk", "hold-seconds"],
+    )
+    .map_err(Failure::Usage)?;
     let bytes = f.bytes("bytes", None).map_err(Failure::Usage)?;
     let chunk = f.bytes("chunk", Some(1 << 20)).map_err(Failure::Usage)?;
     if chunk == 0 || chunk > 1 << 30 {
@@ -22,6 +30,9 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
             "pagecache: --chunk must be between 1 and 1G".into(),
         ));
     }
+    let hold = f
+        .f64_in("hold-seconds", Some(0.0), 0.0, 1e6)
+        .map_err(Failure::Usage)?;
     let dir = f.get("dir");
     if dir == Some("") {
         return Err(Failure::Usage("pagecache: --dir must not be empty".into()));
@@ -32,7 +43,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         None if Path::new("/tmp").is_dir() => PathBuf::from("/tmp"),
         None => PathBuf::from("."),
     };
-    pagecache(rep, &dir, bytes, chunk as usize).map_err(Failure::Runtime)
+    pagecache(rep, &dir, bytes, chunk as usize, hold).map_err(Failure::Runtime)
 }
 
 fn create_unique(dir: &Path) -> Result<(File, PathBuf), String> {
@@ -48,13 +59,39 @@ fn create_unique(dir: &Path) -> Result<(File, PathBuf), String> {
     Err(format!("pagecache: no free file name in {}", dir.display()))
 }
 
-pub fn pagecache(rep: &Reporter, dir: &Path, bytes: u64, chunk: usize) -> Result<(), String> {
+pub fn pagecache(
+    rep: &Reporter,
+    dir: &Path,
+    bytes: u64,
+    chunk: usize,
+    hold_seconds: f64,
+) -> Result<(), String> {
     let start = sys::mono_ns();
     let (mut file, path) = create_unique(dir)?;
     // Unlink at once: the open inode keeps its page cache, and nothing is
     // left behind if the workload is killed (e.g. by the OOM killer).
     let unlinked = fs::remove_file(&path).is_ok();
-    let result = write_data(rep, &mut file, bytes, chunk, start);
+    let mut result = write_data(rep, &mut file, bytes, chunk, start);
+    if hold_seconds > 0.0 {
+        if let Ok(n) = result {
+            result = file.sync_data().map(|()| n).map_err(|e| (n, e));
+        }
+    }
+    let done = |written: u64| {
+        rep.emit(
+            &Obj::event("pagecache_done")
+                .u64("bytes", written)
+                .u64("t_ns", sys::since(start, sys::mono_ns()))
+                .line(),
+        )
+    };
+    if let Ok(n) = result {
+        if hold_seconds > 0.0 {
+            // The open (unlinked) file keeps its cache; closing frees it.
+            done(n);
+            std::thread::sleep(std::time::Duration::from_secs_f64(hold_seconds));
+        }
+    }
     drop(file);
     if !unlinked {
         let _ = fs::remove_file(&path);
@@ -65,12 +102,9 @@ pub fn pagecache(rep: &Reporter, dir: &Path, bytes: u64, chunk: usize) -> Result
             path.display()
         )
     })?;
-    rep.emit(
-        &Obj::event("pagecache_done")
-            .u64("bytes", written)
-            .u64("t_ns", sys::since(start, sys::mono_ns()))
-            .line(),
-    );
+    if hold_seconds == 0.0 {
+        done(written);
+    }
     Ok(())
 }
 

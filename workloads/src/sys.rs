@@ -292,6 +292,14 @@ pub struct Mapping {
 impl Mapping {
     /// mmap `len` bytes (len > 0) and write a non-zero byte to every 4 KiB.
     pub fn anon_touched(len: usize) -> io::Result<Mapping> {
+        let m = Mapping::anon(len)?;
+        m.touch(0, len);
+        Ok(m)
+    }
+
+    /// mmap `len` bytes (len > 0) of anonymous memory, none of it touched:
+    /// address space only, nothing resident or charged yet.
+    pub fn anon(len: usize) -> io::Result<Mapping> {
         if len == 0 {
             return Err(io::ErrorKind::InvalidInput.into());
         }
@@ -309,17 +317,24 @@ impl Mapping {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let m = Mapping { ptr: p.cast(), len };
-        let mut off = 0;
-        while off < len {
-            // SAFETY: off < len, inside the mapping we own; volatile so the
-            // store (and the page fault that makes the page resident) stays.
-            unsafe { m.ptr.add(off).write_volatile(1) };
+        Ok(Mapping { ptr: p.cast(), len })
+    }
+
+    /// Writes a non-zero byte to every 4 KiB of `[from, to)` (clamped to
+    /// the mapping), making those pages resident.
+    pub fn touch(&self, from: usize, to: usize) {
+        let to = to.min(self.len);
+        let mut off = from;
+        while off < to {
+            // SAFETY: off < to <= len, inside the mapping we own; volatile so
+            // the store (and the page fault that makes the page resident) stays.
+            unsafe { self.ptr.add(off).write_volatile(1) };
             off += 4096;
         }
-        // SAFETY: len - 1 < len, inside the mapping (covers a partial last page).
-        unsafe { m.ptr.add(len - 1).write_volatile(1) };
-        Ok(m)
+        if to > from {
+            // SAFETY: to - 1 < len, inside the mapping (a partial last page).
+            unsafe { self.ptr.add(to - 1).write_volatile(1) };
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -172,6 +172,7 @@ fn hog_partial_last_step_and_children() {
         max: (5 << 20) / 2,
         procs: 3,
         hold_seconds: 0.01,
+        map: None,
     };
     let (res, lines) = capture("hog-procs", |rep| hog::hog(rep, &params));
     assert!(res.is_ok(), "{res:?}");
@@ -201,7 +202,7 @@ fn pagecache_writes_reports_and_removes() {
     std::fs::create_dir_all(&dir).unwrap();
     let bytes = (64u64 << 20) + 12345;
     let (res, lines) = capture("pagecache", |rep| {
-        pagecache::pagecache(rep, &dir, bytes, 1 << 20)
+        pagecache::pagecache(rep, &dir, bytes, 1 << 20, 0.0)
     });
     assert!(res.is_ok(), "{res:?}");
     assert_eq!(lines.len(), 2, "{lines:?}");

@@ -105,6 +105,13 @@ pub struct Limits {
     pub memory_max: Option<u64>,
     /// v2 only (memory.high); v1 has no equivalent and reports Unsupported.
     pub memory_high: Option<u64>,
+    /// v2 memory.min: memory the kernel never reclaims (hard protection).
+    pub memory_min: Option<u64>,
+    /// v2 memory.low: memory reclaimed only when nothing unprotected is
+    /// left (best-effort protection).
+    pub memory_low: Option<u64>,
+    /// v1 memory.soft_limit_in_bytes (v2 has none and reports Unsupported).
+    pub memory_soft_limit: Option<u64>,
     /// Swap allowed on top of memory_max (v1: memsw = max + swap).
     pub memory_swap_max: Option<u64>,
     /// v2 memory.oom.group.
@@ -119,6 +126,9 @@ impl Limits {
         self.memory_max.is_some()
             || self.memory_high.is_some()
             || self.memory_swap_max.is_some()
+            || self.memory_min.is_some()
+            || self.memory_low.is_some()
+            || self.memory_soft_limit.is_some()
             || self.oom_group
             || self.oom_kill_disable
     }

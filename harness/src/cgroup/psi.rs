@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use isobench_reports::{Better, Metric};
+use isobench_reports::{Better, Check, Metric, Status};
 
 use super::view::CgroupView;
 use super::Mode;
@@ -152,6 +152,212 @@ pub fn metrics(r: Resource, before: &Pressure, after: &Pressure, window_s: f64) 
     out
 }
 
+/// Why a sandbox has no pressure files (when [`source`] says None), in
+/// words a user can act on.
+pub fn absent_reason(view: &CgroupView, mode: Mode) -> String {
+    match (&view.v2, mode) {
+        (None, _) => "no per-cgroup PSI: pure cgroup v1 has no pressure files (only cgroup2, or a hybrid host's unified tree, has them)".into(),
+        _ => "no cpu.pressure in the sandbox's cgroup2 directory: the kernel lacks CONFIG_PSI or was booted with psi=0".into(),
+    }
+}
+
+/// One resource's pressure over a measured span of a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub resource: Resource,
+    pub before: Pressure,
+    pub after: Pressure,
+    pub seconds: f64,
+    /// Where it was read (`psi_source`).
+    pub source: &'static str,
+}
+
+impl Span {
+    /// Share of the span some task was stalled, %.
+    pub fn some_pct(&self) -> f64 {
+        if self.seconds <= 0.0 {
+            return 0.0;
+        }
+        let d = self
+            .after
+            .some
+            .total_us
+            .saturating_sub(self.before.some.total_us);
+        d as f64 / (self.seconds * 1e6) * 100.0
+    }
+
+    /// [`metrics`] of the span.
+    pub fn metrics(&self) -> Vec<Metric> {
+        metrics(self.resource, &self.before, &self.after, self.seconds)
+    }
+}
+
+/// [`Span::metrics`] of several spans (one per repetition) as one metric
+/// per name, a sample per span.
+pub fn merged_metrics(spans: &[Span]) -> Vec<Metric> {
+    let mut out: Vec<Metric> = Vec::new();
+    for s in spans {
+        for m in s.metrics() {
+            match out.iter_mut().find(|o| o.name == m.name) {
+                Some(o) => o.samples.extend(m.samples),
+                None => out.push(m),
+            }
+        }
+    }
+    for m in &mut out {
+        *m = Metric::new(&m.name, &m.unit, m.better, std::mem::take(&mut m.samples));
+    }
+    out
+}
+
+/// A span being measured: the first reading and when it was taken.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    dir: PathBuf,
+    resource: Resource,
+    source: &'static str,
+    before: Pressure,
+    t0: std::time::Instant,
+}
+
+impl Probe {
+    /// Starts a span on a sandbox's cgroup; None where it has no PSI.
+    pub fn start(view: &CgroupView, mode: Mode, r: Resource) -> Option<Probe> {
+        let (dir, source) = source(view, mode)?;
+        let before = read(&dir, r)?;
+        Some(Probe {
+            dir,
+            resource: r,
+            source,
+            before,
+            t0: std::time::Instant::now(),
+        })
+    }
+
+    /// Ends the span (None if the file went away meanwhile).
+    pub fn finish(&self) -> Option<Span> {
+        Some(Span {
+            resource: self.resource,
+            before: self.before,
+            after: read(&self.dir, self.resource)?,
+            seconds: self.t0.elapsed().as_secs_f64(),
+            source: self.source,
+        })
+    }
+
+    /// Where the pressure files are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// A check where the cause of a stall is known (`cause`): `some` > 0 over
+/// every span; a skip naming what is missing where there is no PSI.
+pub fn stall_check(
+    name: &str,
+    r: Resource,
+    spans: &[Option<Span>],
+    cause: &str,
+    absent: &str,
+) -> Check {
+    let expected = format!("{} some > 0 ({cause})", r.file());
+    if spans.is_empty() || spans.iter().any(Option::is_none) {
+        return Check::new(name, Status::Skip, expected, "not measured", absent);
+    }
+    let pct: Vec<f64> = spans.iter().flatten().map(Span::some_pct).collect();
+    let shown: Vec<String> = pct.iter().map(|p| format!("{p:.2}%")).collect();
+    Check::new(
+        name,
+        Status::pass_if(pct.iter().all(|p| *p > 0.0)),
+        expected,
+        format!("some {} of the time", shown.join(", ")),
+        format!(
+            "from the total stall time (µs) in {}",
+            spans.iter().flatten().next().map_or("", |s| s.source)
+        ),
+    )
+}
+
+/// A PSI trigger on a cgroup's pressure file (`some <stall µs> <window
+/// µs>`): the kernel signals POLLPRI when the tasks stalled at least that
+/// long within a window. The trigger lives as long as its fd; dropping it
+/// removes it.
+#[derive(Debug)]
+pub struct Trigger {
+    fd: std::os::fd::OwnedFd,
+    pub stall_us: u64,
+    pub window_us: u64,
+}
+
+impl Trigger {
+    /// Registers `some stall_us window_us` on `dir/<resource>.pressure`.
+    /// The kernel takes windows of 500 ms – 10 s (unprivileged: multiples
+    /// of 2 s) and refuses a second trigger on the same open file.
+    pub fn some(
+        dir: &Path,
+        r: Resource,
+        stall_us: u64,
+        window_us: u64,
+    ) -> std::io::Result<Trigger> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(dir.join(r.file()))?;
+        // The kernel parses the string up to its NUL.
+        f.write_all(format!("some {stall_us} {window_us}\0").as_bytes())?;
+        Ok(Trigger {
+            fd: f.into(),
+            stall_us,
+            window_us,
+        })
+    }
+
+    /// Waits up to `timeout` for the trigger to fire: Ok(true) when it did,
+    /// Ok(false) when the time passed; an error when the cgroup went away
+    /// (POLLERR) or poll failed.
+    pub fn wait(&self, timeout: std::time::Duration) -> std::io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut p = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLPRI,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd, owned by this call.
+            let n = unsafe { libc::poll(&mut p, 1, ms) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if p.revents & libc::POLLERR != 0 {
+                return Err(std::io::Error::other(
+                    "PSI trigger: the pressure file went away",
+                ));
+            }
+            if p.revents & libc::POLLPRI != 0 {
+                return Ok(true);
+            }
+            if left.is_zero() || n == 0 {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// The trigger's text, as written.
+    pub fn spec(&self) -> String {
+        format!("some {} {}", self.stall_us, self.window_us)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +398,34 @@ mod tests {
         assert!((get("psi_cpu_some_pct") - 25.0).abs() < 1e-9);
         assert!((get("psi_cpu_full_pct") - 5.0).abs() < 1e-9);
         assert_eq!(get("psi_cpu_some_avg10"), 1.5);
+    }
+
+    #[test]
+    fn stall_check_passes_fails_and_skips() {
+        let b = parse(CPU).unwrap();
+        let mut a = b;
+        a.some.total_us += 100_000;
+        let span = |after: Pressure| Span {
+            resource: Resource::Cpu,
+            before: b,
+            after,
+            seconds: 1.0,
+            source: "cgroup2",
+        };
+        let c = stall_check("x", Resource::Cpu, &[Some(span(a))], "quota", "none");
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(c.observed.contains("10.00%"), "{c:?}");
+        let c = stall_check("x", Resource::Cpu, &[Some(span(a)), Some(span(b))], "q", "");
+        assert_eq!(c.status, Status::Fail);
+        let c = stall_check("x", Resource::Cpu, &[None], "q", "no PSI here");
+        assert_eq!((c.status, c.detail.as_str()), (Status::Skip, "no PSI here"));
+    }
+
+    #[test]
+    fn trigger_on_a_missing_cgroup_is_an_error() {
+        let gone = Path::new("/nonexistent-isobench-psi");
+        let e = Trigger::some(gone, Resource::Cpu, 150_000, 1_000_000).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

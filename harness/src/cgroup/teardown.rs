@@ -59,22 +59,37 @@ pub fn cleanup_stale_in(bases: &[PathBuf]) -> Vec<PathBuf> {
             if owner_alive(&name, &dir) != Some(false) {
                 continue;
             }
-            let _ = write_kill(&dir);
-            let v1_freezer = dir.join("freezer.state").exists();
-            let _ = kill_loop(
-                || procs(&dir),
-                |frozen| {
-                    if v1_freezer {
-                        freeze_v1(&dir, frozen);
-                    }
-                },
-            );
-            if rmdir_retry(&dir).is_ok() {
+            if kill_and_remove(&dir) {
                 removed.push(dir);
             }
         }
     }
     removed
+}
+
+/// Kills what is in a stale isobench cgroup and removes it, the isobench
+/// cgroups nested in it first (memory-protection's tree, an exclusive
+/// cpuset's sandboxes); true when it is gone.
+fn kill_and_remove(dir: &Path) -> bool {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let nested = e.file_name().to_string_lossy().starts_with(NAME_PREFIX);
+            if nested && e.path().is_dir() {
+                kill_and_remove(&e.path());
+            }
+        }
+    }
+    let _ = write_kill(dir);
+    let v1_freezer = dir.join("freezer.state").exists();
+    let _ = kill_loop(
+        || procs(dir),
+        |frozen| {
+            if v1_freezer {
+                freeze_v1(dir, frozen);
+            }
+        },
+    );
+    rmdir_retry(dir).is_ok()
 }
 
 /// Safety rule: only cgroups isobench created may have their processes

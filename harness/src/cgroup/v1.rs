@@ -167,6 +167,10 @@ impl Cgroup for V1Cgroup {
         if l.memory_high.is_some() {
             return Err(unsupported("memory.high"));
         }
+        if l.memory_min.is_some() || l.memory_low.is_some() {
+            return Err(unsupported("memory.min/memory.low"));
+        }
+        self.set(Memory, "memory.soft_limit_in_bytes", l.memory_soft_limit)?;
         if l.oom_group {
             return Err(unsupported("memory.oom.group"));
         }

@@ -117,6 +117,13 @@ impl Cgroup for V2Cgroup {
         if l.needs_memory() {
             need(self, Memory)?;
         }
+        if l.memory_soft_limit.is_some() {
+            return Err(CgroupError::Unsupported(
+                "memory.soft_limit_in_bytes exists only on cgroup v1 (v2 has memory.low)".into(),
+            ));
+        }
+        self.set(Memory, "memory.min", l.memory_min)?;
+        self.set(Memory, "memory.low", l.memory_low)?;
         self.set(Memory, "memory.high", l.memory_high)?;
         self.set(Memory, "memory.max", l.memory_max)?;
         if let Some(s) = l.memory_swap_max {

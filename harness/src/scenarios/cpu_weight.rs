@@ -1,5 +1,8 @@
 //! cpu-weight: do sibling cgroups contending for one CPU get CPU time in
-//! proportion to their weights (v1 shares)?
+//! proportion to their weights (v1 shares)? And the other half of the
+//! answer: a weight guarantees a share only under contention; beside an
+//! idle sibling the low-weight group gets the whole CPU (the idle-sibling
+//! arm, a row of its own).
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,7 @@ scenario_config! {
         pub seconds: f64 = 1.5, 3.0 => "measurement window while all siblings spin",
         pub repetitions: u32 = 1, 3 => "repetitions",
         pub tolerance_pp: f64 = 5.0 => "allowed share error in percentage points",
+        pub idle_seconds: f64 = 0.6, 1.5 => "idle-sibling arm: window with the high-weight sibling idle (0 = no arm)",
     }
 }
 
@@ -43,13 +47,16 @@ impl Scenario for CpuWeight {
         })?;
         check_range("seconds", c.seconds, 0.5, 600.0)?;
         check_range("repetitions", c.repetitions, 1, 100)?;
-        check_range("tolerance-pp", c.tolerance_pp, 0.1, 50.0)
+        check_range("tolerance-pp", c.tolerance_pp, 0.1, 50.0)?;
+        reject_if(c.idle_seconds != 0.0 && !(0.3..=600.0).contains(&c.idle_seconds), || {
+            "idle-seconds must be 0 (no idle-sibling arm) or 0.3 – 600".into()
+        })
     }
 
     /// Each repetition spins every sibling for `seconds` after a short
     /// settle.
     fn estimate(cfg: &Config, _cpus: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(cfg.repetitions) * (cfg.seconds + 0.5))
+        Duration::from_secs_f64(f64::from(cfg.repetitions) * (cfg.seconds + 0.5) + cfg.idle_seconds)
     }
 
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
@@ -68,8 +75,106 @@ impl Scenario for CpuWeight {
                 per_sibling[i].push(s);
             }
         }
-        Ok(vec![result(cfg, &ctx.launcher, cpu, v1, &per_sibling)])
+        let mut out = vec![result(cfg, &ctx.launcher, cpu, v1, &per_sibling)];
+        if cfg.idle_seconds > 0.0 {
+            let idle = idle_rep(ctx, cfg, cpu)?;
+            out.push(idle_result(cfg, &ctx.launcher, cpu, &idle));
+        }
+        Ok(out)
     }
+}
+
+/// The idle-sibling arm's measurement on the shared CPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdleRep {
+    /// The low-weight spinner's CPU time over the window, in CPUs.
+    pub low_cpus: f64,
+    /// The idle high-weight sibling's, in CPUs.
+    pub idle_cpus: f64,
+    /// Everything else that ran on that CPU (host tasks), in CPUs.
+    pub others_cpus: f64,
+}
+
+/// Busy time of one CPU so far (/proc/stat: all but idle and iowait), ns.
+fn cpu_busy_ns(cpu: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with(&format!("cpu{cpu} ")))?;
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let busy: u64 = v.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, x)| x).sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten()? as u64;
+    Some(busy * (1_000_000_000 / hz.max(1)))
+}
+
+/// The lowest weight spinning beside the highest weight idling (a task
+/// waking every 100 ms for 1 ms), both pinned to `cpu`.
+fn idle_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<IdleRep, ScenarioError> {
+    let low = cfg.weights.iter().copied().min().unwrap_or(1);
+    let high = cfg.weights.iter().copied().max().unwrap_or(1);
+    let secs = format!("{}", cfg.idle_seconds + 2.0);
+    let count = ((cfg.idle_seconds + 2.0) * 10.0).ceil().to_string();
+    let spin = ["spin", "--threads", "1", "--seconds", &secs];
+    let tick = ["tick", "--period-ms", "100", "--work-ms", "1", "--count", &count];
+    let mut running: Vec<Running> = Vec::new();
+    for (args, w) in [(&spin[..], low), (&tick[..], high)] {
+        running.push(launch_pinned(ctx, args, w, cpu, cfg.idle_seconds * 3.0 + 15.0)?);
+    }
+    sleep(Duration::from_millis(100))?;
+    let (before, busy_before, t) = (usages(&running), cpu_busy_ns(cpu), Instant::now());
+    sleep(Duration::from_secs_f64(cfg.idle_seconds))?;
+    let (after, busy_after) = (usages(&running), cpu_busy_ns(cpu));
+    let wall = t.elapsed().as_nanos() as f64;
+    for r in running {
+        r.teardown()?;
+    }
+    let d: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b) as f64).collect();
+    let ours: f64 = d.iter().sum();
+    let others = match (busy_before, busy_after) {
+        (Some(b), Some(a)) => (a.saturating_sub(b) as f64 - ours).max(0.0) / wall,
+        _ => 0.0,
+    };
+    Ok(IdleRep {
+        low_cpus: d[0] / wall,
+        idle_cpus: d[1] / wall,
+        others_cpus: others,
+    })
+}
+
+/// The idle-sibling row: the low weight gets what the CPU has left (all of
+/// it, less what host tasks took there), within the tolerance.
+pub fn idle_result(cfg: &Config, launcher: &str, cpu: u32, r: &IdleRep) -> ScenarioResult {
+    let low = cfg.weights.iter().copied().min().unwrap_or(1);
+    let high = cfg.weights.iter().copied().max().unwrap_or(1);
+    let available = (1.0 - r.others_cpus - r.idle_cpus).clamp(0.0, 1.0);
+    let want = available - cfg.tolerance_pp / 100.0;
+    let contended = expected_shares(&cfg.weights, false)
+        .into_iter()
+        .fold(f64::MAX, f64::min);
+    let check = Check::new(
+        n::IDLE_SIBLING_WHOLE_CPU,
+        Status::pass_if(r.low_cpus >= want),
+        format!(
+            "weight {low} beside an idle weight {high} gets the whole CPU: ≥ {:.1}% (what host tasks and the idle sibling left, {:.1}%, − {} pp), not its contended share {:.1}%",
+            want * 100.0,
+            available * 100.0,
+            cfg.tolerance_pp,
+            contended * 100.0
+        ),
+        format!(
+            "{:.1}% of CPU {cpu}; idle sibling {:.1}%; host tasks {:.1}%",
+            r.low_cpus * 100.0,
+            r.idle_cpus * 100.0,
+            r.others_cpus * 100.0
+        ),
+        "a weight is a share under contention, not a guarantee: idle CPU time goes to whoever runs",
+    );
+    Point::for_launcher(n::SCENARIO, launcher)
+        .param(n::ARM, n::ARM_IDLE_SIBLING)
+        .param("weights", [low, high])
+        .param("cpu", cpu)
+        .param("seconds", cfg.idle_seconds)
+        .metric(Metric::with_target(n::IDLE_SIBLING_USAGE, "cpus", available, vec![r.low_cpus]))
+        .check(check)
+        .build()
 }
 
 /// Expected shares: what each weight gets when all contend on one CPU. On
@@ -146,22 +251,28 @@ fn sleep(d: Duration) -> Result<(), ScenarioError> {
     crate::interrupt::sleep(d).map_err(ScenarioError::Interrupted)
 }
 
+/// `args` in a sandbox of weight `w` pinned to `cpu`, ready.
+fn launch_pinned(ctx: &Ctx, args: &[&str], w: u64, cpu: u32, deadline_s: f64) -> Result<Running, ScenarioError> {
+    let mut spec = SandboxSpec::workload(args);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.limits = Limits {
+        cpu_weight: Some(w),
+        cpuset_cpus: Some(CpuList(vec![cpu])),
+        ..Default::default()
+    };
+    spec.deadline = Duration::from_secs_f64(deadline_s);
+    let mut r = ctx.launch(&spec)?;
+    r.wait_ready()?;
+    Ok(r)
+}
+
 /// One repetition: every sibling spinning, their CPU time over the window.
 fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, ScenarioError> {
     let secs = format!("{}", cfg.seconds + 2.0);
     let mut running: Vec<Running> = Vec::new();
+    let spin = ["spin", "--threads", "1", "--seconds", &secs];
     for &w in &cfg.weights {
-        let mut spec = SandboxSpec::workload(&["spin", "--threads", "1", "--seconds", &secs]);
-        spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-        spec.limits = Limits {
-            cpu_weight: Some(w),
-            cpuset_cpus: Some(CpuList(vec![cpu])),
-            ..Default::default()
-        };
-        spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 15.0);
-        let mut r = ctx.launch(&spec)?;
-        r.wait_ready()?;
-        running.push(r);
+        running.push(launch_pinned(ctx, &spin, w, cpu, cfg.seconds * 3.0 + 15.0)?);
     }
     // Let the scheduler settle, then measure a window where all contend.
     sleep(Duration::from_millis(200))?;
@@ -254,6 +365,20 @@ mod tests {
         assert!(bad.observed.contains("33.3%"), "{}", bad.observed);
         assert_eq!(measured_shares(&[1, 2, 4])[2], 4.0 / 7.0);
         assert_eq!(measured_shares(&[0, 0]), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn idle_sibling_verdicts() {
+        let cfg = CpuWeight::level(Level::Quick);
+        let whole = IdleRep { low_cpus: 0.97, idle_cpus: 0.01, others_cpus: 0.0 };
+        let r = idle_result(&cfg, "native", 1, &whole);
+        assert_eq!(r.checks[0].status, Status::Pass, "{:?}", r.checks);
+        // Host tasks took half of the CPU: half is all there was.
+        let busy = IdleRep { low_cpus: 0.47, idle_cpus: 0.01, others_cpus: 0.5 };
+        assert_eq!(idle_result(&cfg, "native", 1, &busy).checks[0].status, Status::Pass);
+        // Held to its contended share although the sibling sleeps.
+        let capped = IdleRep { low_cpus: 1.0 / 7.0, idle_cpus: 0.01, others_cpus: 0.0 };
+        assert_eq!(idle_result(&cfg, "native", 1, &capped).checks[0].status, Status::Fail);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::memory::{self, MIB};
 use super::result::{join, opt};
 use super::config::scenario_config;
 use super::{ConfigError, Ctx, Point, Scenario, ScenarioError, Skip};
+use crate::cgroup::psi::{self, Resource};
 use crate::cgroup::{Cgroup, Controller, Limits, MemoryStats};
 use crate::sandbox::event::{Event, Progress};
 use crate::sandbox::Exit;
@@ -134,6 +135,8 @@ struct Rep {
     /// Bytes the hog reported when done (None: never finished).
     done: Option<u64>,
     stats: MemoryStats,
+    /// The cgroup's memory pressure over the hog's run (None: no PSI).
+    psi: Option<psi::Span>,
 }
 
 /// Allocation rates in MiB/s: below high (up to 90% of high, where the
@@ -167,7 +170,9 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
     let spec = memory::sandbox(ctx, &args, limits, deadline);
     let mut r = memory::launch_or_skip(ctx, &spec, |why| skip(cfg, why))?;
     r.wait_ready()?;
+    let probe = psi::Probe::start(r.cgroup(), ctx.set.mode, Resource::Memory);
     let exit = r.wait_exit()?;
+    let psi = probe.as_ref().and_then(psi::Probe::finish);
     let stats = r.cgroup().memory_stats()?;
     let events = std::mem::take(&mut r.events);
     r.teardown()?;
@@ -191,6 +196,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
         steps,
         done,
         stats,
+        psi,
     })
 }
 
@@ -230,7 +236,16 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
             && x.stats.events.oom_kill.unwrap_or(0) == 0
             && x.done == Some(target)
     });
+    let spans: Vec<Option<psi::Span>> = reps.iter().map(|x| x.psi).collect();
+    let psi_check = psi::stall_check(
+        n::PSI_MEMORY_STALL,
+        Resource::Memory,
+        &spans,
+        "memory.high throttling: reclaim and the allocation penalty",
+        "no per-cgroup PSI here: cgroup v1 without a unified tree, or a kernel without CONFIG_PSI / booted psi=0",
+    );
     let checks = [
+        psi_check,
         Check::new(
             n::SLOWED_ABOVE_HIGH,
             Status::pass_if(slowed),
@@ -290,10 +305,12 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
         ),
         Metric::new(n::PEAK_USAGE, "bytes", Better::Lower, peaks.collect()),
     ];
+    let spans: Vec<psi::Span> = spans.into_iter().flatten().collect();
     let mut p = Point::for_launcher(MemoryHigh::NAME, launcher)
         .params(params(cfg))
         .checks(checks)
-        .metrics(metrics);
+        .metrics(metrics)
+        .metrics(psi::merged_metrics(&spans));
     if let Some(x) = reps.first() {
         let t0 = x.steps.first().map_or(0, |s| s.1);
         let allocated = x.steps.iter().map(|s| [(s.1 - t0) as f64 / 1e9, memory::in_mib(s.0)]);
@@ -341,6 +358,19 @@ mod tests {
                 },
                 ..Default::default()
             },
+            psi: Some(psi::Span {
+                resource: Resource::Memory,
+                before: psi::Pressure::default(),
+                after: psi::Pressure {
+                    some: psi::Line {
+                        total_us: 40_000,
+                        ..Default::default()
+                    },
+                    full: None,
+                },
+                seconds: 0.5,
+                source: "cgroup2",
+            }),
         }
     }
 
@@ -373,7 +403,9 @@ mod tests {
         // Same speed above high: memory.high did nothing.
         let mut x = rep(&cfg, 0.125);
         x.stats.events.high = Some(0);
+        x.psi = x.psi.map(|s| psi::Span { after: s.before, ..s });
         let r = result(&cfg, &[x], "native");
+        assert_eq!(status(&r, n::PSI_MEMORY_STALL), Status::Fail);
         assert_eq!(status(&r, n::SLOWED_ABOVE_HIGH), Status::Fail);
         assert_eq!(status(&r, n::HIGH_EVENTS), Status::Fail);
         // OOM-killed above high: high acted like max.

@@ -202,6 +202,8 @@ scenarios! {
     CpuLatency => cpu_latency::CpuLatency;
     MemoryOom => memory_oom::MemoryOom;
     MemoryHigh => memory_high::MemoryHigh;
+    MemoryProtection => memory_protection::MemoryProtection;
+    MemoryVirtual => memory_virtual::MemoryVirtual;
     Pagecache => pagecache::Pagecache;
     Pids => pids::Pids;
     Isolation => isolation::Isolation;
@@ -346,6 +348,35 @@ impl Ctx {
     ) -> Result<Running, LaunchError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         kind.launch(spec, &self.set, n, &self.workload, &self.rootfs_dir)
+    }
+
+    /// A fresh, uniquely numbered cgroup without a sandbox in it (a parent
+    /// for nested sandboxes); dropping it kills and removes it.
+    pub fn create_cgroup(
+        &self,
+    ) -> Result<crate::cgroup::SandboxCgroup, crate::cgroup::CgroupError> {
+        self.set.create(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The same launcher, creating its sandboxes inside `parent` (a cgroup
+    /// from [`Ctx::create_cgroup`]) in every hierarchy `parent` spans.
+    pub fn nested(&self, parent: &crate::cgroup::CgroupView) -> Ctx {
+        let mut set = self.set.clone();
+        for (c, d) in &parent.v1.dirs {
+            set.v1_base.insert(*c, d.clone());
+        }
+        if let Some(v) = &parent.v2 {
+            set.v2_base = Some(v.dir.clone());
+        }
+        let mut c = Ctx::new(
+            set,
+            self.workload.clone(),
+            self.rootfs_dir.clone(),
+            self.seed,
+            self.namespaces,
+        );
+        c.with_arm(&self.launcher, self.kind.clone());
+        c
     }
 
     /// The same context for another arm (sandbox numbers stay unique):

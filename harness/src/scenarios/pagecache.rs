@@ -25,7 +25,7 @@ use crate::sandbox::event::Event;
 use crate::sandbox::Exit;
 
 /// The directory picked when `dir = "auto"`, in order of preference.
-const AUTO_DIRS: &[&str] = &["/var/tmp", "/tmp"];
+pub(super) const AUTO_DIRS: &[&str] = &["/var/tmp", "/tmp"];
 
 /// The scenario.
 pub struct Pagecache;
@@ -108,7 +108,7 @@ impl Scenario for Pagecache {
 const RAMFS_MAGIC: u32 = 0x8584_58f6;
 
 /// Why a directory cannot hold reclaimable page cache (None: it can).
-fn not_disk(dir: &Path) -> Option<String> {
+pub(super) fn not_disk(dir: &Path) -> Option<String> {
     use nix::sys::statfs::{statfs, FsType, TMPFS_MAGIC};
     match statfs(dir) {
         Err(e) => Some(format!("{}: {e}", dir.display())),

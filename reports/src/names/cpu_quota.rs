@@ -39,3 +39,9 @@ pub const CHECK_ACCURACY: &str = "accuracy";
 pub const CHECK_AT_LIMIT: &str = "at-limit";
 pub const CHECK_CONFINED: &str = "confined";
 pub const CHECK_THROTTLED: &str = "throttled";
+/// A quota below demand shows cpu.pressure some > 0.
+pub const CHECK_PSI_STALL: &str = "psi-cpu-stall";
+/// A PSI trigger fires within one window under the stall, not when idle.
+pub const CHECK_PSI_TRIGGER: &str = "psi-trigger";
+/// Metric: seconds from registering the trigger to POLLPRI.
+pub const PSI_TRIGGER_LATENCY: &str = "psi_trigger_latency";

@@ -17,3 +17,5 @@ pub const SLOWED_ABOVE_HIGH: &str = "slowed_above_high";
 pub const NOT_KILLED: &str = "not_killed";
 /// The skip row where memory.high does not exist.
 pub const SKIP: &str = "memory_high";
+/// memory.high throttling shows memory.pressure some > 0.
+pub const PSI_MEMORY_STALL: &str = "psi_memory_stall";

@@ -9,6 +9,8 @@ pub mod cpuset;
 pub mod isolation;
 pub mod memory_high;
 pub mod memory_oom;
+pub mod memory_protection;
+pub mod memory_virtual;
 pub mod pagecache;
 pub mod pid1;
 pub mod pids;

@@ -14,16 +14,17 @@ use super::config::reject_if;
 use super::error::{Context, OrFail};
 use super::config::scenario_config;
 use super::{check_within, check_range, ConfigError, Ctx, Scenario, ScenarioError};
+use crate::cgroup::psi::{self, Resource, Trigger};
 use crate::cgroup::{Cgroup, Controller, CpuMax, Limits};
 use crate::monitor::host_load::HostCpu;
 use crate::monitor::{Monitor, Sampling};
 use crate::sandbox::event::{Event, Spin};
-use crate::sandbox::{Exit, SandboxSpec};
+use crate::sandbox::{Exit, Running, SandboxSpec};
 
 pub mod model;
 pub mod result;
 
-pub use model::{expected_usage_ns, Rep, SweepPoint};
+pub use model::{expected_usage_ns, Rep, SweepPoint, TriggerRun};
 pub use result::point_result;
 
 /// The scenario.
@@ -192,7 +193,14 @@ fn run_rep(
     } else {
         None
     };
+    let probe = psi::Probe::start(r.cgroup(), ctx.set.mode, Resource::Cpu);
+    // The run carrying the timeline also tests a PSI trigger, while it spins.
+    let trigger = match (&probe, sample && demand > cpu.cpus().unwrap_or(f64::MAX)) {
+        (Some(p), true) => Some(trigger_test(ctx, p.dir())),
+        _ => None,
+    };
     let exit = r.wait_exit()?;
+    let psi = probe.as_ref().and_then(psi::Probe::finish);
     let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
     let after = r.cgroup().cpu_stats()?;
     let host_after = HostCpu::now();
@@ -231,6 +239,60 @@ fn run_rep(
             spin.thread_cpu_ns.iter().map(|&ns| ns as f64).sum()
         },
         cgroup_total_ns: after.usage_ns.unwrap_or(0) as f64,
+        psi,
+        trigger,
+    })
+}
+
+/// PSI trigger window and threshold: 150 ms of stall within 1 s.
+const TRIGGER_STALL_US: u64 = 150_000;
+const TRIGGER_WINDOW_US: u64 = 1_000_000;
+/// The shortest window an unprivileged trigger may have.
+const UNPRIVILEGED_WINDOW_US: u64 = 2_000_000;
+
+/// Registers `some 150000 1000000` on the stalled spinner's cpu.pressure
+/// (`stalled`) and on an idle sandbox's (a task waking every 250 ms for
+/// 1 ms), then polls both over one window.
+fn trigger_test(ctx: &Ctx, stalled: &std::path::Path) -> Result<TriggerRun, String> {
+    let mut spec = SandboxSpec::workload(&["tick", "--period-ms", "250", "--work-ms", "1", "--count", "8"]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.deadline = Duration::from_secs(10);
+    let mut idle: Running = ctx.launch(&spec).map_err(|e| format!("idle sandbox: {e}"))?;
+    idle.wait_ready().map_err(|e| format!("idle sandbox: {e}"))?;
+    let idle_dir = psi::source(idle.cgroup(), ctx.set.mode)
+        .map(|(d, _)| d)
+        .ok_or("the idle sandbox has no cpu.pressure")?;
+    let trig = |d: &std::path::Path, window_us: u64| {
+        Trigger::some(d, Resource::Cpu, TRIGGER_STALL_US, window_us).map_err(|e| {
+            let shown = format!("writing a trigger to {}: {e}", d.join(Resource::Cpu.file()).display());
+            (e.raw_os_error(), shown)
+        })
+    };
+    // Without CAP_SYS_RESOURCE the kernel takes only windows that are
+    // multiples of 2 s (EINVAL otherwise): then the 2 s window.
+    let (on_stalled, window_us) = match trig(stalled, TRIGGER_WINDOW_US) {
+        Ok(t) => (t, TRIGGER_WINDOW_US),
+        Err((Some(libc::EINVAL), _)) => (
+            trig(stalled, UNPRIVILEGED_WINDOW_US).map_err(|e| e.1)?,
+            UNPRIVILEGED_WINDOW_US,
+        ),
+        Err((_, e)) => return Err(e),
+    };
+    let on_idle = trig(&idle_dir, window_us).map_err(|e| e.1)?;
+    let window = Duration::from_micros(window_us);
+    let t0 = std::time::Instant::now();
+    let fired = on_stalled.wait(window).map_err(|e| e.to_string())?;
+    let stalled_after = fired.then(|| t0.elapsed().as_secs_f64());
+    let left = window.saturating_sub(t0.elapsed());
+    let idle_fired = on_idle.wait(left).map_err(|e| e.to_string())?;
+    let spec = on_stalled.spec();
+    drop((on_stalled, on_idle));
+    idle.teardown().map_err(|e| format!("idle sandbox: {e}"))?;
+    Ok(TriggerRun {
+        spec,
+        window_s: window.as_secs_f64(),
+        stalled_after,
+        idle_fired,
     })
 }
 

@@ -41,6 +41,24 @@ pub struct Rep {
     pub spin_cpu_ns: f64,
     /// Everything the cgroup accounted, launch to exit.
     pub cgroup_total_ns: f64,
+    /// The cgroup's cpu pressure over the spin (None: no PSI here).
+    pub psi: Option<crate::cgroup::psi::Span>,
+    /// The PSI trigger test, on the run that carried it.
+    pub trigger: Option<Result<TriggerRun, String>>,
+}
+
+/// A PSI trigger on this (stalled) spinner's cpu.pressure and one on an
+/// idle sandbox beside it, polled over the same window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRun {
+    /// As written: `some 150000 1000000`.
+    pub spec: String,
+    pub window_s: f64,
+    /// Seconds from registration to POLLPRI on the stalled cgroup (None:
+    /// not within the window).
+    pub stalled_after: Option<f64>,
+    /// The idle cgroup's trigger fired within the window.
+    pub idle_fired: bool,
 }
 
 impl Rep {

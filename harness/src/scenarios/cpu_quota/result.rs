@@ -5,7 +5,8 @@
 use isobench_reports::names::cpu_quota as n;
 use isobench_reports::{Better, Check, Metric, ScenarioResult, Status};
 
-use super::model::{starvation, Rep, SweepPoint};
+use super::model::{starvation, Rep, SweepPoint, TriggerRun};
+use crate::cgroup::psi;
 use super::Config;
 use crate::monitor;
 use crate::scenarios::Point;
@@ -25,6 +26,24 @@ pub fn point_result(cfg: &Config, p: &SweepPoint, reps: &[Rep], launcher: &str) 
         .check(confined(reps));
     if p.limited {
         point = point.check(throttled(p, reps, tol));
+        let spans: Vec<_> = reps.iter().map(|r| r.psi).collect();
+        point = point.check(psi::stall_check(
+            n::CHECK_PSI_STALL,
+            psi::Resource::Cpu,
+            &spans,
+            "the quota is below the spinner's demand",
+            PSI_ABSENT,
+        ));
+    }
+    // Where PSI came from is in the stall check's detail, not a param: a
+    // param would change the row's key and break comparisons with old runs.
+    let spans: Vec<psi::Span> = reps.iter().filter_map(|r| r.psi).collect();
+    point = point.metrics(psi::merged_metrics(&spans));
+    if let Some(t) = reps.iter().find_map(|r| r.trigger.as_ref()) {
+        point = point.check(trigger_check(t));
+        if let Ok(TriggerRun { stalled_after: Some(s), .. }) = t {
+            point = point.metric(Metric::new(n::PSI_TRIGGER_LATENCY, "s", Better::Lower, vec![*s]));
+        }
     }
     if let Some(r) = reps.iter().find(|r| !r.samples.is_empty()) {
         point = point
@@ -41,6 +60,34 @@ pub fn point_result(cfg: &Config, p: &SweepPoint, reps: &[Rep], launcher: &str) 
         }
     }
     point.build()
+}
+
+/// Why a row has no PSI.
+const PSI_ABSENT: &str = "no per-cgroup PSI here: pure cgroup v1, or a kernel without CONFIG_PSI / booted psi=0";
+
+/// The trigger fired on the stalled spinner within one window, and the
+/// idle sandbox's did not.
+fn trigger_check(t: &Result<TriggerRun, String>) -> Check {
+    let expected = "a `some 150000 1000000` trigger (2 s window without CAP_SYS_RESOURCE) on cpu.pressure fires (POLLPRI) within one window under the quota's stall, and not on an idle sandbox";
+    match t {
+        Err(e) => Check::new(n::CHECK_PSI_TRIGGER, Status::Skip, expected, "not run", format!("this kernel refused the trigger: {e}")),
+        Ok(t) => Check::new(
+            n::CHECK_PSI_TRIGGER,
+            Status::pass_if(t.stalled_after.is_some_and(|s| s <= t.window_s) && !t.idle_fired),
+            expected,
+            format!(
+                "stalled: {}; idle: {}",
+                t.stalled_after.map_or(format!("no event within {} s", t.window_s), |s| format!("fired after {s:.3} s")),
+                if t.idle_fired { "fired" } else { "no event" }
+            ),
+            format!(
+                "trigger {:?}, window {} s{}",
+                t.spec,
+                t.window_s,
+                if t.window_s > 1.0 { " (no CAP_SYS_RESOURCE: the kernel takes only multiples of 2 s)" } else { "" }
+            ),
+        ),
+    }
 }
 
 /// One value per repetition.
@@ -277,6 +324,8 @@ mod tests {
             workload_cpu_ns: measured,
             spin_cpu_ns: measured,
             cgroup_total_ns: measured * 1.01,
+            psi: None,
+            trigger: None,
         }
     }
 

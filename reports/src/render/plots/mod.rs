@@ -11,6 +11,7 @@ mod draw;
 mod font;
 mod generic;
 mod memory_oom;
+mod memory_protection;
 mod pids;
 pub mod spec;
 mod startup;
@@ -32,6 +33,14 @@ const CONSUMED_SERIES: &[(&str, &str)] = &[
     ("memory-oom", crate::names::memory_oom::USAGE_MIB),
     ("memory-oom", crate::names::memory_oom::OOM_KILL),
     (bomb::SCENARIO, bomb::SERIES_PIDS_CURRENT),
+    (
+        "memory-protection",
+        crate::names::memory_protection::SERIES_CURRENT,
+    ),
+    (
+        "memory-protection",
+        crate::names::memory_protection::SERIES_EXPECTED,
+    ),
 ];
 
 /// Every plot for a run, with unique ids, empty plots dropped.
@@ -42,6 +51,7 @@ pub fn build_all(r: &RunResults) -> Vec<PlotSpec> {
     specs.extend(cpu_weight::plots(r));
     specs.extend(cpu_latency::plots(r));
     specs.extend(memory_oom::plots(r));
+    specs.extend(memory_protection::plots(r));
     specs.extend(pids::plots(r));
     specs.extend(generic::plots(r, CONSUMED_SERIES));
     specs.retain(|s| !s.is_empty());

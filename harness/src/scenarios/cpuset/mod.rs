@@ -1,5 +1,10 @@
 //! cpuset: a multi-threaded spinner pinned to one CPU must see only that CPU
-//! in its affinity and run only there.
+//! in its affinity and run only there. The exclusive arm (a row of its own)
+//! makes that CPU the sandbox's alone: v2 `cpuset.cpus.partition = root`
+//! (other cgroups lose it), v1 `cpuset.cpu_exclusive = 1` (no sibling may
+//! claim it); where the kernel or the parent refuse, it is a skip with why.
+
+mod exclusive;
 
 use std::time::Duration;
 
@@ -42,7 +47,7 @@ impl Scenario for Cpuset {
 
     /// One spin of `seconds`.
     fn estimate(cfg: &Config, _cpus: u32) -> Duration {
-        Duration::from_secs_f64(cfg.seconds + 0.3)
+        Duration::from_secs_f64(cfg.seconds + 1.3)
     }
 
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
@@ -75,6 +80,10 @@ impl Scenario for Cpuset {
             ..Default::default()
         };
         spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 10.0);
+        let exclusive_cpu = (0..1024u32)
+            .rev()
+            .find(|c| affinity.is_set(*c as usize).unwrap_or(false))
+            .unwrap_or(pinned);
         let mut r = ctx.launch(&spec)?;
         r.wait_ready()?;
         let before = r.cgroup().cpu_stats()?;
@@ -91,7 +100,7 @@ impl Scenario for Cpuset {
             .usage_ns
             .or_fail("no cgroup CPU usage")? as f64;
         let usage_cpus = used / spin.wall_ns as f64;
-        Ok(vec![Point::new(Self::NAME, ctx)
+        let pinned_row = Point::new(Self::NAME, ctx)
             .param("pinned_cpu", pinned)
             .param("threads", threads)
             .param("seconds", cfg.seconds)
@@ -102,7 +111,12 @@ impl Scenario for Cpuset {
                 vec![usage_cpus],
             ))
             .checks(checks(pinned, &spin, usage_cpus, cfg.tolerance_pct))
-            .build()])
+            .build();
+        let exclusive = match exclusive::run(cfg, ctx, exclusive_cpu) {
+            Err(ScenarioError::Skipped(s)) => s.into_result(Self::NAME, &ctx.launcher),
+            r => r?,
+        };
+        Ok(vec![pinned_row, exclusive])
     }
 }
 
