@@ -27,6 +27,19 @@ pub enum Event {
     Probe(Box<Probe>),
     Escape(Escape),
     EscapeDone(EscapeDone),
+    /// `io`: the requests done.
+    IoDone(IoDone),
+}
+
+/// `io_done`: what the IO workload did.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct IoDone {
+    /// `read`, `write` or `buffered`.
+    pub op: String,
+    pub bytes: u64,
+    pub ios: u64,
+    pub block: u64,
+    pub t_ns: u64,
 }
 
 /// `spin`: CPU spinner totals.
@@ -152,6 +165,7 @@ payloads! {
     as_tick => Tick(Tick);
     as_probe => Probe(Probe);
     as_forkbomb => Forkbomb(Forkbomb);
+    as_io_done => IoDone(IoDone);
 }
 
 impl Event {
