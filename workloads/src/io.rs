@@ -4,8 +4,8 @@
 //! `read` and `write` use O_DIRECT with a page-aligned buffer of `B`
 //! bytes (each request reaches the device, none is absorbed by the page
 //! cache); `buffered` writes through the page cache and calls fdatasync
-//! every `--sync` bytes, so the dirty data is written back while it runs
-//! (cgroup v2 charges that writeback to the writer's cgroup, v1 does not).
+//! every `--sync` bytes (0: never, the flusher writes back later), so the
+//! dirty data is written back while it runs.
 //! IO is sequential over the first `--span` bytes of `P` (default: its
 //! size), wrapping around, until `S` seconds have passed. Reports
 //! `io_done` with the bytes and requests done.
@@ -109,7 +109,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
     let span = span.map_err(Failure::Usage)?;
     let sync = f.bytes("sync", Some(1 << 20)).map_err(Failure::Usage)?;
     rep.ready();
-    run(rep, path, op, block as usize, seconds, span, sync.max(1)).map_err(Failure::Runtime)
+    run(rep, path, op, block as usize, seconds, span, sync).map_err(Failure::Runtime)
 }
 
 fn open(path: &str, op: Op) -> Result<File, String> {
@@ -164,14 +164,14 @@ fn run(
         ios += 1;
         if op == Op::Buffered {
             unsynced += n as u64;
-            if unsynced >= sync {
+            if sync > 0 && unsynced >= sync {
                 file.sync_data()
                     .map_err(|e| format!("io: fdatasync {path}: {e}"))?;
                 unsynced = 0;
             }
         }
     }
-    if op == Op::Buffered && unsynced > 0 {
+    if op == Op::Buffered && sync > 0 && unsynced > 0 {
         file.sync_data()
             .map_err(|e| format!("io: fdatasync {path}: {e}"))?;
     }
