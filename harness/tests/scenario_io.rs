@@ -95,7 +95,12 @@ fn io_points_have_their_rows_and_leave_no_loop_device() {
         let acc = s.metrics.iter().find(|m| m.name == n::ACCURACY).unwrap();
         assert!(acc.samples.len() == 1 && acc.samples[0] > 0.0, "{acc:?}");
         let c = s.checks.iter().find(|c| c.name == n::WITHIN_LIMIT).unwrap();
-        assert!(matches!(c.status, Status::Pass | Status::Fail), "{c:?}");
+        // Skip only where the device alone is slower than the limit.
+        match c.status {
+            Status::Pass | Status::Fail => {}
+            Status::Skip => assert!(c.detail.contains("does not bind"), "{c:?}"),
+            Status::Warn => panic!("{c:?}"),
+        }
         assert!(c.observed.contains("× the limit"), "{c:?}");
         assert_eq!(s.params[n::PARAM_DEVICE_KIND], "loop");
     }

@@ -93,7 +93,8 @@ impl Scenario for Io {
     }
 
     fn estimate(cfg: &Config, _cpus: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(cfg.points()) * (cfg.warmup + cfg.seconds + 0.8) + 1.0)
+        // Plus up to four short unthrottled baselines.
+        Duration::from_secs_f64(f64::from(cfg.points()) * (cfg.warmup + cfg.seconds + 0.8) + 7.0)
     }
 
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
@@ -109,9 +110,11 @@ impl Scenario for Io {
         let total = cfg.points();
         ctx.advance(0, total);
         let mut out = Vec::new();
+        let mut baselines = points::Baselines::default();
         for p in points::throttled(cfg) {
             interrupted()?;
-            out.push(points::measure(ctx, cfg, &target, &p, out.is_empty())?);
+            let first = out.is_empty();
+            out.push(points::measure(ctx, cfg, &target, &p, first, &mut baselines)?);
             ctx.tick();
         }
         if cfg.buffered_mib > 0.0 {

@@ -148,6 +148,47 @@ fn base(ctx: &Ctx, target: &Target, cfg: &Config) -> Point {
         .param("warmup", cfg.warmup)
 }
 
+/// What the device does without a limit, per (op, request size): a
+/// limit above it cannot bind, so its point is a skip, not a failure.
+#[derive(Debug, Default)]
+pub struct Baselines(std::collections::BTreeMap<(&'static str, u64), (f64, f64)>);
+
+impl Baselines {
+    /// Bytes/s and IOs/s of `op` with `block`-byte requests, unthrottled
+    /// (a short window, measured once).
+    fn get(
+        &mut self,
+        ctx: &Ctx,
+        cfg: &Config,
+        target: &Target,
+        op: &'static str,
+        block: u64,
+    ) -> Result<(f64, f64), ScenarioError> {
+        if let Some(b) = self.0.get(&(op, block)) {
+            return Ok(*b);
+        }
+        let mut short = cfg.clone();
+        short.seconds = cfg.seconds.min(1.0);
+        short.warmup = cfg.warmup.min(0.2);
+        let job = Job {
+            op,
+            block,
+            sync: 0,
+            limits: Limits::default(),
+        };
+        let m = window::run(ctx, &short, target, &[job])?
+            .pop()
+            .ok_or_else(|| ScenarioError::failed("no baseline measurement"))?;
+        let per_s = |c: Option<u64>| c.unwrap_or(0) as f64 / m.secs;
+        let b = match op {
+            "read" => (per_s(m.io.rbytes), per_s(m.io.rios)),
+            _ => (per_s(m.io.wbytes), per_s(m.io.wios)),
+        };
+        self.0.insert((op, block), b);
+        Ok(b)
+    }
+}
+
 /// Runs one throttled point; `with_psi_check` adds the io-pressure check.
 pub fn measure(
     ctx: &Ctx,
@@ -155,7 +196,10 @@ pub fn measure(
     target: &Target,
     p: &Throttled,
     with_psi_check: bool,
+    baselines: &mut Baselines,
 ) -> Result<ScenarioResult, ScenarioError> {
+    let (bps, iops) = baselines.get(ctx, cfg, target, p.kind.op(), p.block)?;
+    let unthrottled = p.kind.shown(if p.kind.is_bps() { bps } else { iops });
     let job = Job {
         op: p.kind.op(),
         block: p.block,
@@ -170,7 +214,8 @@ pub fn measure(
     } else {
         "blkio.throttle.io_service_bytes / io_serviced"
     };
-    Ok(throttled_result(base(ctx, target, cfg), p, &m, counters, with_psi_check))
+    let point = base(ctx, target, cfg);
+    Ok(throttled_result(point, p, &m, counters, with_psi_check, unthrottled))
 }
 
 /// Metrics and checks of a throttled point.
@@ -180,6 +225,7 @@ pub fn throttled_result(
     m: &Measured,
     counters: &str,
     with_psi_check: bool,
+    unthrottled: f64,
 ) -> ScenarioResult {
     let k = p.kind;
     let limit = k.shown(p.value as f64);
@@ -192,9 +238,16 @@ pub fn throttled_result(
         crate::sandbox::Exit::Code(0) => String::new(),
         e => format!("; the workload ended with {e}"),
     };
+    // The device alone must be faster than the band's top, or the limit
+    // does not bind and the point says nothing about the throttle.
+    let binds = unthrottled > limit * (1.0 + tol);
+    let status = match (binds, within && ended.is_empty()) {
+        (false, _) => Status::Skip,
+        (true, ok) => Status::pass_if(ok),
+    };
     let check = Check::new(
         n::WITHIN_LIMIT,
-        Status::pass_if(within && ended.is_empty()),
+        status,
         format!(
             "{} rate = limit {} {} ± {}% ({:.3} – {:.3})",
             k.op(),
@@ -213,7 +266,17 @@ pub fn throttled_result(
             ),
             _ => format!("no {} counter for the device in {counters}{ended}", k.name()),
         },
-        "",
+        if binds {
+            String::new()
+        } else {
+            format!(
+                "the limit does not bind: the device does only {} {} unthrottled ({} requests of {} KiB, one at a time); a faster device or a lower limit is needed",
+                fmt(unthrottled),
+                k.unit(),
+                k.op(),
+                p.block >> 10
+            )
+        },
     );
     let workload = m.done.as_ref().filter(|d| d.t_ns > 0).map(|d| {
         let n = if k.is_bps() { d.bytes } else { d.ios };
@@ -224,6 +287,7 @@ pub fn throttled_result(
         .param(n::PARAM_LIMIT_VALUE, p.value)
         .param(n::PARAM_OP, k.op())
         .param("block", p.block)
+        .param("unthrottled", unthrottled)
         .metric(Metric::with_target(n::ACCURACY, "ratio", 1.0, acc.into_iter().collect()))
         .metric(Metric::with_target(n::RATE, k.unit(), limit, rate.into_iter().collect()))
         .metric(Metric::new(
@@ -426,7 +490,7 @@ mod tests {
             rbytes: Some(5 << 20),
             ..Default::default()
         };
-        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", true);
+        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", true, 1e9);
         assert_eq!(r.metrics[0].name, n::ACCURACY);
         assert!((r.metrics[0].samples[0] - 1.0).abs() < 1e-9);
         assert_eq!(r.checks[0].status, Status::Pass);
@@ -438,13 +502,21 @@ mod tests {
             rbytes: Some(6 << 20),
             ..Default::default()
         };
-        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", false);
+        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", false, 1e9);
         assert_eq!(r.checks[0].status, Status::Fail);
         assert_eq!(r.checks.len(), 1);
         // No counter: fails, and says so.
-        let r = throttled_result(point(), &p, &measured(IoStats::default(), 5.0), "io.stat", false);
+        let r = throttled_result(point(), &p, &measured(IoStats::default(), 5.0), "io.stat", false, 1e9);
         assert_eq!(r.checks[0].status, Status::Fail);
         assert!(r.checks[0].observed.contains("no rbps counter"));
+        // A device slower than the band's top: the limit does not bind.
+        let io = IoStats {
+            rbytes: Some(2 << 20),
+            ..Default::default()
+        };
+        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", false, 1.05);
+        assert_eq!(r.checks[0].status, Status::Skip);
+        assert!(r.checks[0].detail.contains("does not bind"), "{:?}", r.checks[0]);
     }
 
     #[test]
@@ -460,7 +532,7 @@ mod tests {
             wios: Some(560),
             ..Default::default()
         };
-        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", false);
+        let r = throttled_result(point(), &p, &measured(io, 5.0), "io.stat", false, 1e9);
         assert!((r.metrics[1].samples[0] - 112.0).abs() < 1e-9);
         assert_eq!(r.checks[0].status, Status::Pass);
     }
