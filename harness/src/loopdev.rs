@@ -156,9 +156,9 @@ impl LoopDevice {
                 Err(e) => return Err(io_err(format!("attach {}", path.display()))(e)),
             }
         }
-        Err(io_err("attach a free loop device")(
-            last.unwrap_or_else(|| std::io::Error::from_raw_os_error(libc::EBUSY)),
-        ))
+        Err(io_err("attach a free loop device")(last.unwrap_or_else(
+            || std::io::Error::from_raw_os_error(libc::EBUSY),
+        )))
     }
 
     /// Detaches and removes the backing file now, reporting errors.
@@ -199,10 +199,7 @@ fn attach(lo: &File, file: &File, backing: &Path) -> std::io::Result<bool> {
     // SAFETY: plain-old-data struct, all zeros is valid.
     let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
     info.lo_file_name = name_bytes(backing);
-    for flags in [
-        LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO,
-        LO_FLAGS_AUTOCLEAR,
-    ] {
+    for flags in [LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO, LO_FLAGS_AUTOCLEAR] {
         info.lo_flags = flags;
         let cfg = LoopConfig {
             fd: file.as_raw_fd() as u32,
@@ -230,7 +227,13 @@ fn attach(lo: &File, file: &File, backing: &Path) -> std::io::Result<bool> {
     }
     info.lo_flags = LO_FLAGS_AUTOCLEAR;
     // SAFETY: LOOP_SET_STATUS64 reads a struct loop_info64 we own.
-    if unsafe { libc::ioctl(lo.as_raw_fd(), LOOP_SET_STATUS64, &info as *const LoopInfo64) } != 0
+    if unsafe {
+        libc::ioctl(
+            lo.as_raw_fd(),
+            LOOP_SET_STATUS64,
+            &info as *const LoopInfo64,
+        )
+    } != 0
     {
         let e = std::io::Error::last_os_error();
         let _ = clear(lo);

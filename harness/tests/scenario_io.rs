@@ -52,7 +52,14 @@ fn start(suite: &str, dir: &tempfile::TempDir) -> Child {
     let s = dir.path().join("s.toml");
     std::fs::write(&s, suite).unwrap();
     Command::new(env!("CARGO_BIN_EXE_isobench"))
-        .args(["run", "--suite", s.to_str().unwrap(), "--scenario", "io", "-o"])
+        .args([
+            "run",
+            "--suite",
+            s.to_str().unwrap(),
+            "--scenario",
+            "io",
+            "-o",
+        ])
         .arg(dir.path().join("r.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -64,7 +71,10 @@ fn start(suite: &str, dir: &tempfile::TempDir) -> Child {
 fn wait_attached(c: &mut Child) {
     let end = Instant::now() + Duration::from_secs(120);
     while loops_of(c.id()).is_empty() {
-        assert!(c.try_wait().unwrap().is_none(), "the run ended before attaching");
+        assert!(
+            c.try_wait().unwrap().is_none(),
+            "the run ended before attaching"
+        );
         assert!(Instant::now() < end, "no loop device attached within 120 s");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -83,7 +93,11 @@ fn io_points_have_their_rows_and_leave_no_loop_device() {
     // Accuracy checks may fail on a loaded machine (0.5 s windows); the
     // run itself must not be refused or error out.
     assert!(matches!(out.code(), Some(0) | Some(1)), "{out:?}");
-    let io: Vec<_> = r.scenarios.iter().filter(|s| s.name == n::SCENARIO).collect();
+    let io: Vec<_> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.name == n::SCENARIO)
+        .collect();
     if io.len() == 1 && io[0].checks.iter().all(|c| c.status == Status::Skip) {
         common::skipped(&format!("io skipped here: {:?}", io[0].checks));
         return;
@@ -106,14 +120,20 @@ fn io_points_have_their_rows_and_leave_no_loop_device() {
     }
     // The first point carries the io-pressure check (a skip says why).
     assert!(io[0].checks.iter().any(|c| c.name == n::IO_PRESSURE));
-    let ops: Vec<&str> = io.iter().map(|s| s.params[n::PARAM_OP].as_str().unwrap()).collect();
+    let ops: Vec<&str> = io
+        .iter()
+        .map(|s| s.params[n::PARAM_OP].as_str().unwrap())
+        .collect();
     assert_eq!(ops, ["read", "write", "read", "write", "buffered"]);
     let b = &io[4];
     assert!(b
         .checks
         .iter()
         .any(|c| c.name == n::BUFFERED_V1_BYPASS || c.name == n::WRITEBACK_CHARGED));
-    assert!(b.metrics.iter().any(|m| m.name == n::BUFFERED_RATIO && !m.samples.is_empty()));
+    assert!(b
+        .metrics
+        .iter()
+        .any(|m| m.name == n::BUFFERED_RATIO && !m.samples.is_empty()));
     assert!(loops_of(pid).is_empty(), "{:?}", loops_of(pid));
     assert!(dirs_of(pid).is_empty(), "{:?}", dirs_of(pid));
 }

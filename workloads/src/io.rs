@@ -1,5 +1,8 @@
 //! `io --path P --op read|write|buffered --block B --seconds S [--span N]
-//! [--sync N]`: block IO for the `io` scenario's throttling checks.
+//! [--sync N] [--depth D]`: block IO for the `io` scenario's throttling
+//! checks. `D` threads keep up to `D` requests in flight (fio's iodepth),
+//! so a throttle always has a request waiting and a late wake-up of one
+//! thread does not lose the limit's budget.
 //!
 //! `read` and `write` use O_DIRECT with a page-aligned buffer of `B`
 //! bytes (each request reaches the device, none is absorbed by the page
@@ -60,8 +63,7 @@ struct Aligned {
 
 impl Aligned {
     fn new(len: usize) -> Result<Aligned, String> {
-        let layout =
-            Layout::from_size_align(len, ALIGN).map_err(|e| format!("io: buffer: {e}"))?;
+        let layout = Layout::from_size_align(len, ALIGN).map_err(|e| format!("io: buffer: {e}"))?;
         // SAFETY: the layout has a non-zero size (checked by the caller).
         let ptr = unsafe { alloc_zeroed(layout) };
         if ptr.is_null() {
@@ -84,8 +86,12 @@ impl Drop for Aligned {
 }
 
 pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
-    let f = Flags::parse("io", args, &["path", "op", "block", "seconds", "span", "sync"])
-        .map_err(Failure::Usage)?;
+    let f = Flags::parse(
+        "io",
+        args,
+        &["path", "op", "block", "seconds", "span", "sync", "depth"],
+    )
+    .map_err(Failure::Usage)?;
     let path = f
         .get("path")
         .filter(|p| !p.is_empty())
@@ -108,8 +114,29 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
     let span = f.get("span").map(|_| f.bytes("span", None)).transpose();
     let span = span.map_err(Failure::Usage)?;
     let sync = f.bytes("sync", Some(1 << 20)).map_err(Failure::Usage)?;
+    let depth = f.u64_in("depth", 1, 1, 64).map_err(Failure::Usage)?;
     rep.ready();
-    run(rep, path, op, block as usize, seconds, span, sync).map_err(Failure::Runtime)
+    let job = Job {
+        path,
+        op,
+        block: block as usize,
+        seconds,
+        span,
+        sync,
+        depth,
+    };
+    run(rep, &job).map_err(Failure::Runtime)
+}
+
+/// What `io` was asked to do.
+struct Job<'a> {
+    path: &'a str,
+    op: Op,
+    block: usize,
+    seconds: f64,
+    span: Option<u64>,
+    sync: u64,
+    depth: u64,
 }
 
 fn open(path: &str, op: Op) -> Result<File, String> {
@@ -124,67 +151,85 @@ fn open(path: &str, op: Op) -> Result<File, String> {
     o.open(path).map_err(|e| format!("io: open {path}: {e}"))
 }
 
-fn run(
-    rep: &Reporter,
-    path: &str,
-    op: Op,
-    block: usize,
-    seconds: f64,
-    span: Option<u64>,
-    sync: u64,
-) -> Result<(), String> {
+fn run(rep: &Reporter, j: &Job) -> Result<(), String> {
     let start = sys::mono_ns();
-    let end = start + (seconds * 1e9) as i64;
-    let mut file = open(path, op)?;
-    let size = match span {
+    let end = start + (j.seconds * 1e9) as i64;
+    let mut file = open(j.path, j.op)?;
+    let size = match j.span {
         Some(s) => s,
         None => file
             .seek(SeekFrom::End(0))
-            .map_err(|e| format!("io: size of {path}: {e}"))?,
+            .map_err(|e| format!("io: size of {}: {e}", j.path))?,
     };
-    let blocks = size / block as u64;
+    let blocks = size / j.block as u64;
     if blocks == 0 {
         return Err(format!(
-            "io: {path} holds {size} bytes, less than one {block}-byte block"
+            "io: {} holds {size} bytes, less than one {}-byte block",
+            j.path, j.block
         ));
     }
-    let mut buf = Aligned::new(block)?;
-    let buf = buf.as_mut();
-    buf.fill(0xa5);
-    let (mut bytes, mut ios, mut unsynced, mut i) = (0u64, 0u64, 0u64, 0u64);
-    while sys::mono_ns() < end {
-        let off = (i % blocks) * block as u64;
-        i += 1;
-        let r = match op {
-            Op::Read => file.read_at(buf, off),
-            Op::Write | Op::Buffered => file.write_at(buf, off),
-        };
-        let n = r.map_err(|e| format!("io: {} {path} at {off}: {e}", op.name()))?;
-        bytes += n as u64;
-        ios += 1;
-        if op == Op::Buffered {
-            unsynced += n as u64;
-            if sync > 0 && unsynced >= sync {
-                file.sync_data()
-                    .map_err(|e| format!("io: fdatasync {path}: {e}"))?;
-                unsynced = 0;
-            }
-        }
-    }
-    if op == Op::Buffered && sync > 0 && unsynced > 0 {
-        file.sync_data()
-            .map_err(|e| format!("io: fdatasync {path}: {e}"))?;
+    // Thread t does blocks t, t + depth, t + 2·depth, … (wrapping).
+    let results: Vec<Result<(u64, u64), String>> = std::thread::scope(|s| {
+        let file = &file;
+        let handles: Vec<_> = (0..j.depth)
+            .map(|t| s.spawn(move || worker(file, j, blocks, t, end)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("io: a thread panicked".into()))
+            })
+            .collect()
+    });
+    let (mut bytes, mut ios) = (0, 0);
+    for r in results {
+        let (b, n) = r?;
+        bytes += b;
+        ios += n;
     }
     rep.emit(
         &Obj::event("io_done")
-            .str("op", op.name())
+            .str("op", j.op.name())
             .u64("bytes", bytes)
             .u64("ios", ios)
-            .u64("block", block as u64)
+            .u64("block", j.block as u64)
             .u64("t_ns", sys::since(start, sys::mono_ns()))
             .line(),
     );
     Ok(())
+}
+
+/// One thread's requests until `end`: (bytes, requests).
+fn worker(file: &File, j: &Job, blocks: u64, t: u64, end: i64) -> Result<(u64, u64), String> {
+    let mut buf = Aligned::new(j.block)?;
+    let buf = buf.as_mut();
+    buf.fill(0xa5);
+    let (mut bytes, mut ios, mut unsynced, mut i) = (0u64, 0u64, 0u64, t);
+    while sys::mono_ns() < end {
+        let off = (i % blocks) * j.block as u64;
+        i += j.depth;
+        let r = match j.op {
+            Op::Read => file.read_at(buf, off),
+            Op::Write | Op::Buffered => file.write_at(buf, off),
+        };
+        let n = r.map_err(|e| format!("io: {} {} at {off}: {e}", j.op.name(), j.path))?;
+        bytes += n as u64;
+        ios += 1;
+        if j.op == Op::Buffered {
+            unsynced += n as u64;
+            if j.sync > 0 && unsynced >= j.sync {
+                file.sync_data()
+                    .map_err(|e| format!("io: fdatasync {}: {e}", j.path))?;
+                unsynced = 0;
+            }
+        }
+    }
+    if j.op == Op::Buffered && j.sync > 0 && unsynced > 0 {
+        file.sync_data()
+            .map_err(|e| format!("io: fdatasync {}: {e}", j.path))?;
+    }
+    Ok((bytes, ios))
 }
 
 #[cfg(test)]

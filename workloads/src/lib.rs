@@ -59,9 +59,10 @@ subcommands:
                                           touch anonymous memory step by step
   pagecache --bytes B [--dir D] [--chunk C]
                                           write B bytes to a file (default dir /tmp)
-  io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--sync N]
+  io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--sync N] [--depth D]
                                           block IO on P for S seconds: O_DIRECT read or
-                                          write, or buffered writes with fdatasync every N
+                                          write, or buffered writes with fdatasync every N;
+                                          D threads keep D requests in flight
   forkbomb [--report-ms MS]               fork until refused; never exits
   tick --period-ms P --work-ms W [--count N]
                                           periodic task latency (default N 100)

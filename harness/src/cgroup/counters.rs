@@ -211,7 +211,10 @@ mod tests {
             (s.rbytes, s.wbytes, s.rios, s.wios),
             (Some(1 << 20), Some(2048), Some(256), Some(1))
         );
-        assert_eq!(IoStats::parse_v1("Total 0\n", "Total 0\n", "7:3").rbytes, Some(0));
+        assert_eq!(
+            IoStats::parse_v1("Total 0\n", "Total 0\n", "7:3").rbytes,
+            Some(0)
+        );
     }
 
     #[test]

@@ -142,7 +142,11 @@ pub struct IoMax {
 impl IoMax {
     /// Whether any of the four rates is limited.
     pub fn is_limited(&self) -> bool {
-        self.rbps.or(self.wbps).or(self.riops).or(self.wiops).is_some()
+        self.rbps
+            .or(self.wbps)
+            .or(self.riops)
+            .or(self.wiops)
+            .is_some()
     }
 }
 
@@ -233,7 +237,13 @@ mod tests {
     #[test]
     fn devnum_round_trip() {
         let d = DevNum::parse("7:12").unwrap();
-        assert_eq!(d, DevNum { major: 7, minor: 12 });
+        assert_eq!(
+            d,
+            DevNum {
+                major: 7,
+                minor: 12
+            }
+        );
         assert_eq!(d.to_string(), "7:12");
         assert_eq!(DevNum::from_raw(libc::makedev(259, 3)).to_string(), "259:3");
         for bad in ["7", "7:x", ":1", ""] {

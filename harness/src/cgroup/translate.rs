@@ -92,10 +92,16 @@ mod tests {
             "7:3 rbps=1048576 wbps=max riops=max wiops=500"
         );
         let v1 = blkio_throttle_lines(&l);
-        assert_eq!(v1[0], ("blkio.throttle.read_bps_device", "7:3 1048576".into()));
+        assert_eq!(
+            v1[0],
+            ("blkio.throttle.read_bps_device", "7:3 1048576".into())
+        );
         assert_eq!(v1[1], ("blkio.throttle.write_bps_device", "7:3 0".into()));
         assert_eq!(v1[2].1, "7:3 0");
-        assert_eq!(v1[3], ("blkio.throttle.write_iops_device", "7:3 500".into()));
+        assert_eq!(
+            v1[3],
+            ("blkio.throttle.write_iops_device", "7:3 500".into())
+        );
     }
 
     #[test]

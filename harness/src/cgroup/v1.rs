@@ -218,7 +218,8 @@ impl Cgroup for V1Cgroup {
         }
         if let Some(w) = l.io_weight {
             let p = self.dir(Controller::Io)?.join("blkio.bfq.weight");
-            let missing = "blkio.bfq.weight: no BFQ in this kernel (CONFIG_IOSCHED_BFQ, modprobe bfq)";
+            let missing =
+                "blkio.bfq.weight: no BFQ in this kernel (CONFIG_IOSCHED_BFQ, modprobe bfq)";
             parse::write_feature(&p, &w.clamp(1, 1000).to_string(), missing)?;
         }
         self.set(Pids, "pids.max", l.pids_max)
@@ -400,8 +401,16 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(cg.apply(&w), Err(CgroupError::Unsupported(_))));
-        fs::write(d.join("blkio.throttle.io_service_bytes"), "7:1 Write 4096\nTotal 4096\n").unwrap();
-        fs::write(d.join("blkio.throttle.io_serviced"), "7:1 Write 1\nTotal 1\n").unwrap();
+        fs::write(
+            d.join("blkio.throttle.io_service_bytes"),
+            "7:1 Write 4096\nTotal 4096\n",
+        )
+        .unwrap();
+        fs::write(
+            d.join("blkio.throttle.io_serviced"),
+            "7:1 Write 1\nTotal 1\n",
+        )
+        .unwrap();
         let s = cg.io_stats(dev).unwrap();
         assert_eq!((s.wbytes, s.wios, s.rbytes), (Some(4096), Some(1), Some(0)));
     }

@@ -272,7 +272,10 @@ mod tests {
     #[test]
     fn io_max_and_io_stat_as_v2_files() {
         let (_t, cg) = fixture(&[Controller::Io]);
-        let dev = DevNum { major: 254, minor: 0 };
+        let dev = DevNum {
+            major: 254,
+            minor: 0,
+        };
         let l = Limits {
             io_max: Some(super::super::IoMax {
                 dev,
@@ -286,7 +289,11 @@ mod tests {
             fs::read_to_string(cg.dir.join("io.max")).unwrap(),
             "254:0 rbps=max wbps=max riops=100 wiops=max"
         );
-        fs::write(cg.dir.join("io.stat"), "254:0 rbytes=8192 wbytes=0 rios=2 wios=0\n").unwrap();
+        fs::write(
+            cg.dir.join("io.stat"),
+            "254:0 rbytes=8192 wbytes=0 rios=2 wios=0\n",
+        )
+        .unwrap();
         assert_eq!(cg.io_stats(dev).unwrap().rios, Some(2));
         let (_t, no_io) = fixture(&[Controller::Cpu]);
         super::super::assert_unsupported(&no_io, [l]);

@@ -270,7 +270,7 @@ pub fn throttled_result(
             String::new()
         } else {
             format!(
-                "the limit does not bind: the device does only {} {} unthrottled ({} requests of {} KiB, one at a time); a faster device or a lower limit is needed",
+                "the limit does not bind: the device does only {} {} unthrottled ({} requests of {} KiB, `depth` in flight); a faster device or a lower limit is needed",
                 fmt(unthrottled),
                 k.unit(),
                 k.op(),

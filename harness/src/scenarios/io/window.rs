@@ -64,9 +64,10 @@ pub fn run(
     let mut running = Vec::new();
     for j in jobs {
         let (block, sync) = (j.block.to_string(), j.sync.to_string());
+        let depth = cfg.depth.to_string();
         let args = [
             "io", "--path", &path, "--op", j.op, "--block", &block, "--seconds", &secs,
-            "--sync", &sync,
+            "--sync", &sync, "--depth", &depth,
         ];
         let mut spec = SandboxSpec::workload(&args);
         spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");

@@ -76,17 +76,22 @@ mod tests {
     #[test]
     fn one_bar_per_point_with_a_ratio() {
         let mut r = empty_run("io");
-        for (op, limit, v, acc) in [("read", "rbps", 1048576.0, 0.98), ("write", "wiops", 500.0, 1.02)] {
+        for (op, limit, v, acc) in [
+            ("read", "rbps", 1048576.0, 0.98),
+            ("write", "wiops", 500.0, 1.02),
+        ] {
             let mut s = scenario(
                 n::SCENARIO,
                 "native",
                 serde_json::json!({ n::PARAM_OP: op, n::PARAM_LIMIT: limit, n::PARAM_LIMIT_VALUE: v }),
             );
-            s.metrics.push(Metric::new(n::ACCURACY, "ratio", Better::Target, vec![acc]));
+            s.metrics
+                .push(Metric::new(n::ACCURACY, "ratio", Better::Target, vec![acc]));
             r.scenarios.push(s);
         }
         // A skip row has no ratio: no bar.
-        r.scenarios.push(scenario(n::SCENARIO, "native", serde_json::json!({})));
+        r.scenarios
+            .push(scenario(n::SCENARIO, "native", serde_json::json!({})));
         let p = plots(&r);
         assert_eq!(p.len(), 1);
         let PlotKind::Bars(b) = &p[0].kind else {
