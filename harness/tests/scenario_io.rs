@@ -67,6 +67,23 @@ fn start(suite: &str, dir: &tempfile::TempDir) -> Child {
         .unwrap()
 }
 
+/// Starts a run with 60 s points and waits until it has attached its loop
+/// device: (the run, its pid, the temp dir guard).
+fn start_attached() -> (Child, u32, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let long = SMALL.replace("seconds = 0.5", "seconds = 60.0");
+    let mut c = start(&long, &dir);
+    let pid = c.id();
+    wait_attached(&mut c);
+    (c, pid, dir)
+}
+
+/// Neither a loop device nor a backing directory of run `pid` is left.
+fn assert_gone(pid: u32) {
+    assert!(loops_of(pid).is_empty(), "{:?}", loops_of(pid));
+    assert!(dirs_of(pid).is_empty(), "{:?}", dirs_of(pid));
+}
+
 /// Waits (bounded) until the run has attached its loop device.
 fn wait_attached(c: &mut Child) {
     let end = Instant::now() + Duration::from_secs(120);
@@ -134,8 +151,7 @@ fn io_points_have_their_rows_and_leave_no_loop_device() {
         .metrics
         .iter()
         .any(|m| m.name == n::BUFFERED_RATIO && !m.samples.is_empty()));
-    assert!(loops_of(pid).is_empty(), "{:?}", loops_of(pid));
-    assert!(dirs_of(pid).is_empty(), "{:?}", dirs_of(pid));
+    assert_gone(pid);
 }
 
 #[test]
@@ -143,17 +159,12 @@ fn sigint_detaches_the_loop_device() {
     if !can_run("scenario_io::sigint_detaches_the_loop_device") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let long = SMALL.replace("seconds = 0.5", "seconds = 60.0");
-    let mut c = start(&long, &dir);
-    let pid = c.id();
-    wait_attached(&mut c);
+    let (mut c, pid, _dir) = start_attached();
     // SAFETY: kill(2) on our own child, not yet reaped.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
     let st = c.wait().unwrap();
     assert_eq!(st.code(), Some(130), "{st:?}");
-    assert!(loops_of(pid).is_empty(), "{:?}", loops_of(pid));
-    assert!(dirs_of(pid).is_empty(), "{:?}", dirs_of(pid));
+    assert_gone(pid);
 }
 
 #[test]
@@ -161,11 +172,7 @@ fn cleanup_detaches_what_a_killed_run_left() {
     if !can_run("scenario_io::cleanup_detaches_what_a_killed_run_left") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let long = SMALL.replace("seconds = 0.5", "seconds = 60.0");
-    let mut c = start(&long, &dir);
-    let pid = c.id();
-    wait_attached(&mut c);
+    let (mut c, pid, _dir) = start_attached();
     c.kill().unwrap();
     c.wait().unwrap();
     let out = common::isobench(&["cleanup"]);
@@ -176,6 +183,5 @@ fn cleanup_detaches_what_a_killed_run_left() {
     while !loops_of(pid).is_empty() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(loops_of(pid).is_empty(), "{:?}", loops_of(pid));
-    assert!(dirs_of(pid).is_empty(), "{:?}", dirs_of(pid));
+    assert_gone(pid);
 }

@@ -126,6 +126,22 @@ impl Target {
         }
     }
 
+    /// Where the buffered writer writes, and how many bytes (`--span`):
+    /// on a filesystem a new, empty file, so its inode's writeback belongs
+    /// to the writer's cgroup (cgroup writeback attaches an inode to the
+    /// cgroup that first dirties it; the data file was filled by isobench);
+    /// on a loop device the device itself.
+    pub fn buffered_file(&self, size: u64) -> Result<(PathBuf, u64), ScenarioError> {
+        match self {
+            Target::Loop(l) => Ok((l.path.clone(), size)),
+            Target::Dir { dir, .. } => {
+                let f = dir.join("buffered.img");
+                std::fs::File::create(&f).map_err(|e| failed(format!("{}: {e}", f.display())))?;
+                Ok((f, size))
+            }
+        }
+    }
+
     pub fn dev(&self) -> DevNum {
         match self {
             Target::Loop(l) => l.dev,

@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, cfg: &Config, target: &Target) -> Result<ScenarioResult, S
         op: "read",
         block: cfg.block_kib << 10,
         sync: 0,
+        file: None,
         limits: Limits {
             io_weight: Some(w),
             ..Default::default()

@@ -20,6 +20,8 @@ pub struct Job {
     pub block: u64,
     /// Buffered writes: fdatasync every this many bytes (0: never).
     pub sync: u64,
+    /// Another file than the target's, with the bytes to write there.
+    pub file: Option<(std::path::PathBuf, u64)>,
     pub limits: Limits,
 }
 
@@ -59,20 +61,34 @@ pub fn run(
 ) -> Result<Vec<Measured>, ScenarioError> {
     let on_v2 = ctx.set.on_v2(Controller::Io);
     let dev = target.dev();
-    let path = target.path().to_string_lossy().into_owned();
     let secs = (cfg.warmup + cfg.seconds + 0.5).to_string();
     let mut running = Vec::new();
     for j in jobs {
         let (block, sync) = (j.block.to_string(), j.sync.to_string());
         let depth = cfg.depth.to_string();
-        let args = [
+        let path = match &j.file {
+            Some((f, _)) => f.to_string_lossy().into_owned(),
+            None => target.path().to_string_lossy().into_owned(),
+        };
+        let mut args: Vec<String> = [
             "io", "--path", &path, "--op", j.op, "--block", &block, "--seconds", &secs,
             "--sync", &sync, "--depth", &depth,
-        ];
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Some((_, span)) = &j.file {
+            args.extend(["--span".to_string(), span.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut spec = SandboxSpec::workload(&args);
         spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
         spec.limits = j.limits.clone();
-        spec.accounting = vec![Controller::Io];
+        // Page cache charged to the sandbox's own memory cgroup: v2 cgroup
+        // writeback needs both controllers to charge writeback to it.
+        spec.accounting = match j.op {
+            "buffered" => vec![Controller::Io, Controller::Memory],
+            _ => vec![Controller::Io],
+        };
         spec.deadline = Duration::from_secs_f64(cfg.warmup + cfg.seconds + 30.0);
         running.push(ctx.launch(&spec)?);
     }
