@@ -103,7 +103,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         ))
     })?;
     let block = f.bytes("block", Some(64 << 10)).map_err(Failure::Usage)?;
-    if block == 0 || block % ALIGN as u64 != 0 || block > 64 << 20 {
+    if block == 0 || !block.is_multiple_of(ALIGN as u64) || block > 64 << 20 {
         return Err(Failure::Usage(format!(
             "io: --block must be a multiple of {ALIGN} up to 64M"
         )));

@@ -71,7 +71,7 @@ impl Scenario for Io {
         }
         check_within("block-kib", c.block_kib, 4, 4096, "")?;
         check_within("depth", c.depth, 1, 64, "")?;
-        reject_if(c.block_kib % 4 != 0, || {
+        reject_if(!c.block_kib.is_multiple_of(4), || {
             format!("block-kib {} must be a multiple of 4 (O_DIRECT alignment)", c.block_kib)
         })?;
         check_range("bps-tolerance-pct", c.bps_tolerance_pct, 0.1, 100.0)?;

@@ -39,6 +39,10 @@ pub struct Measured {
     pub psi: Option<(Pressure, Pressure, &'static str)>,
 }
 
+/// One reading of a sandbox's cgroup: its IO counters and io.pressure
+/// (with where it was read).
+type Reading = (IoStats, Option<(Pressure, &'static str)>);
+
 /// The device's counters in a sandbox's cgroup, from wherever the io
 /// controller lives (v1 blkio or v2 io).
 pub fn io_stats(view: &CgroupView, on_v2: bool, dev: DevNum) -> Result<IoStats, CgroupError> {
@@ -96,7 +100,7 @@ pub fn run(
         r.wait_ready()?;
     }
     crate::interrupt::sleep(Duration::from_secs_f64(cfg.warmup)).map_err(interrupted)?;
-    let read = |v: &CgroupView| -> Result<(IoStats, Option<(Pressure, &'static str)>), ScenarioError> {
+    let read = |v: &CgroupView| -> Result<Reading, ScenarioError> {
         let io = io_stats(v, on_v2, dev)?;
         let p = psi::source(v, ctx.set.mode)
             .and_then(|(d, what)| psi::read(&d, Resource::Io).map(|p| (p, what)));
