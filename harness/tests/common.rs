@@ -106,6 +106,7 @@ pub const PRECONDITIONS: &[&str] = &[
     "youki",
     "podman",
     "nspawn",
+    "loop",
 ];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.

@@ -226,6 +226,16 @@ fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
                 ));
             }
         }
+        ScenarioSpec::Io(c) => {
+            let rates_ok = c.bps_mib.iter().all(|b| b.is_finite() && *b > 0.0)
+                && c.iops.iter().all(|i| *i > 0);
+            if !duration_ok(c.seconds) || !rates_ok || !c.block_kib.is_multiple_of(4) {
+                return fail(format!(
+                    "seconds {} bps {:?} iops {:?} block {} KiB",
+                    c.seconds, c.bps_mib, c.iops, c.block_kib
+                ));
+            }
+        }
     }
     Ok(())
 }

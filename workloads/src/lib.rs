@@ -14,6 +14,7 @@ mod args;
 mod escape;
 mod forkbomb;
 mod hog;
+mod io;
 mod json;
 mod oci_shim;
 mod pagecache;
@@ -62,6 +63,10 @@ subcommands:
   pagecache --bytes B [--dir D] [--chunk C] [--hold-seconds H]
                                           write B bytes to a file (default dir /tmp);
                                           --hold-seconds: fsync, keep it open H s
+  io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--sync N] [--depth D]
+                                          block IO on P for S seconds: O_DIRECT read or
+                                          write, or buffered writes with fdatasync every N;
+                                          D threads keep D requests in flight
   forkbomb [--report-ms MS]               fork until refused; never exits
   tick --period-ms P --work-ms W [--count N]
                                           periodic task latency (default N 100)
@@ -114,6 +119,7 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
         "spin" => spin::main(rep, rest),
         "hog" => hog::main(rep, rest),
         "pagecache" => pagecache::main(rep, rest),
+        "io" => io::main(rep, rest),
         "forkbomb" => forkbomb::main(rep, rest),
         "tick" => tick::main(rep, rest),
         "probe" => probe::main(rep, rest),

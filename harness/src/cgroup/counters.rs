@@ -75,6 +75,73 @@ counters! {
     }
 }
 
+counters! {
+    /// Block IO done by a cgroup on one device: v2 `io.stat` keys, v1
+    /// `blkio.throttle.io_service_bytes` / `io_serviced` Read and Write.
+    IoStats [delta] {
+        rbytes, wbytes, rios, wios,
+    }
+}
+
+impl IoStats {
+    /// Parses v2 `io.stat` for device `dev` (`MAJ:MIN rbytes=… wbytes=…`).
+    /// A cgroup that has done no IO on the device has no line: zeros.
+    pub fn parse_v2(text: &str, dev: &str) -> IoStats {
+        let Some(line) = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(dev))
+        else {
+            return IoStats::zero();
+        };
+        let mut keys = BTreeMap::new();
+        for kv in line.split_whitespace().skip(1) {
+            if let Some((k, v)) = kv.split_once('=') {
+                if let Ok(n) = v.parse::<u64>() {
+                    keys.insert(k.to_string(), n);
+                }
+            }
+        }
+        let get = |k: &str| keys.get(k).copied();
+        IoStats {
+            rbytes: get("rbytes"),
+            wbytes: get("wbytes"),
+            rios: get("rios"),
+            wios: get("wios"),
+        }
+    }
+
+    /// Parses v1 `blkio.throttle.io_service_bytes` and `io_serviced` for
+    /// device `dev` (`MAJ:MIN Read N` lines); no line for it: zeros.
+    pub fn parse_v1(bytes: &str, serviced: &str, dev: &str) -> IoStats {
+        let find = |text: &str, op: &str| -> u64 {
+            text.lines()
+                .find_map(|l| {
+                    let mut w = l.split_whitespace();
+                    match (w.next(), w.next(), w.next()) {
+                        (Some(d), Some(o), Some(n)) if d == dev && o == op => n.parse().ok(),
+                        _ => None,
+                    }
+                })
+                .unwrap_or(0)
+        };
+        IoStats {
+            rbytes: Some(find(bytes, "Read")),
+            wbytes: Some(find(bytes, "Write")),
+            rios: Some(find(serviced, "Read")),
+            wios: Some(find(serviced, "Write")),
+        }
+    }
+
+    fn zero() -> IoStats {
+        IoStats {
+            rbytes: Some(0),
+            wbytes: Some(0),
+            rios: Some(0),
+            wios: Some(0),
+        }
+    }
+}
+
 /// Memory usage, peak and events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MemoryStats {
@@ -115,6 +182,40 @@ impl PidsStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_stat_v2_picks_the_device_line() {
+        let t = "8:0 rbytes=90 wbytes=1 rios=2 wios=3 dbytes=0 dios=0\n\
+                 7:3 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n";
+        let s = IoStats::parse_v2(t, "7:3");
+        assert_eq!(
+            (s.rbytes, s.wbytes, s.rios, s.wios),
+            (Some(4096), Some(8192), Some(1), Some(2))
+        );
+        // No IO yet on the device: no line, zeros.
+        assert_eq!(IoStats::parse_v2(t, "7:4").wbytes, Some(0));
+        // A kernel without a key: None.
+        assert_eq!(IoStats::parse_v2("7:3 rbytes=5", "7:3").wios, None);
+        let later = IoStats::parse_v2("7:3 rbytes=5096 wbytes=8192 rios=3 wios=2", "7:3");
+        assert_eq!(later.delta(&s).rbytes, Some(1000));
+        assert_eq!(later.delta(&s).rios, Some(2));
+    }
+
+    #[test]
+    fn blkio_v1_reads_read_and_write_of_the_device() {
+        let bytes = "7:3 Read 1048576\n7:3 Write 2048\n7:3 Sync 0\n7:3 Async 0\n\
+                     7:3 Discard 0\n7:3 Total 1050624\n8:0 Read 7\nTotal 1050631\n";
+        let ios = "7:3 Read 256\n7:3 Write 1\n7:3 Total 257\nTotal 257\n";
+        let s = IoStats::parse_v1(bytes, ios, "7:3");
+        assert_eq!(
+            (s.rbytes, s.wbytes, s.rios, s.wios),
+            (Some(1 << 20), Some(2048), Some(256), Some(1))
+        );
+        assert_eq!(
+            IoStats::parse_v1("Total 0\n", "Total 0\n", "7:3").rbytes,
+            Some(0)
+        );
+    }
 
     #[test]
     fn cpu_delta_saturates_and_keeps_none() {

@@ -94,6 +94,62 @@ impl fmt::Display for CpuList {
     }
 }
 
+/// A block device number, as cgroup files spell it (`MAJ:MIN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub struct DevNum {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl DevNum {
+    /// The device a `st_rdev` (block special file) or `st_dev` (a file on
+    /// it) names.
+    pub fn from_raw(dev: u64) -> Self {
+        DevNum {
+            major: libc::major(dev),
+            minor: libc::minor(dev),
+        }
+    }
+
+    /// Parses `MAJ:MIN`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (a, b) = s.trim().split_once(':')?;
+        Some(DevNum {
+            major: a.parse().ok()?,
+            minor: b.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for DevNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+/// Block IO throttling of one whole-disk device: bytes and IOs per second
+/// for reads and writes (None = unlimited). v1 writes the four
+/// `blkio.throttle.*_device` files, v2 one `io.max` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IoMax {
+    pub dev: DevNum,
+    pub rbps: Option<u64>,
+    pub wbps: Option<u64>,
+    pub riops: Option<u64>,
+    pub wiops: Option<u64>,
+}
+
+impl IoMax {
+    /// Whether any of the four rates is limited.
+    pub fn is_limited(&self) -> bool {
+        self.rbps
+            .or(self.wbps)
+            .or(self.riops)
+            .or(self.wiops)
+            .is_some()
+    }
+}
+
 /// Every limit isobench can put on a sandbox. `None` leaves the kernel default.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Limits {
@@ -119,6 +175,11 @@ pub struct Limits {
     /// v1 memory.oom_control oom_kill_disable.
     pub oom_kill_disable: bool,
     pub pids_max: Option<u64>,
+    /// Block IO throttling of one device.
+    pub io_max: Option<IoMax>,
+    /// Proportional IO weight (1..=1000; default 100): v2 `io.bfq.weight`
+    /// or `io.weight`, v1 `blkio.bfq.weight`. Needs BFQ (or v2 io.cost).
+    pub io_weight: Option<u64>,
 }
 
 impl Limits {
@@ -157,6 +218,9 @@ impl Limits {
         if self.pids_max.is_some() {
             v.push(Controller::Pids);
         }
+        if self.io_max.is_some() || self.io_weight.is_some() {
+            v.push(Controller::Io);
+        }
         v
     }
 }
@@ -178,6 +242,37 @@ mod tests {
         for bad in ["3-1", "a", "1,,2", "-1", "0-99999"] {
             assert!(CpuList::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn devnum_round_trip() {
+        let d = DevNum::parse("7:12").unwrap();
+        assert_eq!(
+            d,
+            DevNum {
+                major: 7,
+                minor: 12
+            }
+        );
+        assert_eq!(d.to_string(), "7:12");
+        assert_eq!(DevNum::from_raw(libc::makedev(259, 3)).to_string(), "259:3");
+        for bad in ["7", "7:x", ":1", ""] {
+            assert!(DevNum::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn io_limits_need_the_io_controller() {
+        let l = Limits {
+            io_max: Some(IoMax {
+                rbps: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(l.controllers(), vec![Controller::Io]);
+        assert!(l.io_max.unwrap().is_limited());
+        assert!(!IoMax::default().is_limited());
     }
 
     #[test]

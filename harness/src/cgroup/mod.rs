@@ -21,10 +21,10 @@ pub mod v1;
 pub mod v2;
 pub mod view;
 
-pub use counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
+pub use counters::{CpuStats, IoStats, MemoryEvents, MemoryStats, PidsStats};
 pub use error::{CgroupError, Result};
 pub use hierarchy::Hierarchies;
-pub use limits::{CpuList, CpuMax, Limits};
+pub use limits::{CpuList, CpuMax, DevNum, IoMax, Limits};
 pub use manager::CgroupSet;
 pub use view::{CgroupView, SandboxCgroup};
 
@@ -91,16 +91,19 @@ pub enum Controller {
     Memory,
     Pids,
     Freezer,
+    /// Block IO: v1 `blkio`, v2 `io`.
+    Io,
 }
 
 impl Controller {
-    pub const ALL: [Controller; 6] = [
+    pub const ALL: [Controller; 7] = [
         Controller::Cpu,
         Controller::Cpuacct,
         Controller::Cpuset,
         Controller::Memory,
         Controller::Pids,
         Controller::Freezer,
+        Controller::Io,
     ];
 
     /// Name in /proc/self/cgroup and mount options (v1).
@@ -112,6 +115,7 @@ impl Controller {
             Controller::Memory => "memory",
             Controller::Pids => "pids",
             Controller::Freezer => "freezer",
+            Controller::Io => "blkio",
         }
     }
 
@@ -127,6 +131,7 @@ impl Controller {
             Controller::Cpuset => Some("cpuset"),
             Controller::Memory => Some("memory"),
             Controller::Pids => Some("pids"),
+            Controller::Io => Some("io"),
             Controller::Cpuacct | Controller::Freezer => None,
         }
     }

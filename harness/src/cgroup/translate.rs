@@ -1,5 +1,7 @@
 //! The one place where v1 and v2 semantics are translated into each other.
 
+use super::limits::IoMax;
+
 /// Default v1 cpu.shares / v2 cpu.weight.
 pub const DEFAULT_SHARES: u64 = 1024;
 pub const DEFAULT_WEIGHT: u64 = 100;
@@ -45,9 +47,62 @@ pub fn user_hz_ticks_to_ns(ticks: u64, user_hz: u64) -> u64 {
     ticks.saturating_mul(1_000_000_000) / user_hz.max(1)
 }
 
+/// The v2 `io.max` line: `MAJ:MIN rbps=N wbps=max riops=max wiops=max`
+/// (every key written, so a rewrite also lifts what is now unlimited).
+pub fn io_max_line(l: &IoMax) -> String {
+    let v = |x: Option<u64>| x.map_or_else(|| "max".to_string(), |n| n.to_string());
+    format!(
+        "{} rbps={} wbps={} riops={} wiops={}",
+        l.dev,
+        v(l.rbps),
+        v(l.wbps),
+        v(l.riops),
+        v(l.wiops)
+    )
+}
+
+/// The v1 `blkio.throttle.*_device` writes: (file, `MAJ:MIN N`), where 0
+/// means unlimited (the kernel's spelling of "no rule").
+pub fn blkio_throttle_lines(l: &IoMax) -> [(&'static str, String); 4] {
+    let line = |x: Option<u64>| format!("{} {}", l.dev, x.unwrap_or(0));
+    [
+        ("blkio.throttle.read_bps_device", line(l.rbps)),
+        ("blkio.throttle.write_bps_device", line(l.wbps)),
+        ("blkio.throttle.read_iops_device", line(l.riops)),
+        ("blkio.throttle.write_iops_device", line(l.wiops)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::limits::DevNum;
     use super::*;
+
+    #[test]
+    fn io_limits_as_v2_and_v1_lines() {
+        let l = IoMax {
+            dev: DevNum { major: 7, minor: 3 },
+            rbps: Some(1 << 20),
+            wbps: None,
+            riops: None,
+            wiops: Some(500),
+        };
+        assert_eq!(
+            io_max_line(&l),
+            "7:3 rbps=1048576 wbps=max riops=max wiops=500"
+        );
+        let v1 = blkio_throttle_lines(&l);
+        assert_eq!(
+            v1[0],
+            ("blkio.throttle.read_bps_device", "7:3 1048576".into())
+        );
+        assert_eq!(v1[1], ("blkio.throttle.write_bps_device", "7:3 0".into()));
+        assert_eq!(v1[2].1, "7:3 0");
+        assert_eq!(
+            v1[3],
+            ("blkio.throttle.write_iops_device", "7:3 500".into())
+        );
+    }
 
     #[test]
     fn weight_shares_endpoints_and_defaults() {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
+use super::counters::{CpuStats, IoStats, MemoryEvents, MemoryStats, PidsStats};
 use super::error::{CgroupError, Result};
-use super::limits::Limits;
+use super::limits::{DevNum, Limits};
 use super::parse::{self, read_flat_keyed, read_u64_opt};
 use super::translate;
 use super::{teardown, Cgroup, Controller};
@@ -140,6 +140,21 @@ pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
     Ok(s)
 }
 
+/// Reads v1 block IO counters of device `dev` (blkio.throttle.*: counted
+/// for every bio, with or without a throttling rule).
+pub fn read_io_stats(d: &Path, dev: DevNum) -> Result<IoStats> {
+    let bytes = parse::read(&d.join("blkio.throttle.io_service_bytes"))?;
+    let ios = parse::read(&d.join("blkio.throttle.io_serviced"))?;
+    Ok(IoStats::parse_v1(&bytes, &ios, &dev.to_string()))
+}
+
+impl V1Cgroup {
+    /// Block IO counters of device `dev` (needs the blkio controller).
+    pub fn io_stats(&self, dev: DevNum) -> Result<IoStats> {
+        read_io_stats(self.dir(Controller::Io)?, dev)
+    }
+}
+
 impl Cgroup for V1Cgroup {
     fn apply(&self, l: &Limits) -> Result<()> {
         use Controller::{Cpu, Cpuset, Memory, Pids};
@@ -200,6 +215,17 @@ impl Cgroup for V1Cgroup {
             "memory.oom_control",
             l.oom_kill_disable.then_some(1),
         )?;
+        if let Some(io) = &l.io_max {
+            for (file, line) in translate::blkio_throttle_lines(io) {
+                self.set(Controller::Io, file, Some(line))?;
+            }
+        }
+        if let Some(w) = l.io_weight {
+            let p = self.dir(Controller::Io)?.join("blkio.bfq.weight");
+            let missing =
+                "blkio.bfq.weight: no BFQ in this kernel (CONFIG_IOSCHED_BFQ, modprobe bfq)";
+            parse::write_feature(&p, &w.clamp(1, 1000).to_string(), missing)?;
+        }
         self.set(Pids, "pids.max", l.pids_max)
     }
 
@@ -352,6 +378,45 @@ mod tests {
         );
         assert_eq!(r(mem.join("memory.oom_control")), "1");
         assert_eq!(r(cg.dirs[&Controller::Pids].join("pids.max")), "32");
+    }
+
+    #[test]
+    fn io_limits_and_counters_as_v1_files() {
+        let (t, mut cg) = fixture();
+        let d = t.path().join("blkio").join("isobench-x");
+        fs::create_dir_all(&d).unwrap();
+        cg.dirs.insert(Controller::Io, d.clone());
+        let dev = DevNum { major: 7, minor: 1 };
+        let l = Limits {
+            io_max: Some(super::super::IoMax {
+                dev,
+                wbps: Some(4 << 20),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.apply(&l).unwrap();
+        let r = |f: &str| fs::read_to_string(d.join(f)).unwrap();
+        assert_eq!(r("blkio.throttle.write_bps_device"), "7:1 4194304");
+        assert_eq!(r("blkio.throttle.read_bps_device"), "7:1 0");
+        // No BFQ: the weight is refused, not dropped.
+        let w = Limits {
+            io_weight: Some(200),
+            ..Default::default()
+        };
+        assert!(matches!(cg.apply(&w), Err(CgroupError::Unsupported(_))));
+        fs::write(
+            d.join("blkio.throttle.io_service_bytes"),
+            "7:1 Write 4096\nTotal 4096\n",
+        )
+        .unwrap();
+        fs::write(
+            d.join("blkio.throttle.io_serviced"),
+            "7:1 Write 1\nTotal 1\n",
+        )
+        .unwrap();
+        let s = cg.io_stats(dev).unwrap();
+        assert_eq!((s.wbytes, s.wios, s.rbytes), (Some(4096), Some(1), Some(0)));
     }
 
     /// Limits v1 cannot express (v2-only files, a burst the kernel lacks)

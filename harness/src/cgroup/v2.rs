@@ -3,11 +3,11 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use super::counters::{CpuStats, MemoryEvents, MemoryStats, PidsStats};
+use super::counters::{CpuStats, IoStats, MemoryEvents, MemoryStats, PidsStats};
 use super::error::{CgroupError, Result};
-use super::limits::Limits;
+use super::limits::{DevNum, Limits};
 use super::parse::{self, read_flat_keyed, read_u64_opt};
-use super::{teardown, Cgroup, Controller};
+use super::{teardown, translate, Cgroup, Controller};
 
 /// A v2 sandbox cgroup and the controllers enabled for it.
 #[derive(Debug, Clone)]
@@ -81,7 +81,19 @@ pub fn read_memory_stats(d: &Path) -> Result<MemoryStats> {
     })
 }
 
+/// Reads v2 `io.stat` of device `dev`.
+pub fn read_io_stats(d: &Path, dev: DevNum) -> Result<IoStats> {
+    let t = parse::read(&d.join("io.stat"))?;
+    Ok(IoStats::parse_v2(&t, &dev.to_string()))
+}
+
 impl V2Cgroup {
+    /// Block IO counters of device `dev` (needs the io controller).
+    pub fn io_stats(&self, dev: DevNum) -> Result<IoStats> {
+        need(self, Controller::Io)?;
+        read_io_stats(&self.dir, dev)
+    }
+
     /// Writes `value` (when given) to control file `file` of controller `c`.
     fn set(&self, c: Controller, file: &str, value: Option<impl Display>) -> Result<()> {
         let Some(v) = value else {
@@ -131,6 +143,23 @@ impl Cgroup for V2Cgroup {
             parse::write_feature(&d.join("memory.swap.max"), &s.to_string(), missing)?;
         }
         self.set(Memory, "memory.oom.group", l.oom_group.then_some(1))?;
+        self.set(
+            Controller::Io,
+            "io.max",
+            l.io_max.as_ref().map(translate::io_max_line),
+        )?;
+        if let Some(w) = l.io_weight {
+            need(self, Controller::Io)?;
+            let w = w.clamp(1, 1000);
+            // BFQ's own file where BFQ is loaded, else io.cost's io.weight.
+            let bfq = d.join("io.bfq.weight");
+            if bfq.exists() {
+                parse::write(&bfq, &w.to_string())?;
+            } else {
+                let missing = "io.weight / io.bfq.weight: neither BFQ nor io.cost in this kernel";
+                parse::write_feature(&d.join("io.weight"), &format!("default {w}"), missing)?;
+            }
+        }
         self.set(Pids, "pids.max", l.pids_max)
     }
 
@@ -245,6 +274,36 @@ mod tests {
         assert_eq!(r("memory.high"), (1u64 << 29).to_string());
         assert_eq!(r("memory.oom.group"), "1");
         assert_eq!(r("pids.max"), "64");
+    }
+
+    #[test]
+    fn io_max_and_io_stat_as_v2_files() {
+        let (_t, cg) = fixture(&[Controller::Io]);
+        let dev = DevNum {
+            major: 254,
+            minor: 0,
+        };
+        let l = Limits {
+            io_max: Some(super::super::IoMax {
+                dev,
+                riops: Some(100),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.apply(&l).unwrap();
+        assert_eq!(
+            fs::read_to_string(cg.dir.join("io.max")).unwrap(),
+            "254:0 rbps=max wbps=max riops=100 wiops=max"
+        );
+        fs::write(
+            cg.dir.join("io.stat"),
+            "254:0 rbytes=8192 wbytes=0 rios=2 wios=0\n",
+        )
+        .unwrap();
+        assert_eq!(cg.io_stats(dev).unwrap().rios, Some(2));
+        let (_t, no_io) = fixture(&[Controller::Cpu]);
+        super::super::assert_unsupported(&no_io, [l]);
     }
 
     #[test]

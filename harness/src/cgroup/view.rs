@@ -135,6 +135,7 @@ impl CgroupView {
         let mem = self.v2_for(Controller::Memory).is_some();
         let set = self.v2_for(Controller::Cpuset).is_some();
         let pids = self.v2_for(Controller::Pids).is_some();
+        let io = self.v2_for(Controller::Io).is_some();
         let side = |v2: bool| Limits {
             cpu_max: l.cpu_max.filter(|_| cpu == v2),
             cpu_weight: l.cpu_weight.filter(|_| cpu == v2),
@@ -149,6 +150,8 @@ impl CgroupView {
             oom_group: l.oom_group && mem == v2,
             oom_kill_disable: l.oom_kill_disable && mem == v2,
             pids_max: l.pids_max.filter(|_| pids == v2),
+            io_max: l.io_max.filter(|_| io == v2),
+            io_weight: l.io_weight.filter(|_| io == v2),
         };
         (side(false), side(true))
     }

@@ -54,6 +54,9 @@ pub fn cleanup(cgroup_parent: Option<&str>) -> Outcome {
     {
         println!("removed {}", d.display());
     }
+    for d in &stale.loops {
+        println!("detached {}", d.display());
+    }
     for pid in &stale.vms.qemus {
         println!("killed qemu {pid}");
     }

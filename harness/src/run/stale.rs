@@ -16,6 +16,8 @@ pub struct Stale {
     pub staging: Vec<PathBuf>,
     /// `isobench vm` scratch directories (and qemu processes still using one).
     pub vms: crate::vm::qemu::StaleVms,
+    /// Loop devices (the io scenario's) detached.
+    pub loops: Vec<PathBuf>,
 }
 
 impl Stale {
@@ -24,17 +26,19 @@ impl Stale {
             && self.containers == 0
             && self.staging.is_empty()
             && self.vms.workdirs.is_empty()
+            && self.loops.is_empty()
     }
 
-    /// "2 cgroup(s), 1 container(s), 1 staging dir(s), 1 VM dir(s), 0 qemu(s)".
+    /// "2 cgroup(s), 1 container(s), 1 staging dir(s), 1 VM dir(s), 0 qemu(s), 0 loop device(s)".
     pub fn summary(&self) -> String {
         format!(
-            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s)",
+            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s), {} loop device(s)",
             self.cgroups.len(),
             self.containers,
             self.staging.len(),
             self.vms.workdirs.len(),
-            self.vms.qemus.len()
+            self.vms.qemus.len(),
+            self.loops.len()
         )
     }
 }
@@ -64,6 +68,7 @@ pub fn cleanup_stale(set: &CgroupSet) -> Stale {
             .chain(crate::launchers::nspawn::cleanup_stale())
             .collect(),
         vms: crate::vm::qemu::cleanup_stale_workdirs(),
+        loops: crate::loopdev::cleanup_stale(),
     }
 }
 

@@ -54,6 +54,19 @@ pub enum Event {
     SupervisorDone {
         codes: Vec<i64>,
     },
+    /// `io`: the requests done.
+    IoDone(IoDone),
+}
+
+/// `io_done`: what the IO workload did.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct IoDone {
+    /// `read`, `write` or `buffered`.
+    pub op: String,
+    pub bytes: u64,
+    pub ios: u64,
+    pub block: u64,
+    pub t_ns: u64,
 }
 
 /// `pid1`: who the workload is in its pid namespace.
@@ -211,6 +224,7 @@ payloads! {
     as_pid1 => Pid1(Pid1);
     as_pid1_orphans => Pid1Orphans(Pid1Orphans);
     as_supervisor_child => SupervisorChild(SupervisorChild);
+    as_io_done => IoDone(IoDone);
 }
 
 impl Event {

@@ -209,6 +209,7 @@ scenarios! {
     Isolation => isolation::Isolation;
     Pid1 => pid1::Pid1;
     Supervisor => supervisor::Supervisor;
+    Io => io::Io;
 }
 
 /// Documents a config's parameters from its quick and default values;

@@ -6,6 +6,7 @@ pub mod cpu_latency;
 pub mod cpu_quota;
 pub mod cpu_weight;
 pub mod cpuset;
+pub mod io;
 pub mod isolation;
 pub mod memory_high;
 pub mod memory_oom;

@@ -190,6 +190,8 @@ mod tests {
             workload_cpu_ns: measured_cpus * w,
             spin_cpu_ns: measured_cpus * w,
             cgroup_total_ns: measured_cpus * w,
+            psi: None,
+            trigger: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod cpu_weight;
 mod draw;
 mod font;
 mod generic;
+mod io;
 mod memory_oom;
 mod memory_protection;
 mod pids;
@@ -53,6 +54,7 @@ pub fn build_all(r: &RunResults) -> Vec<PlotSpec> {
     specs.extend(memory_oom::plots(r));
     specs.extend(memory_protection::plots(r));
     specs.extend(pids::plots(r));
+    specs.extend(io::plots(r));
     specs.extend(generic::plots(r, CONSUMED_SERIES));
     specs.retain(|s| !s.is_empty());
     let mut seen: HashMap<String, usize> = HashMap::new();
