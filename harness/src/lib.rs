@@ -5,6 +5,7 @@ pub mod cli;
 pub mod env;
 pub mod interrupt;
 pub mod launchers;
+pub mod lxcfs;
 pub mod monitor;
 pub mod procfs;
 pub mod run;

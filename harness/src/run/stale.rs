@@ -16,6 +16,8 @@ pub struct Stale {
     pub staging: Vec<PathBuf>,
     /// `isobench vm` scratch directories (and qemu processes still using one).
     pub vms: crate::vm::qemu::StaleVms,
+    /// lxcfs daemons and FUSE mounts.
+    pub lxcfs: crate::lxcfs::StaleLxcfs,
 }
 
 impl Stale {
@@ -24,17 +26,20 @@ impl Stale {
             && self.containers == 0
             && self.staging.is_empty()
             && self.vms.workdirs.is_empty()
+            && self.lxcfs.mounts.is_empty()
+            && self.lxcfs.daemons.is_empty()
     }
 
     /// "2 cgroup(s), 1 container(s), 1 staging dir(s), 1 VM dir(s), 0 qemu(s)".
     pub fn summary(&self) -> String {
         format!(
-            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s)",
+            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s), {} lxcfs mount(s)",
             self.cgroups.len(),
             self.containers,
             self.staging.len(),
             self.vms.workdirs.len(),
-            self.vms.qemus.len()
+            self.vms.qemus.len(),
+            self.lxcfs.mounts.len()
         )
     }
 }
@@ -54,7 +59,11 @@ pub fn cleanup_stale(set: &CgroupSet) -> Stale {
             ));
         }
     }
+    // lxcfs first: its daemons are killed and mounts gone before the
+    // staging directory they live in is looked at.
+    let lxcfs = crate::lxcfs::cleanup_stale();
     Stale {
+        lxcfs,
         cgroups,
         containers: crate::launchers::oci::cleanup_stale(),
         staging: cleanup_stale_staging(&staging_base()),

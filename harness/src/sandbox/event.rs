@@ -128,6 +128,15 @@ pub struct Probe {
     pub cpuinfo_processors: Option<u64>,
     pub loadavg: Option<String>,
     pub uptime_s: Option<f64>,
+    /// `cpuN` lines of /proc/stat.
+    #[serde(default)]
+    pub stat_cpus: Option<u64>,
+    /// /sys/devices/system/cpu/online as a count (None: no sysfs).
+    #[serde(default)]
+    pub sys_cpus_online: Option<u64>,
+    /// Mount points of FUSE filesystems in /proc/self/mountinfo.
+    #[serde(default)]
+    pub fuse_mounts: Option<Vec<String>>,
 }
 
 /// `Event::as_spin(&e)` and the like: the payload of one kind, for

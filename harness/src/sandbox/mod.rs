@@ -8,7 +8,7 @@ pub mod workload;
 
 pub use event::Event;
 pub use native::{launch, launch_with, Cleanup, Running};
-pub use spec::{IdMap, Namespaces, NsSet, Rootfs, SandboxSpec};
+pub use spec::{IdMap, Namespaces, NsSet, ProcOverlay, Rootfs, SandboxSpec};
 
 use std::fmt;
 use std::time::Duration;

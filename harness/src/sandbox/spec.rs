@@ -198,6 +198,18 @@ pub struct SandboxSpec {
     pub deadline: Duration,
     /// Controllers to create for counters beyond those the limits need.
     pub accounting: Vec<crate::cgroup::Controller>,
+    /// Files bind-mounted over /proc/<name> once the sandbox's /proc is
+    /// mounted (lxcfs's virtualised views). Needs pid + mnt namespaces.
+    pub proc_overlays: Vec<ProcOverlay>,
+}
+
+/// A host file bind-mounted over `/proc/<name>` inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcOverlay {
+    /// The host file (e.g. `<lxcfs mount>/proc/meminfo`).
+    pub source: std::path::PathBuf,
+    /// The file under /proc it covers ("meminfo").
+    pub name: String,
 }
 
 impl SandboxSpec {
@@ -221,6 +233,7 @@ impl SandboxSpec {
             args: args.iter().map(|s| s.to_string()).collect(),
             deadline: Duration::from_secs(30),
             accounting: Vec::new(),
+            proc_overlays: Vec::new(),
         }
     }
 
@@ -238,6 +251,21 @@ impl SandboxSpec {
         }
         if self.hostname.is_some() && !self.namespaces.uts {
             return Err("setting a hostname needs a uts namespace (add uts)".into());
+        }
+        if !self.proc_overlays.is_empty() && !(self.namespaces.mnt && self.namespaces.pid) {
+            return Err("/proc overlays need a sandbox /proc: pid and mnt namespaces".into());
+        }
+        if let Some(o) = self.proc_overlays.iter().find(|o| {
+            o.name.is_empty()
+                || !o
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(format!(
+                "/proc overlay {:?} is not a plain /proc file name",
+                o.name
+            ));
         }
         if self.deadline.is_zero() {
             return Err("every workload needs a deadline > 0".into());
