@@ -92,7 +92,9 @@ pub fn suite_results(
 
 /// Preconditions `ISOBENCH_REQUIRE` may name (a typo there is an error, not
 /// a silently skipped requirement).
-pub const PRECONDITIONS: &[&str] = &["runc", "crun", "bwrap", "unshare", "kernel", "qemu"];
+pub const PRECONDITIONS: &[&str] = &[
+    "runc", "crun", "bwrap", "unshare", "kernel", "qemu", "lxcfs",
+];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.
 pub fn required(what: &str) -> bool {
