@@ -15,6 +15,7 @@ mod escape;
 mod forkbomb;
 mod hog;
 mod json;
+mod nest;
 mod oci_shim;
 mod pagecache;
 mod probe;
@@ -67,6 +68,11 @@ subcommands:
                                           cgroup limits and /proc/sys, mount, load
                                           a module, connect to \0NAME (harmless:
                                           current values are written back)
+  nest --cgroup v1|v2 --inner-memory BYTES [--inner-pids N] [--step BYTES]
+                                          make a sandbox inside this one (root in
+                                          pid+mnt+cgroup namespaces): hog and fork
+                                          under a larger inner limit, try the
+                                          delegation rules
 
 BYTES take suffixes K, M, G, T (powers of 1024), e.g. 4M or 1G.
 ";
@@ -110,6 +116,7 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
         "tick" => tick::main(rep, rest),
         "probe" => probe::main(rep, rest),
         "escape" => escape::main(rep, rest),
+        "nest" => nest::main(rep, rest),
         other => Err(Failure::Usage(format!(
             "unknown subcommand {other:?} (see --help)"
         ))),

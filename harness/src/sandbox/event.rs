@@ -27,6 +27,54 @@ pub enum Event {
     Probe(Box<Probe>),
     Escape(Escape),
     EscapeDone(EscapeDone),
+    /// `nest`: the outer sandbox's side (errno 0: the kernel allowed it).
+    Nest(Nest),
+    /// `nest`: the delegated child crossing the delegation boundary (v2).
+    NestBoundary(NestBoundary),
+    /// `nest`: the inner sandbox's pid 1: how its hog ended, its forks.
+    NestInner(NestInner),
+}
+
+/// `nest`, the outer side.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Nest {
+    /// "v1" or "v2".
+    pub cgroup: String,
+    /// Writing its pid into the cgroup whose subtree_control has controllers.
+    #[serde(default)]
+    pub enter_parent_errno: Option<i64>,
+    /// The controller enabled in `inner` that its parent did not give it.
+    #[serde(default)]
+    pub topdown_controller: Option<String>,
+    #[serde(default)]
+    pub topdown_errno: Option<i64>,
+    pub child_code: i64,
+    #[serde(default)]
+    pub inner_peak_bytes: Option<u64>,
+    #[serde(default)]
+    pub outer_peak_bytes: Option<u64>,
+    #[serde(default)]
+    pub inner_oom_kills: Option<u64>,
+}
+
+/// `nest_boundary`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NestBoundary {
+    /// Migrating to a cgroup outside its cgroup namespace (opened inside it).
+    pub cgroupns_errno: i64,
+    /// As the delegatee (euid 65534), migrating out of the delegated subtree.
+    pub lesser_euid_errno: i64,
+}
+
+/// `nest_inner`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NestInner {
+    /// Signal that ended the hog (0: it exited).
+    pub hog_signal: i64,
+    pub hog_code: i64,
+    /// Children forked before the kernel refused.
+    pub forks: u64,
+    pub fork_errno: i64,
 }
 
 /// `spin`: CPU spinner totals.
@@ -161,6 +209,9 @@ payloads! {
     as_tick => Tick(Tick);
     as_probe => Probe(Probe);
     as_forkbomb => Forkbomb(Forkbomb);
+    as_nest => Nest(Nest);
+    as_nest_boundary => NestBoundary(NestBoundary);
+    as_nest_inner => NestInner(NestInner);
 }
 
 impl Event {

@@ -205,6 +205,7 @@ scenarios! {
     Pagecache => pagecache::Pagecache;
     Pids => pids::Pids;
     Isolation => isolation::Isolation;
+    Nesting => nesting::Nesting;
 }
 
 /// Documents a config's parameters from its quick and default values;

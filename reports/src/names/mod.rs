@@ -9,6 +9,7 @@ pub mod cpuset;
 pub mod isolation;
 pub mod memory_high;
 pub mod memory_oom;
+pub mod nesting;
 pub mod pagecache;
 pub mod pids;
 pub mod startup;
