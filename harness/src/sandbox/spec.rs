@@ -252,7 +252,8 @@ impl SandboxSpec {
         if self.hostname.is_some() && !self.namespaces.uts {
             return Err("setting a hostname needs a uts namespace (add uts)".into());
         }
-        if !self.proc_overlays.is_empty() && !(self.namespaces.mnt && self.namespaces.pid) {
+        let own_proc = self.namespaces.mnt && self.namespaces.pid;
+        if !self.proc_overlays.is_empty() && !own_proc {
             return Err("/proc overlays need a sandbox /proc: pid and mnt namespaces".into());
         }
         if let Some(o) = self.proc_overlays.iter().find(|o| {
