@@ -259,6 +259,17 @@ fn fuse_mounts_naming(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that nothing in the staging directory starts with `tag`.
+fn assert_no_staging_named(tag: &str) {
+    let left: Vec<_> = std::fs::read_dir(isobench::run::staging_base())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(tag))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// Live processes whose command line names `needle`.
 fn processes_naming(needle: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -323,13 +334,7 @@ fn lxcfs_arm_virtualises_proc_and_leaves_no_mount() {
     let tag = format!("lxcfs-{}", set.run_id);
     assert_eq!(fuse_mounts_naming(&tag), Vec::<String>::new());
     assert_eq!(processes_naming(&tag), Vec::<i32>::new());
-    let left: Vec<_> = std::fs::read_dir(isobench::run::staging_base())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&tag))
-        .map(|e| e.path())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_no_staging_named(&tag);
     common::assert_clean(&set);
 }
 
@@ -407,13 +412,7 @@ fn cleanup_removes_the_lxcfs_of_a_sigkilled_run() {
             Vec::<i32>::new(),
             "lxcfs left running"
         );
-        let left: Vec<_> = std::fs::read_dir(isobench::run::staging_base())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&tag))
-            .map(|e| e.path())
-            .collect();
-        assert!(left.is_empty(), "left behind: {left:?}");
+        assert_no_staging_named(&tag);
         return;
     }
     panic!("five runs ended before their lxcfs mount was seen");
