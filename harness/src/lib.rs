@@ -6,6 +6,7 @@ pub mod env;
 pub mod interrupt;
 pub mod launchers;
 pub mod loopdev;
+pub mod lxcfs;
 pub mod monitor;
 pub mod procfs;
 pub mod run;

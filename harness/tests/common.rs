@@ -107,6 +107,7 @@ pub const PRECONDITIONS: &[&str] = &[
     "podman",
     "nspawn",
     "loop",
+    "lxcfs",
 ];
 
 /// Whether `ISOBENCH_REQUIRE` (a comma list) names precondition `what`.

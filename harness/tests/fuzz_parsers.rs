@@ -236,6 +236,14 @@ fn within_bounds(sc: &ScenarioSpec) -> Result<(), String> {
                 ));
             }
         }
+        ScenarioSpec::Nesting(c) => {
+            if c.inner_memory_mib <= c.outer_memory_mib || c.inner_pids <= c.outer_pids {
+                return fail(format!(
+                    "inner limits {} MiB / {} pids not above the outer {} MiB / {} pids",
+                    c.inner_memory_mib, c.inner_pids, c.outer_memory_mib, c.outer_pids
+                ));
+            }
+        }
     }
     Ok(())
 }

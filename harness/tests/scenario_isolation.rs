@@ -44,10 +44,14 @@ fn is_escape(s: &ScenarioResult) -> bool {
     s.params.get("probe").and_then(|p| p.as_str()) == Some("escape")
 }
 
+fn is_lxcfs(s: &ScenarioResult) -> bool {
+    s.params.get("lxcfs") == Some(&serde_json::Value::Bool(true))
+}
+
 /// The visibility probe's row of a namespace set.
 fn by_ns<'a>(r: &'a [ScenarioResult], ns: &str) -> &'a ScenarioResult {
     r.iter()
-        .find(|s| !is_escape(s) && s.params["namespaces"] == ns)
+        .find(|s| !is_escape(s) && !is_lxcfs(s) && s.params["namespaces"] == ns)
         .unwrap_or_else(|| panic!("no result for {ns}: {r:#?}"))
 }
 
@@ -95,9 +99,10 @@ fn baseline_leaks_and_the_full_set_isolates() {
     let (r, set) = run("iso", None);
     assert_eq!(
         r.len(),
-        5,
-        "baseline + two sets + two escape probes: {r:#?}"
+        7,
+        "baseline + two sets + two escape probes + the two sets under lxcfs: {r:#?}"
     );
+    assert_eq!(r.iter().filter(|s| is_lxcfs(s)).count(), 2);
     for s in &r {
         assert_eq!(s.name, "isolation");
         assert!(s.error.is_none(), "{s:#?}");
@@ -175,7 +180,7 @@ fn namespaces_flag_probes_one_set_after_the_baseline() {
     let (r, set) = run("iso1", Some(Namespaces::parse("pid,mnt,net").unwrap()));
     let names: Vec<String> = r
         .iter()
-        .filter(|s| !is_escape(s))
+        .filter(|s| !is_escape(s) && !is_lxcfs(s))
         .map(|s| s.params["namespaces"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["none", "pid,mnt,net"]);
@@ -239,4 +244,176 @@ fn escape_attempts_fail_under_the_full_set() {
     let signal = check(base, &n::escape("signal"));
     assert!(target_gone(&signal.detail), "{signal:#?}");
     common::assert_clean(&set);
+}
+
+/// FUSE mounts (fstype fuse*) in this mount namespace whose mount point
+/// names `needle`.
+fn fuse_mounts_naming(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.split(' ').nth(2).is_some_and(|t| t.starts_with("fuse")) && l.contains(needle)
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// Asserts that nothing in the staging directory starts with `tag`.
+fn assert_no_staging_named(tag: &str) {
+    let left: Vec<_> = std::fs::read_dir(isobench::run::staging_base())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(tag))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Live processes whose command line names `needle`.
+fn processes_naming(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// With lxcfs, MemTotal is the limit, the CPU count in cpuinfo and stat the
+/// quota rounded up, uptime the sandbox's; the remaining leaks warn; the
+/// reads are timed; and no FUSE mount or lxcfs is left afterwards.
+#[test]
+fn lxcfs_arm_virtualises_proc_and_leaves_no_mount() {
+    if !common::root_or_skip("scenario_isolation::lxcfs_arm_virtualises_proc_and_leaves_no_mount")
+        || common::tool("lxcfs", "lxcfs", "lxcfs").is_none()
+    {
+        return;
+    }
+    let (r, set) = run("lxcfs", Some(Namespaces::parse("pid,mnt,uts,ipc").unwrap()));
+    let rows: Vec<&ScenarioResult> = r.iter().filter(|s| is_lxcfs(s)).collect();
+    assert_eq!(rows.len(), 1, "one lxcfs row for the one set: {r:#?}");
+    let s = rows[0];
+    assert!(s.error.is_none(), "{s:#?}");
+    assert_eq!(s.params["namespaces"], "pid,mnt,uts,ipc");
+    for c in [
+        n::LXCFS_MEMINFO,
+        n::LXCFS_CPUINFO,
+        n::LXCFS_STAT,
+        n::LXCFS_UPTIME,
+    ] {
+        assert_eq!(status(s, c), Status::Pass, "{c}: {:#?}", check(s, c));
+    }
+    assert_eq!(check(s, n::LXCFS_MEMINFO).observed, "256");
+    // lxcfs cannot change the affinity mask, and its binds show in mountinfo.
+    assert_eq!(
+        status(s, n::LXCFS_LEFT_AFFINITY),
+        if isobench::env::cpus() > 1 {
+            Status::Warn
+        } else {
+            Status::Pass
+        }
+    );
+    assert_eq!(status(s, n::LXCFS_LEFT_MOUNTINFO), Status::Warn);
+    for m in [n::LXCFS_MEMINFO_READ, n::HOST_MEMINFO_READ] {
+        let metric = s
+            .metrics
+            .iter()
+            .find(|x| x.name == m)
+            .unwrap_or_else(|| panic!("no {m}"));
+        assert_eq!(metric.samples.len(), 200, "{m}");
+        assert!(metric.samples.iter().all(|v| *v > 0.0), "{m}");
+    }
+    // The plain row of the same set still shows the leaks lxcfs fixes.
+    let plain = by_ns(&r, "pid,mnt,uts,ipc");
+    assert!(!is_lxcfs(plain));
+    assert_eq!(status(plain, n::LEAK_MEMINFO), Status::Warn);
+    let tag = format!("lxcfs-{}", set.run_id);
+    assert_eq!(fuse_mounts_naming(&tag), Vec::<String>::new());
+    assert_eq!(processes_naming(&tag), Vec::<i32>::new());
+    assert_no_staging_named(&tag);
+    common::assert_clean(&set);
+}
+
+/// A run SIGKILLed while its lxcfs is mounted leaves the daemon and the
+/// FUSE mount (lxcfs runs in its own process group); `isobench cleanup`
+/// kills the one and unmounts the other, recognising them by the path.
+#[test]
+fn cleanup_removes_the_lxcfs_of_a_sigkilled_run() {
+    if !common::root_or_skip("scenario_isolation::cleanup_removes_the_lxcfs_of_a_sigkilled_run")
+        || common::tool("lxcfs", "lxcfs", "lxcfs").is_none()
+    {
+        return;
+    }
+    use std::time::{Duration, Instant};
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().join("r.json");
+    for _attempt in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_isobench"))
+            .args([
+                "run",
+                "--scenario",
+                "isolation",
+                "--launcher",
+                "native",
+                "-o",
+            ])
+            .arg(&out_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let tag = format!("lxcfs-p{}-", child.id());
+        let t = Instant::now();
+        let mut seen = false;
+        while t.elapsed() < Duration::from_secs(120) {
+            if !fuse_mounts_naming(&tag).is_empty() {
+                seen = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !seen {
+            // The arm was over before the poll saw it: try again.
+            let _ = child.wait();
+            continue;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            !fuse_mounts_naming(&tag).is_empty(),
+            "the SIGKILLed run's lxcfs mount should outlive it (else this test proves nothing)"
+        );
+        let c = common::isobench(&["cleanup"]);
+        let stdout = String::from_utf8_lossy(&c.stdout);
+        assert!(
+            c.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&c.stderr)
+        );
+        assert!(
+            stdout.contains("unmounted") && stdout.contains(&tag),
+            "{stdout}"
+        );
+        assert_eq!(fuse_mounts_naming(&tag), Vec::<String>::new());
+        // A killed daemon drops its command line as it exits.
+        let t = Instant::now();
+        while !processes_naming(&tag).is_empty() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            processes_naming(&tag),
+            Vec::<i32>::new(),
+            "lxcfs left running"
+        );
+        assert_no_staging_named(&tag);
+        return;
+    }
+    panic!("five runs ended before their lxcfs mount was seen");
 }

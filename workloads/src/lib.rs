@@ -16,6 +16,7 @@ mod forkbomb;
 mod hog;
 mod io;
 mod json;
+mod nest;
 mod oci_shim;
 mod pagecache;
 mod pid1;
@@ -80,6 +81,11 @@ subcommands:
                                           PID 1 semantics: survive SIGTERM, leave zombies
   supervisor --task hog|fork|spin --children N [--bytes B] [--forks K] [--seconds S]
              [--hold-seconds H]           N children under one limit (needs its limit)
+  nest --cgroup v1|v2 --inner-memory BYTES [--inner-pids N] [--step BYTES]
+                                          make a sandbox inside this one (root in
+                                          pid+mnt+cgroup namespaces): hog and fork
+                                          under a larger inner limit, try the
+                                          delegation rules
 
 BYTES take suffixes K, M, G, T (powers of 1024), e.g. 4M or 1G.
 ";
@@ -126,6 +132,7 @@ fn run_with(rep: &Reporter, args: &[String]) -> i32 {
         "escape" => escape::main(rep, rest),
         "pid1" => pid1::main(rep, rest),
         "supervisor" => supervisor::main(rep, rest),
+        "nest" => nest::main(rep, rest),
         other => Err(Failure::Usage(format!(
             "unknown subcommand {other:?} (see --help)"
         ))),

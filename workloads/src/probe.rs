@@ -169,6 +169,31 @@ pub fn parse_loadavg(text: &str) -> Option<String> {
     }
 }
 
+/// Count of per-CPU `cpuN` lines in /proc/stat (lxcfs's `--enable-cfs`
+/// trims them to the quota).
+pub fn count_stat_cpus(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .count() as u64
+}
+
+/// Mount points of FUSE filesystems (fstype `fuse` or `fuse.*`, after the
+/// " - " separator of a mountinfo line): where lxcfs shows through.
+pub fn fuse_mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter(|l| {
+            l.split_once(" - ")
+                .and_then(|(_, r)| r.split(' ').next())
+                .is_some_and(|t| t == "fuse" || t.starts_with("fuse."))
+        })
+        .filter_map(|l| l.split(' ').nth(4).map(unescape_octal))
+        .collect()
+}
+
 /// CPUs online as the sandbox sees them: sysfs when mounted, else cpuinfo.
 fn nprocs_online() -> Option<u64> {
     read_trimmed("/sys/devices/system/cpu/online")
@@ -237,6 +262,20 @@ pub fn probe() -> String {
         )
         .opt_u64("nprocs_online", nprocs_online())
         .opt_u64(
+            "stat_cpus",
+            read_trimmed("/proc/stat").map(|t| count_stat_cpus(&t)),
+        )
+        .opt_u64(
+            "sys_cpus_online",
+            read_trimmed("/sys/devices/system/cpu/online").and_then(|t| count_cpulist(&t)),
+        )
+        .opt_strs(
+            "fuse_mounts",
+            read_trimmed("/proc/self/mountinfo")
+                .map(|t| fuse_mount_points(&t))
+                .as_deref(),
+        )
+        .opt_u64(
             "cpuinfo_processors",
             read_trimmed("/proc/cpuinfo").map(|t| count_processors(&t)),
         )
@@ -296,6 +335,17 @@ mod tests {
         let info = "processor\t: 0\nmodel name\t: x\n\nprocessor\t: 1\nprocessors: 9\n";
         assert_eq!(count_processors(info), 2);
         assert_eq!(count_processors(""), 0);
+    }
+
+    #[test]
+    fn stat_cpus_and_fuse_mounts() {
+        let stat = "cpu  1 2 3\ncpu0 1 2\ncpu1 3 4\nintr 5\ncpufoo 1\n";
+        assert_eq!(count_stat_cpus(stat), 2);
+        assert_eq!(count_stat_cpus(""), 0);
+        let mi = "30 25 0:52 /proc/meminfo /proc/meminfo ro,nosuid - fuse.lxcfs lxcfs rw\n\
+                  31 25 0:5 / /proc rw - proc proc rw\n\
+                  32 25 0:53 / /mnt/a\\040b rw - fuse sshfs rw\n";
+        assert_eq!(fuse_mount_points(mi), vec!["/proc/meminfo", "/mnt/a b"]);
     }
 
     #[test]

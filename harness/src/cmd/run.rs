@@ -60,6 +60,12 @@ pub fn cleanup(cgroup_parent: Option<&str>) -> Outcome {
     for pid in &stale.vms.qemus {
         println!("killed qemu {pid}");
     }
+    for pid in &stale.lxcfs.daemons {
+        println!("killed lxcfs {pid}");
+    }
+    for d in &stale.lxcfs.mounts {
+        println!("unmounted {}", d.display());
+    }
     println!("removed {} of dead isobench runs", stale.summary());
     Ok(ExitCode::SUCCESS)
 }

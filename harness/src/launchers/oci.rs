@@ -129,6 +129,13 @@ pub fn config_json(spec: &SandboxSpec, id: &str) -> Value {
     if let Some(h) = &spec.hostname {
         cfg["hostname"] = json!(h);
     }
+    if let Some(m) = cfg["mounts"].as_array_mut() {
+        // After /proc (runc allows binds over exactly lxcfs's /proc files).
+        m.extend(spec.proc_overlays.iter().map(|o| {
+            json!({"destination": format!("/proc/{}", o.name), "type": "bind",
+                   "source": o.source, "options": ["bind", "ro", "nosuid", "nodev"]})
+        }));
+    }
     cfg
 }
 

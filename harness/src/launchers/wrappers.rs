@@ -123,6 +123,11 @@ pub fn command(
             if ns.pid || spec.rootfs == Rootfs::Minimal {
                 a.extend(["--proc", "/proc"].map(String::from));
             }
+            for o in &spec.proc_overlays {
+                a.push("--ro-bind".into());
+                a.push(o.source.to_string_lossy().into_owned());
+                a.push(format!("/proc/{}", o.name));
+            }
             a.extend(peer_ns(&ns, |p| p.bwrap).map(String::from));
             if ns.user {
                 a.extend(["--uid", "0", "--gid", "0"].map(String::from));
@@ -148,6 +153,16 @@ pub fn command(
                 }
             }
             a.push("--".into());
+            if !spec.proc_overlays.is_empty() {
+                // unshare(1) cannot bind files itself: a shell inside the new
+                // mount namespace binds them over the fresh /proc, then execs.
+                a.extend([
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    overlay_script(spec),
+                    "sh".into(),
+                ]);
+            }
             let init = spec
                 .init
                 .as_ref()
@@ -201,6 +216,19 @@ pub fn command(
             "{other} is not a wrapper launcher"
         ))),
     }
+}
+
+/// `sh -c` text binding each /proc overlay read-only, then exec'ing "$@".
+fn overlay_script(spec: &SandboxSpec) -> String {
+    let mut s = String::from("set -e; ");
+    for o in &spec.proc_overlays {
+        let dst = shell_quote(&format!("/proc/{}", o.name));
+        s += &format!(
+            "mount --bind {} {dst}; mount -o remount,bind,ro,nosuid,nodev {dst}; ",
+            shell_quote(&o.source.to_string_lossy())
+        );
+    }
+    s + "exec \"$@\""
 }
 
 #[cfg(test)]

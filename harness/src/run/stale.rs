@@ -18,6 +18,8 @@ pub struct Stale {
     pub vms: crate::vm::qemu::StaleVms,
     /// Loop devices (the io scenario's) detached.
     pub loops: Vec<PathBuf>,
+    /// lxcfs daemons and FUSE mounts.
+    pub lxcfs: crate::lxcfs::StaleLxcfs,
 }
 
 impl Stale {
@@ -27,18 +29,21 @@ impl Stale {
             && self.staging.is_empty()
             && self.vms.workdirs.is_empty()
             && self.loops.is_empty()
+            && self.lxcfs.mounts.is_empty()
+            && self.lxcfs.daemons.is_empty()
     }
 
     /// "2 cgroup(s), 1 container(s), 1 staging dir(s), 1 VM dir(s), 0 qemu(s), 0 loop device(s)".
     pub fn summary(&self) -> String {
         format!(
-            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s), {} loop device(s)",
+            "{} cgroup(s), {} container(s), {} staging dir(s), {} VM dir(s), {} qemu(s), {} loop device(s), {} lxcfs mount(s)",
             self.cgroups.len(),
             self.containers,
             self.staging.len(),
             self.vms.workdirs.len(),
             self.vms.qemus.len(),
-            self.loops.len()
+            self.loops.len(),
+            self.lxcfs.mounts.len()
         )
     }
 }
@@ -60,7 +65,11 @@ pub fn cleanup_stale(set: &CgroupSet) -> Stale {
             ));
         }
     }
+    // lxcfs first: its daemons are killed and mounts gone before the
+    // staging directory they live in is looked at.
+    let lxcfs = crate::lxcfs::cleanup_stale();
     Stale {
+        lxcfs,
         cgroups,
         containers: crate::launchers::oci::cleanup_stale() + podman,
         staging: cleanup_stale_staging(&staging_base())

@@ -37,6 +37,10 @@ pub struct ChildPlan {
     pub make_private: bool,
     pub fresh_proc: bool,
     pub minimal: Option<MinimalPlan>,
+    /// (source, target) bind mounts over /proc files, made right after the
+    /// sandbox's /proc is mounted (targets inside the minimal root when it
+    /// has one).
+    pub proc_overlays: Vec<(CString, CString)>,
     pub sync_r: RawFd,
     pub sync_w: RawFd,
     pub status_r: RawFd,
@@ -84,6 +88,7 @@ stages! {
     Exec = 10: "execve of the workload",
     CgroupNs = 11: "unsharing the cgroup namespace",
     Caps = 12: "dropping capabilities",
+    ProcOverlay = 13: "bind-mounting a file over /proc",
 }
 
 fn errno() -> i32 {
@@ -165,6 +170,9 @@ pub unsafe fn run_child(plan: &ChildPlan) -> ! {
             ) != 0
         {
             fail(plan, Stage::Proc);
+        }
+        if plan.minimal.is_none() {
+            bind_proc_overlays(plan);
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(plan, Stage::NoNewPrivs);
@@ -328,6 +336,7 @@ unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
         {
             fail(plan, Stage::Proc);
         }
+        bind_proc_overlays(plan);
         if libc::chdir(m.root.as_ptr()) != 0 {
             fail(plan, Stage::PivotRoot);
         }
@@ -345,6 +354,39 @@ unsafe fn setup_minimal_root(plan: &ChildPlan, m: &MinimalPlan) {
     }
 }
 
+/// Read-only binds of the prepared overlay files over /proc files.
+///
+/// # Safety
+/// Child-only, like [`run_child`].
+unsafe fn bind_proc_overlays(plan: &ChildPlan) {
+    // SAFETY: mount(2) on prepared C strings.
+    unsafe {
+        for (src, dst) in &plan.proc_overlays {
+            if libc::mount(
+                src.as_ptr(),
+                dst.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    dst.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND
+                        | libc::MS_REMOUNT
+                        | libc::MS_RDONLY
+                        | libc::MS_NOSUID
+                        | libc::MS_NODEV,
+                    std::ptr::null(),
+                ) != 0
+            {
+                fail(plan, Stage::ProcOverlay);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Stage;
@@ -356,6 +398,6 @@ mod tests {
         assert_eq!(Stage::from_u8(Stage::Caps as u8), "dropping capabilities");
         assert_eq!(Stage::Caps as u8, 12);
         assert_eq!(Stage::from_u8(0), "unknown stage");
-        assert_eq!(Stage::from_u8(13), "unknown stage");
+        assert_eq!(Stage::from_u8(14), "unknown stage");
     }
 }

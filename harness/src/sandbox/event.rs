@@ -56,6 +56,12 @@ pub enum Event {
     },
     /// `io`: the requests done.
     IoDone(IoDone),
+    /// `nest`: the outer sandbox's side (errno 0: the kernel allowed it).
+    Nest(Nest),
+    /// `nest`: the delegated child crossing the delegation boundary (v2).
+    NestBoundary(NestBoundary),
+    /// `nest`: the inner sandbox's pid 1: how its hog ended, its forks.
+    NestInner(NestInner),
 }
 
 /// `io_done`: what the IO workload did.
@@ -96,6 +102,48 @@ pub struct SupervisorChild {
     pub failed: Option<u64>,
     pub cpu_ns: Option<u64>,
     pub wall_ns: Option<u64>,
+}
+
+/// `nest`, the outer side.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Nest {
+    /// "v1" or "v2".
+    pub cgroup: String,
+    /// Writing its pid into the cgroup whose subtree_control has controllers.
+    #[serde(default)]
+    pub enter_parent_errno: Option<i64>,
+    /// The controller enabled in `inner` that its parent did not give it.
+    #[serde(default)]
+    pub topdown_controller: Option<String>,
+    #[serde(default)]
+    pub topdown_errno: Option<i64>,
+    pub child_code: i64,
+    #[serde(default)]
+    pub inner_peak_bytes: Option<u64>,
+    #[serde(default)]
+    pub outer_peak_bytes: Option<u64>,
+    #[serde(default)]
+    pub inner_oom_kills: Option<u64>,
+}
+
+/// `nest_boundary`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NestBoundary {
+    /// Migrating to a cgroup outside its cgroup namespace (opened inside it).
+    pub cgroupns_errno: i64,
+    /// As the delegatee (euid 65534), migrating out of the delegated subtree.
+    pub lesser_euid_errno: i64,
+}
+
+/// `nest_inner`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NestInner {
+    /// Signal that ended the hog (0: it exited).
+    pub hog_signal: i64,
+    pub hog_code: i64,
+    /// Children forked before the kernel refused.
+    pub forks: u64,
+    pub fork_errno: i64,
 }
 
 /// `spin`: CPU spinner totals.
@@ -197,6 +245,15 @@ pub struct Probe {
     pub cpuinfo_processors: Option<u64>,
     pub loadavg: Option<String>,
     pub uptime_s: Option<f64>,
+    /// `cpuN` lines of /proc/stat.
+    #[serde(default)]
+    pub stat_cpus: Option<u64>,
+    /// /sys/devices/system/cpu/online as a count (None: no sysfs).
+    #[serde(default)]
+    pub sys_cpus_online: Option<u64>,
+    /// Mount points of FUSE filesystems in /proc/self/mountinfo.
+    #[serde(default)]
+    pub fuse_mounts: Option<Vec<String>>,
 }
 
 /// `Event::as_spin(&e)` and the like: the payload of one kind, for
@@ -225,6 +282,9 @@ payloads! {
     as_pid1_orphans => Pid1Orphans(Pid1Orphans);
     as_supervisor_child => SupervisorChild(SupervisorChild);
     as_io_done => IoDone(IoDone);
+    as_nest => Nest(Nest);
+    as_nest_boundary => NestBoundary(NestBoundary);
+    as_nest_inner => NestInner(NestInner);
 }
 
 impl Event {

@@ -8,7 +8,9 @@ pub mod workload;
 
 pub use event::Event;
 pub use native::{launch, launch_with, Cleanup, Running};
-pub use spec::{IdMap, InitShim, Namespaces, NsSet, Rootfs, SandboxSpec, INIT_IN_ROOTFS};
+pub use spec::{
+    IdMap, InitShim, Namespaces, NsSet, ProcOverlay, Rootfs, SandboxSpec, INIT_IN_ROOTFS,
+};
 
 use std::fmt;
 use std::time::Duration;

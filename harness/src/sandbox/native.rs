@@ -145,6 +145,28 @@ fn prepare(
             })
         }
     };
+    // Overlays cover the sandbox's own /proc: inside the minimal root (before
+    // pivot_root) or the host root's /proc in its own mount namespace.
+    let proc_dir = match (&minimal, rootfs_dir) {
+        (Some(_), Some(root)) => root.join("proc"),
+        _ => PathBuf::from("/proc"),
+    };
+    let proc_overlays = match peer {
+        Some(_) => Vec::new(),
+        None => spec
+            .proc_overlays
+            .iter()
+            .map(|o| {
+                Ok((
+                    cstr(o.source.as_os_str().as_encoded_bytes(), "overlay source")?,
+                    cstr(
+                        proc_dir.join(&o.name).as_os_str().as_encoded_bytes(),
+                        "overlay target",
+                    )?,
+                ))
+            })
+            .collect::<Result<Vec<_>, LaunchError>>()?,
+    };
     let (exec_path, argv) = match peer {
         Some(p) => (
             cstr(p.program.as_os_str().as_encoded_bytes(), "launcher path")?,
@@ -232,6 +254,7 @@ fn prepare(
         make_private: ns.mnt,
         fresh_proc: ns.mnt && ns.pid,
         minimal,
+        proc_overlays,
         sync_r: sync_r.as_raw_fd(),
         sync_w: sync_w.as_raw_fd(),
         status_r: status_r.as_raw_fd(),

@@ -200,6 +200,9 @@ pub struct SandboxSpec {
     pub accounting: Vec<crate::cgroup::Controller>,
     /// An init shim exec'd as PID 1 with the workload as its argument.
     pub init: Option<InitShim>,
+    /// Files bind-mounted over /proc/<name> once the sandbox's /proc is
+    /// mounted (lxcfs's virtualised views). Needs pid + mnt namespaces.
+    pub proc_overlays: Vec<ProcOverlay>,
 }
 
 /// Where an init shim sits inside a sandbox's own rootfs.
@@ -216,6 +219,15 @@ pub struct InitShim {
     pub path: std::path::PathBuf,
     /// Its own arguments before the workload's command (e.g. "--").
     pub args: Vec<String>,
+}
+
+/// A host file bind-mounted over `/proc/<name>` inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcOverlay {
+    /// The host file (e.g. `<lxcfs mount>/proc/meminfo`).
+    pub source: std::path::PathBuf,
+    /// The file under /proc it covers ("meminfo").
+    pub name: String,
 }
 
 impl SandboxSpec {
@@ -240,6 +252,7 @@ impl SandboxSpec {
             deadline: Duration::from_secs(30),
             accounting: Vec::new(),
             init: None,
+            proc_overlays: Vec::new(),
         }
     }
 
@@ -278,6 +291,22 @@ impl SandboxSpec {
         }
         if self.init.is_some() && !self.namespaces.pid {
             return Err("an init shim is PID 1 only in a pid namespace (add pid)".into());
+        }
+        let own_proc = self.namespaces.mnt && self.namespaces.pid;
+        if !self.proc_overlays.is_empty() && !own_proc {
+            return Err("/proc overlays need a sandbox /proc: pid and mnt namespaces".into());
+        }
+        if let Some(o) = self.proc_overlays.iter().find(|o| {
+            o.name.is_empty()
+                || !o
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(format!(
+                "/proc overlay {:?} is not a plain /proc file name",
+                o.name
+            ));
         }
         if self.deadline.is_zero() {
             return Err("every workload needs a deadline > 0".into());

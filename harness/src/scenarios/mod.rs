@@ -210,6 +210,7 @@ scenarios! {
     Pid1 => pid1::Pid1;
     Supervisor => supervisor::Supervisor;
     Io => io::Io;
+    Nesting => nesting::Nesting;
 }
 
 /// Documents a config's parameters from its quick and default values;

@@ -12,6 +12,7 @@ pub mod memory_high;
 pub mod memory_oom;
 pub mod memory_protection;
 pub mod memory_virtual;
+pub mod nesting;
 pub mod pagecache;
 pub mod pid1;
 pub mod pids;

@@ -15,6 +15,7 @@ scenario_config! {
         pub hostname: String = "isobench-probe".into() => "hostname given to sandboxes with a uts namespace",
         pub outside_uid: u32 = 65534 => "host uid that root in a user namespace maps to (uid_map \"0 UID 1\")",
         pub outside_gid: u32 = 65534 => "host gid that root in a user namespace maps to",
+        pub lxcfs: bool = true => "probe each set with pid+mnt again with lxcfs's /proc files bound over /proc (skips when lxcfs is absent)",
     }
 }
 

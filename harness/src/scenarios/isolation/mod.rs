@@ -38,6 +38,7 @@ mod config;
 mod escape;
 mod host;
 mod leaks;
+mod lxcfs_arm;
 mod namespaces;
 mod probe;
 mod sets;
@@ -81,6 +82,7 @@ impl Scenario for Isolation {
         let shm = ShmSegment::create();
         let mut host = Host::gather(&shm);
         let mut probed = Vec::new();
+        let mut arm_sets = Vec::new();
         let sets = with_baseline(&ctx.kind, cfg.effective_sets(ctx.namespaces));
         let total = sets.len() as u32;
         for (i, ns) in sets.into_iter().enumerate() {
@@ -89,6 +91,9 @@ impl Scenario for Isolation {
             // A peer that lacks a namespace kind is probed with the rest; the
             // missing kinds are reported, never silently dropped.
             let (kept, dropped) = supported_part(&ctx.kind, ns);
+            if !ns.is_empty() {
+                arm_sets.push((kept, dropped.clone()));
+            }
             let spec = probe_spec(cfg, kept);
             // Nothing left to probe: the skips say why.
             let p = (kept != Namespaces::default() || ns.is_empty())
@@ -96,6 +101,11 @@ impl Scenario for Isolation {
             probed.push((spec, dropped, p));
         }
         let escapes = escape::run_escapes(cfg, ctx)?;
+        let lxcfs = if cfg.lxcfs {
+            lxcfs_arm::run_lxcfs_arm(cfg, ctx, &arm_sets)?
+        } else {
+            Vec::new()
+        };
         host.hostname_after = hostname();
         drop(shm);
         let mut out: Vec<ScenarioResult> = probed
@@ -103,6 +113,7 @@ impl Scenario for Isolation {
             .map(|(spec, dropped, p)| set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher))
             .collect();
         out.extend(escapes);
+        out.extend(lxcfs);
         Ok(out)
     }
 }
