@@ -54,6 +54,10 @@ pub struct TriggerRun {
     /// As written: `some 150000 1000000`.
     pub spec: String,
     pub window_s: f64,
+    /// Extra wait beyond the window: an unprivileged trigger (2 s windows)
+    /// is evaluated only by the kernel's 2 s averaging work, so its first
+    /// event can come one averaging period after the window; 0 otherwise.
+    pub grace_s: f64,
     /// Seconds from registration to POLLPRI on the stalled cgroup (None:
     /// not within the window).
     pub stalled_after: Option<f64>,

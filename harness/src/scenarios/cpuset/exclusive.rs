@@ -34,10 +34,16 @@ fn skip(cpu: u32, why: String) -> ScenarioError {
     )
 }
 
-/// A 2-thread spinner in `ctx` (no cpuset limit of its own); its report.
-fn spin(ctx: &Ctx) -> Result<Spin, ScenarioError> {
+/// A 2-thread spinner in `ctx`; its report. `within`: the exclusive CPU,
+/// repeated as the sandbox's own cpuset so that on v1 it is placed in the
+/// cpuset hierarchy at all (a sandbox joins only the v1 hierarchies its
+/// limits use; without one it would stay in the caller's cpuset).
+fn spin(ctx: &Ctx, within: Option<u32>) -> Result<Spin, ScenarioError> {
     let mut spec = SandboxSpec::workload(&["spin", "--threads", "2", "--seconds", SPIN_SECONDS]);
     spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    if let Some(cpu) = within {
+        spec.limits.cpuset_cpus = Some(CpuList(vec![cpu]));
+    }
     spec.deadline = Duration::from_secs(20);
     let mut r = ctx.launch(&spec)?;
     r.wait_ready()?;
@@ -86,9 +92,9 @@ pub fn run(_cfg: &Config, ctx: &Ctx, cpu: u32) -> Result<ScenarioResult, Scenari
     if v2 {
         crate::cgroup::v2::enable_controllers(&dir, &[Controller::Cpuset])?;
     }
-    let inside = spin(&ctx.nested(&part))?;
+    let inside = spin(&ctx.nested(&part), (!v2).then_some(cpu))?;
     let outside = match v2 {
-        true => Outside::Spin(spin(ctx)?),
+        true => Outside::Spin(spin(ctx, None)?),
         false => Outside::Claim(claim(ctx, cpu)?),
     };
     // Undo the partition before the cgroup goes (its CPU returns to the parent).
@@ -117,7 +123,13 @@ pub enum Outside {
 
 /// v1: a fresh sibling cgroup writes the exclusive CPU into cpuset.cpus.
 fn claim(ctx: &Ctx, cpu: u32) -> Result<Result<(), String>, ScenarioError> {
-    let sib = ctx.create_cgroup()?;
+    // A new v1 cpuset starts with its parent's CPUs (all of them here), so
+    // with one held exclusively the kernel already refuses the sibling's
+    // setup (EINVAL): that is the refusal this arm looks for.
+    let sib = match ctx.create_cgroup() {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("a sibling cpuset with the parent's CPUs was refused: {e}"))),
+    };
     let r = sib.apply(&Limits {
         cpuset_cpus: Some(CpuList(vec![cpu])),
         ..Default::default()
