@@ -331,6 +331,16 @@ impl CgroupSet {
     pub fn base_dirs(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = self.v1_base.values().cloned().collect();
         v.extend(self.v2_base.iter().cloned());
+        // The v1 hierarchies' roots too: youki 0.7 on a hybrid host puts a
+        // container's memory cgroup there (its relative cgroupsPath taken
+        // from the root, not from its caller's cgroup). Only directories
+        // named by an isobench run whose owner is dead are ever removed.
+        v.extend(
+            self.hierarchies
+                .v1
+                .values()
+                .map(|h| h.mount.mount_point.clone()),
+        );
         v.sort();
         v.dedup();
         v

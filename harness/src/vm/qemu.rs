@@ -454,7 +454,7 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let start = Instant::now();
     let mut child = spawn_guarded(&mut cmd)
         .map_err(|e| VmError::Input(format!("starting {}: {e}", qemu.display())))?;
-    let watch = watch(&mut child, &port_file, start, req.timeout);
+    let watch = watch(&mut child, &port_file, &console, start, req.timeout);
     if let End::Interrupted(sig) = watch.end {
         return Err(VmError::Interrupted(sig));
     }
@@ -585,7 +585,14 @@ const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
 /// Polls qemu and the port file until qemu exits or the deadline passes;
 /// on the deadline (or a guest that will not power off) kills the group.
-fn watch(child: &mut Child, port_file: &Path, start: Instant, timeout: Duration) -> Watch {
+fn watch(
+    child: &mut Child,
+    port_file: &Path,
+    console: &Path,
+    start: Instant,
+    timeout: Duration,
+) -> Watch {
+    let mut progress = GuestProgress::default();
     let mut w = Watch {
         frames: Vec::new(),
         tail: Tail::Clean,
@@ -622,6 +629,9 @@ fn watch(child: &mut Child, port_file: &Path, start: Instant, timeout: Duration)
             w.frames = frames;
             w.tail = tail;
         }
+        for line in progress.poll(console) {
+            eprintln!("guest: {line}");
+        }
         if let Some(status) = exited {
             w.end = End::Exited(status);
             return w;
@@ -653,9 +663,67 @@ fn watch(child: &mut Child, port_file: &Path, start: Instant, timeout: Duration)
     }
 }
 
+/// Follows the guest's console log and picks out the guest run's own
+/// progress lines (`isobench: [2/10] cpu-quota (native) ...`), so `vm`
+/// shows what the guest is doing while it runs instead of nothing.
+#[derive(Debug, Default)]
+struct GuestProgress {
+    offset: u64,
+    partial: String,
+}
+
+impl GuestProgress {
+    /// New complete progress lines since the last call.
+    fn poll(&mut self, console: &Path) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(console) else {
+            return Vec::new();
+        };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut buf = Vec::new();
+        let Ok(n) = f.read_to_end(&mut buf) else {
+            return Vec::new();
+        };
+        self.offset += n as u64;
+        self.feed(&String::from_utf8_lossy(&buf))
+    }
+
+    /// Splits `chunk` (after what an earlier chunk left unfinished) into
+    /// lines and keeps the guest run's progress lines, without the prefix.
+    fn feed(&mut self, chunk: &str) -> Vec<String> {
+        self.partial.push_str(chunk);
+        let Some(end) = self.partial.rfind('\n') else {
+            return Vec::new();
+        };
+        let complete: String = self.partial.drain(..=end).collect();
+        complete
+            .lines()
+            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("isobench: "))
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_progress_keeps_the_runs_own_lines_across_chunks() {
+        let mut p = GuestProgress::default();
+        assert!(p
+            .feed("[    0.02] MP-BIOS bug\r\nisobench: [1/2] startup (nat")
+            .is_empty());
+        assert_eq!(
+            p.feed("ive) ...\r\nscenario launcher point\r\nisobench: [1/2] startup (native) done in 8.3 s\r\n"),
+            vec!["[1/2] startup (native) ...", "[1/2] startup (native) done in 8.3 s"]
+        );
+        assert!(p.feed("isobench: [2/2] pids").is_empty());
+        assert_eq!(p.feed(" (native) ...\n"), vec!["[2/2] pids (native) ..."]);
+    }
 
     #[test]
     fn memory_sizes() {
@@ -736,7 +804,14 @@ mod tests {
         let mut child = spawn_guarded(&mut cmd).unwrap();
         let pgid = child.id() as i32;
         let start = Instant::now();
-        let w = watch(&mut child, &port, start, Duration::from_millis(300));
+        let console = dir.path().join("console.log");
+        let w = watch(
+            &mut child,
+            &port,
+            &console,
+            start,
+            Duration::from_millis(300),
+        );
         assert!(matches!(w.end, End::TimedOut));
         assert!(start.elapsed() < Duration::from_secs(5));
         // Killed members may linger as zombies until their new parent reaps them.

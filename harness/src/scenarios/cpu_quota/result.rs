@@ -492,8 +492,16 @@ mod tests {
         };
         let sweep = xy("cpu-quota-sweep");
         let measured: Vec<&str> = sweep.series.iter().map(|s| s.label.as_str()).collect();
-        assert_eq!(measured, ["expected (y = x)", "measured (median, min–max)"]);
-        assert_eq!(sweep.series[1].points, vec![(0.2, 0.2), (0.5, 0.5)]);
+        // One series per launcher × period, at the quota (CPUs), as
+        // measured / expected: both rows ran a little short of expected.
+        assert_eq!(measured, ["period 100 ms (median, min–max)"]);
+        let at: Vec<f64> = sweep.series[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(at, vec![0.2, 0.5]);
+        assert!(
+            sweep.series[0].points.iter().all(|p| p.1 > 0.9 && p.1 < 1.0),
+            "{:?}",
+            sweep.series[0].points
+        );
         let timelines: Vec<&&str> = ids
             .iter()
             .filter(|id| id.starts_with("cpu-quota-timeline-"))

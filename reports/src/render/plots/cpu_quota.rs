@@ -234,6 +234,16 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
             label: format!("quota ({} CPUs)", format_number(q)),
             at: q,
         });
+        // What an enforced quota can still show per window (one period's
+        // runtime at each edge): only a window above this line is a breach.
+        let k = (window / period).round().max(1.0);
+        p.hlines.push(RefLine {
+            label: format!(
+                "breach above ({} CPUs: quota × (1 + 1/{k}) for {k}-period windows)",
+                format_number(q * (1.0 + 1.0 / k))
+            ),
+            at: q * (1.0 + 1.0 / k),
+        });
     }
     if let Some(thr) = s.series.get(n::SERIES_THROTTLED) {
         p.spans = Some(Spans {
