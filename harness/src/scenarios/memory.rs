@@ -12,6 +12,18 @@ use crate::sandbox::{LaunchError, Running, SandboxSpec};
 pub const MIB: u64 = 1 << 20;
 
 /// Bytes as `12.34 MiB`.
+/// The most a hog reported touching (its `hog` progress events), 0 if none.
+pub fn hog_reached(events: &[crate::sandbox::event::Event]) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            crate::sandbox::event::Event::Hog(p) => Some(p.bytes),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 pub fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / MIB as f64)
 }

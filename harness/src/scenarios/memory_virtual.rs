@@ -97,15 +97,7 @@ fn run_hog(cfg: &Config, ctx: &Ctx, touch: u64) -> Result<Hog, ScenarioError> {
         Event::HogDone(p) => Some(p.bytes),
         _ => None,
     });
-    let reached = r
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Hog(p) => Some(p.bytes),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let reached = memory::hog_reached(&r.events);
     r.teardown()?;
     Ok(Hog {
         exit,

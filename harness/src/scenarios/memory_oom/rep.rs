@@ -179,14 +179,7 @@ pub fn run_rep(cfg: &Config, ctx: &Ctx, variant: Variant) -> Result<Rep, Scenari
     let exit = r.wait_exit()?;
     let events = std::mem::take(&mut r.events);
     r.teardown()?;
-    let hog_bytes = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Hog(p) => Some(p.bytes),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let hog_bytes = crate::scenarios::memory::hog_reached(&events);
     // The leader's hog_done (children's carry "proc").
     let completed = events
         .iter()
