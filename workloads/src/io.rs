@@ -6,9 +6,9 @@
 //!
 //! `read` and `write` use O_DIRECT with a page-aligned buffer of `B`
 //! bytes (each request reaches the device, none is absorbed by the page
-//! cache); `buffered` writes through the page cache and calls fdatasync
-//! every `--sync` bytes (0: never, the flusher writes back later), so the
-//! dirty data is written back while it runs.
+//! cache); `buffered` writes through the page cache and, with `--sync N`,
+//! calls fdatasync every `N` bytes (default 0: never; the flusher, or the
+//! writer's memory cgroup's dirty limits, write it back).
 //! IO is sequential over the first `--span` bytes of `P` (default: its
 //! size), wrapping around, until `S` seconds have passed. Reports
 //! `io_done` with the bytes and requests done.
@@ -113,7 +113,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         .map_err(Failure::Usage)?;
     let span = f.get("span").map(|_| f.bytes("span", None)).transpose();
     let span = span.map_err(Failure::Usage)?;
-    let sync = f.bytes("sync", Some(1 << 20)).map_err(Failure::Usage)?;
+    let sync = f.bytes("sync", Some(0)).map_err(Failure::Usage)?;
     let depth = f.u64_in("depth", 1, 1, 64).map_err(Failure::Usage)?;
     rep.ready();
     let job = Job {

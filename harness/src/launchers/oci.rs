@@ -80,14 +80,60 @@ pub fn oci_resources(l: &Limits) -> Value {
     Value::Object(r)
 }
 
-/// The bundle's config.json.
-pub fn config_json(spec: &SandboxSpec, id: &str) -> Value {
+/// The `linux.cgroupsPath` for container `id`. runc and crun take a
+/// relative path from their own cgroup in each hierarchy, which is ours.
+/// youki 0.7 joins it to each hierarchy's mount point instead (libcgroups
+/// `get_subsystem_path`, v2 `Manager::new`), so it gets the absolute path
+/// of our base: possible only where that base is the same path in every
+/// hierarchy youki uses. Anywhere else youki would create cgroups outside
+/// ours, and is refused before anything is created.
+pub fn cgroups_path(launcher: &Launcher, set: &CgroupSet, id: &str) -> Result<String, LaunchError> {
+    if launcher != &Launcher::Youki {
+        return Ok(id.to_string());
+    }
+    let rel = |base: &Path, mount: &Path| -> String {
+        let r = base.strip_prefix(mount).unwrap_or(base);
+        format!("/{}", r.to_string_lossy().trim_matches('/'))
+    };
+    let mut bases: Vec<(String, String)> = Vec::new();
+    if set.mode == crate::cgroup::Mode::V2 {
+        if let (Some(b), Some(h)) = (&set.v2_base, &set.hierarchies.unified) {
+            bases.push(("unified".into(), rel(b, &h.mount.mount_point)));
+        }
+    } else {
+        for (c, b) in &set.v1_base {
+            if let Some(h) = set.hierarchies.v1.get(c) {
+                bases.push((c.name().to_string(), rel(b, &h.mount.mount_point)));
+            }
+        }
+    }
+    uniform_path(&bases, id)
+}
+
+/// `BASE/id` when every hierarchy's base is the same `BASE`.
+fn uniform_path(bases: &[(String, String)], id: &str) -> Result<String, LaunchError> {
+    let first = bases.first().ok_or_else(|| {
+        LaunchError::Setup("youki: no cgroup hierarchy to place the container in".into())
+    })?;
+    if let Some(other) = bases.iter().find(|b| b.1 != first.1) {
+        return Err(LaunchError::Setup(format!(
+            "youki 0.7 resolves cgroupsPath from each hierarchy's root, not from its own cgroup as runc does; \
+             isobench's cgroup is {} in {} but {} in {}, so youki would create cgroups outside isobench's own; \
+             not run (give --cgroup-parent a path that exists in every hierarchy, or use a pure v1 or v2 host)",
+            first.1, first.0, other.1, other.0
+        )));
+    }
+    Ok(format!("{}/{id}", first.1.trim_end_matches('/')))
+}
+
+/// The bundle's config.json; `cgroups_path` from [`cgroups_path`].
+pub fn config_json(spec: &SandboxSpec, cgroups_path: &str) -> Value {
     let ns = spec.namespaces;
     // Behind the init shim (copied into the rootfs) when the spec has one.
     let args = spec.command_line("/isobench-workload", INIT_IN_ROOTFS);
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let mut linux = json!({
-        "cgroupsPath": id,
+        "cgroupsPath": cgroups_path,
         "namespaces": oci_namespaces(&ns),
         "resources": oci_resources(&spec.limits),
         "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -140,7 +186,12 @@ pub fn config_json(spec: &SandboxSpec, id: &str) -> Value {
 }
 
 /// Writes the bundle: rootfs with the workload (hard link when possible).
-fn write_bundle(dir: &Path, spec: &SandboxSpec, id: &str, workload: &Path) -> std::io::Result<()> {
+fn write_bundle(
+    dir: &Path,
+    spec: &SandboxSpec,
+    cgroups_path: &str,
+    workload: &Path,
+) -> std::io::Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     let rootfs = dir.join("rootfs");
     for d in ["proc", "dev", "tmp"] {
@@ -156,7 +207,8 @@ fn write_bundle(dir: &Path, spec: &SandboxSpec, id: &str, workload: &Path) -> st
             rootfs.join(INIT_IN_ROOTFS.trim_start_matches('/')),
         )?;
     }
-    let cfg = serde_json::to_vec_pretty(&config_json(spec, id)).map_err(std::io::Error::other)?;
+    let cfg = serde_json::to_vec_pretty(&config_json(spec, cgroups_path))
+        .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("config.json"), cfg)
 }
 
@@ -255,8 +307,9 @@ pub fn launch(
     let name = launcher.program().unwrap_or("runc");
     let runtime = launcher.program_path()?;
     let id = set.sandbox_name(n);
+    let cg_path = cgroups_path(launcher, set, &id)?;
     let bundle = bundles_root().join(&id);
-    write_bundle(&bundle, spec, &id, workload)
+    write_bundle(&bundle, spec, &cg_path, workload)
         .and_then(|()| {
             std::fs::write(
                 bundle.join(RUNTIME_FILE),

@@ -23,6 +23,11 @@ const SCRATCH_DRIVERS: [(&str, &str); 2] = [
     ("ext4", "CONFIG_EXT4_FS"),
 ];
 
+/// Modules loaded with the scratch disk when the kernel ships them, and
+/// left out silently otherwise: BFQ, for the io scenario's weight point
+/// (which skips, naming it, where the disk offers no BFQ).
+const SCRATCH_OPTIONAL: [&str; 1] = ["bfq"];
+
 /// A parsed kernel `.config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelConfig {
@@ -199,6 +204,9 @@ impl KernelImage {
                 // Built in, or nothing known: assume it is there.
                 _ => {}
             }
+        }
+        if let Some(t) = &tree {
+            wanted.extend(SCRATCH_OPTIONAL.iter().filter(|m| t.has_module(m)));
         }
         match &tree {
             Some(t) if !wanted.is_empty() => t.resolve(&wanted).ok(),

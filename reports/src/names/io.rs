@@ -35,8 +35,15 @@ pub const WITHIN_LIMIT: &str = "rate_within_limit";
 pub const IO_PRESSURE: &str = "io_pressure";
 /// v1: buffered writes bypass blkio throttling (a finding, never a failure).
 pub const BUFFERED_V1_BYPASS: &str = "buffered_v1_bypass";
-/// v2: writeback of buffered writes is charged to the cgroup and throttled.
+/// v2: the device's writeback of buffered writes is charged to the
+/// writer's cgroup (not to the flusher's root).
 pub const WRITEBACK_CHARGED: &str = "writeback_charged";
+/// v2: a buffered writer is held to the wbps limit (its bytes ≤ limit ×
+/// time + what its memory limit lets it keep dirty).
+pub const BUFFERED_THROTTLED: &str = "buffered_throttled";
+/// Buffered writes: the share of the device's writes over the window
+/// that the writer's cgroup was charged.
+pub const CHARGED_SHARE: &str = "charged_share";
 /// Proportional weights give the heavier reader the larger share.
 pub const WEIGHTS: &str = "weights";
 /// The skip row when no device or no io controller is usable.

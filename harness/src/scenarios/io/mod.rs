@@ -33,7 +33,7 @@ scenario_config! {
         pub bps_mib: Vec<f64> = vec![1.0, 4.0, 16.0] => "bps limits, MiB/s (a read and a write point each)",
         pub iops: Vec<u64> = vec![100, 500] => "IOPS limits (a read and a write point each; 4 KiB requests)",
         pub block_kib: u64 = 64 => "request size of the bps points",
-        pub depth: u64 = 8 => "requests in flight per workload (threads; a throttle then always has one waiting)",
+        pub depth: u64 = 8 => "requests in flight per throttled workload (threads; a throttle then always has one waiting); the weight readers use 1",
         pub bps_tolerance_pct: f64 = 10.0 => "allowed bps error (blktests / fio suites: ±10%)",
         pub iops_tolerance_pct: f64 = 15.0 => "allowed IOPS error (±15%)",
         pub buffered_mib: f64 = 4.0 => "wbps limit of the buffered-writer point, MiB/s (0: no such point)",

@@ -18,8 +18,8 @@ pub struct Job {
     /// `read`, `write` or `buffered`.
     pub op: &'static str,
     pub block: u64,
-    /// Buffered writes: fdatasync every this many bytes (0: never).
-    pub sync: u64,
+    /// Requests in flight (the workload's threads).
+    pub depth: u64,
     /// Another file than the target's, with the bytes to write there.
     pub file: Option<(std::path::PathBuf, u64)>,
     pub limits: Limits,
@@ -37,6 +37,19 @@ pub struct Measured {
     pub done: Option<IoDone>,
     /// io.pressure at the window's start and end, and where it was read.
     pub psi: Option<(Pressure, Pressure, &'static str)>,
+    /// Bytes the whole device wrote over the window, from every cgroup
+    /// (`/sys/dev/block/M:m/stat`): what the cgroup's own counter did not
+    /// see was charged elsewhere (journal, metadata, the flusher's root).
+    pub device_wbytes: Option<u64>,
+}
+
+/// Bytes the device has written since boot (sectors written × 512, the
+/// block layer's unit whatever the device's sector size), or None where
+/// the kernel shows no such file.
+pub fn device_written(dev: DevNum) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/sys/dev/block/{dev}/stat")).ok()?;
+    let sectors: u64 = s.split_whitespace().nth(6)?.parse().ok()?;
+    Some(sectors * 512)
 }
 
 /// One reading of a sandbox's cgroup: its IO counters and io.pressure
@@ -68,15 +81,15 @@ pub fn run(
     let secs = (cfg.warmup + cfg.seconds + 0.5).to_string();
     let mut running = Vec::new();
     for j in jobs {
-        let (block, sync) = (j.block.to_string(), j.sync.to_string());
-        let depth = cfg.depth.to_string();
+        let block = j.block.to_string();
+        let depth = j.depth.to_string();
         let path = match &j.file {
             Some((f, _)) => f.to_string_lossy().into_owned(),
             None => target.path().to_string_lossy().into_owned(),
         };
         let mut args: Vec<String> = [
             "io", "--path", &path, "--op", j.op, "--block", &block, "--seconds", &secs,
-            "--sync", &sync, "--depth", &depth,
+            "--depth", &depth,
         ]
         .map(String::from)
         .to_vec();
@@ -110,8 +123,10 @@ pub fn run(
         .iter()
         .map(|r| read(r.cgroup()))
         .collect::<Result<Vec<_>, _>>()?;
+    let dev_before = device_written(dev);
     let t0 = Instant::now();
     crate::interrupt::sleep(Duration::from_secs_f64(cfg.seconds)).map_err(interrupted)?;
+    let dev_after = device_written(dev);
     let after = running
         .iter()
         .map(|r| read(r.cgroup()))
@@ -138,6 +153,7 @@ pub fn run(
                 (Some((b, what)), Some((a, _))) => Some((b, a, what)),
                 _ => None,
             },
+            device_wbytes: dev_after.zip(dev_before).map(|(a, b)| a.saturating_sub(b)),
         });
     }
     Ok(out)
