@@ -15,9 +15,14 @@
 //! `--cgroup-parent <own cgroup>/isobench-<run id>-<n>`, which is removed
 //! with everything podman made below it (`conmon/`, `libpod-<id>/`).
 //!
-//! No `--rm`: podman would delete the container, and runc its cgroup, the
-//! moment the workload exits, before the scenario reads the counters; the
-//! teardown removes the container (`podman rm -f -t 0`) instead.
+//! No `--rm`, and runc behind a wrapper that keeps containers: podman's
+//! cleanup (conmon → `podman container cleanup` → `runc delete`) removes
+//! the container's cgroup the moment the workload exits, before the
+//! scenario reads the counters. The store's `runc-keep` script passes every
+//! runc command through except `delete`, which it writes to `deferred/<id>`;
+//! the teardown removes the container (`podman rm -f -t 0`), then runs the
+//! deferred delete with runc itself, as `runc run --keep` + `runc delete`
+//! do for the runc launcher.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,7 +78,7 @@ pub fn unsupported(ns: &Namespaces) -> Vec<&'static str> {
 }
 
 /// podman's global options that keep everything in `dir`.
-fn global_args(dir: &Path, runc: &Path) -> Vec<String> {
+fn global_args(dir: &Path) -> Vec<String> {
     let d = |s: &str| dir.join(s).to_string_lossy().into_owned();
     vec![
         "--root".into(),
@@ -91,14 +96,81 @@ fn global_args(dir: &Path, runc: &Path) -> Vec<String> {
         "--cgroup-manager".into(),
         "cgroupfs".into(),
         "--runtime".into(),
-        runc.to_string_lossy().into_owned(),
+        d(KEEP_RUNTIME),
     ]
 }
 
+/// The wrapper podman runs as its OCI runtime (see the module doc).
+const KEEP_RUNTIME: &str = "runc-keep";
+/// Where the wrapper leaves each deferred `delete`, one file per container.
+const DEFERRED: &str = "deferred";
+
+/// The wrapper's text: runc's own commands go to `runc`; a `delete` is
+/// written, one argument per line, to `deferred/<container id>` (its last
+/// argument) and answered with success.
+fn keep_script(dir: &Path, runc: &Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # isobench: runc for podman, keeping each container (and its cgroup) after it exits\n\
+         for a in \"$@\"; do\n\
+         \tif [ \"$a\" = delete ]; then\n\
+         \t\teval id=\\${{$#}}\n\
+         \t\tprintf '%s\\n' \"$@\" > '{}'/\"$id\"\n\
+         \t\texit 0\n\
+         \tfi\n\
+         done\n\
+         exec '{}' \"$@\"\n",
+        dir.join(DEFERRED).display(),
+        runc.display()
+    )
+}
+
+/// Writes the wrapper and its `deferred/` directory into the store.
+fn write_keep_runtime(dir: &Path, runc: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir.join(DEFERRED))?;
+    let path = dir.join(KEEP_RUNTIME);
+    std::fs::write(&path, keep_script(dir, runc))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Runs the deferred deletes (all, or only `id`'s) with runc itself, and
+/// forgets them: runc removes the container's state and its cgroup.
+fn run_deferred(dir: &Path, runc: &Path, id: Option<&str>) -> Result<(), String> {
+    let Ok(rd) = std::fs::read_dir(dir.join(DEFERRED)) else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if id.is_some_and(|i| i != name) {
+            continue;
+        }
+        let args = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let args: Vec<&str> = args.lines().collect();
+        match Command::new(runc).args(&args).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                if !err.contains("does not exist") && !err.contains("not found") {
+                    errors.push(format!("runc {}: {}", args.join(" "), err.trim()));
+                }
+            }
+            Err(err) => errors.push(format!("runc: {err}")),
+        }
+        let _ = std::fs::remove_file(e.path());
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 /// Runs `podman <global> args`; its stdout, or an error quoting stderr.
-fn podman(dir: &Path, runc: &Path, args: &[&str]) -> Result<String, String> {
+fn podman(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("podman")
-        .args(global_args(dir, runc))
+        .args(global_args(dir))
         .args(args)
         .output()
         .map_err(|e| format!("podman {}: {e}", args.join(" ")))?;
@@ -155,6 +227,7 @@ fn import(
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join(RUN_ID_FILE), run_id).map_err(|e| format!("{}: {e}", dir.display()))?;
+    write_keep_runtime(dir, runc).map_err(|e| format!("{}: {e}", dir.display()))?;
     let rootfs = dir.join("rootfs");
     for d in ["proc", "dev", "sys", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d))
@@ -182,7 +255,6 @@ fn import(
     let tar_s = tar.to_string_lossy().into_owned();
     podman(
         dir,
-        runc,
         &["import", "--quiet", "--change", &label, &tar_s, image],
     )?;
     let _ = std::fs::remove_file(&tar);
@@ -197,14 +269,17 @@ fn remove_store(dir: &Path, runc: &Path) -> Result<usize, String> {
     let mut errors = Vec::new();
     let mut containers = 0;
     if dir.join("root").is_dir() {
-        containers = podman(dir, runc, &["ps", "-aq"])
+        containers = podman(dir, &["ps", "-aq"])
             .map(|o| o.lines().filter(|l| !l.trim().is_empty()).count())
             .unwrap_or(0);
         for args in [&["rm", "-af", "-t", "0"][..], &["rmi", "-af"][..]] {
-            if let Err(e) = podman(dir, runc, args) {
+            if let Err(e) = podman(dir, args) {
                 errors.push(e);
             }
         }
+    }
+    if let Err(e) = run_deferred(dir, runc, None) {
+        errors.push(e);
     }
     remove_recorded_cgroups(dir);
     unmount_below(dir);
@@ -604,12 +679,21 @@ fn container_view(set: &CgroupSet, parent: &str, cid: &str) -> CgroupView {
     }
 }
 
-/// `podman rm -f -t 0 NAME`; a container already gone is no error.
-fn remove_container(store: &Store, name: &str) -> Result<(), String> {
-    match podman(&store.dir, &store.runc, &["rm", "-f", "-t", "0", name]) {
+/// `podman rm -f -t 0 NAME`, then the container's deferred `runc delete`
+/// (`cid`, once known); a container already gone is no error.
+fn remove_container(store: &Store, name: &str, cid: Option<&str>) -> Result<(), String> {
+    let rm = match podman(&store.dir, &["rm", "-f", "-t", "0", name]) {
         Err(e) if !e.contains("no such container") => Err(e),
         _ => Ok(()),
-    }
+    };
+    // Without the id (podman failed before writing it) nothing is run
+    // here: another sandbox's container may be finished but not yet read;
+    // the store's removal runs what is left.
+    let deferred = match cid {
+        Some(id) => run_deferred(&store.dir, &store.runc, Some(id)),
+        None => Ok(()),
+    };
+    rm.and(deferred)
 }
 
 /// Runs `spec` as a podman container; returns once the workload is ready
@@ -631,7 +715,7 @@ pub fn launch(
     let cidfile = store.dir.join(format!("cid-{n}"));
     let _ = std::fs::remove_file(&cidfile);
     let mut argv: Vec<String> = vec!["podman".into()];
-    argv.extend(global_args(&store.dir, &store.runc));
+    argv.extend(global_args(&store.dir));
     argv.extend(
         [
             "run",
@@ -663,7 +747,8 @@ pub fn launch(
     let cleanup_name = name.clone();
     let cleanup_cid = cidfile.clone();
     let cleanup = move || -> Result<(), String> {
-        let r = remove_container(&cleanup_store, &cleanup_name);
+        let cid = std::fs::read_to_string(&cleanup_cid).ok();
+        let r = remove_container(&cleanup_store, &cleanup_name, cid.as_deref().map(str::trim));
         let c = remove_cgroups(&trees, &ancestors);
         let _ = std::fs::remove_file(&cleanup_cid);
         r.and(c)
@@ -683,6 +768,51 @@ pub fn launch(
 mod tests {
     use super::*;
     use crate::cgroup::{CpuMax, Limits};
+
+    #[test]
+    fn keep_runtime_passes_commands_through_and_defers_delete_until_asked() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        // A stand-in runc that logs its arguments.
+        let log = d.path().join("log");
+        let fake = d.path().join("runc");
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_keep_runtime(d.path(), &fake).unwrap();
+        let keep = d.path().join(KEEP_RUNTIME);
+        let run = |args: &[&str]| {
+            let st = Command::new(&keep).args(args).status().unwrap();
+            assert!(st.success(), "{args:?}");
+        };
+        run(&["--root", "/r", "state", "abc"]);
+        run(&["--root", "/r", "delete", "--force", "abc"]);
+        run(&["--root", "/r", "delete", "def"]);
+        let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            logged(),
+            "--root /r state abc\n",
+            "delete must not reach runc"
+        );
+        let deferred = d.path().join(DEFERRED);
+        assert_eq!(
+            std::fs::read_to_string(deferred.join("abc")).unwrap(),
+            "--root\n/r\ndelete\n--force\nabc\n"
+        );
+        // Only the named container's delete runs; the other waits.
+        run_deferred(d.path(), &fake, Some("abc")).unwrap();
+        assert_eq!(
+            logged(),
+            "--root /r state abc\n--root /r delete --force abc\n"
+        );
+        assert!(!deferred.join("abc").exists() && deferred.join("def").exists());
+        run_deferred(d.path(), &fake, None).unwrap();
+        assert!(logged().ends_with("--root /r delete def\n"));
+        assert_eq!(std::fs::read_dir(&deferred).unwrap().count(), 0);
+    }
 
     #[test]
     fn flags_carry_namespaces_and_limits() {
