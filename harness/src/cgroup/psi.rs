@@ -251,6 +251,92 @@ impl Probe {
     }
 }
 
+/// How often a [`Recorder`] reads its pressure file: the stall share of
+/// each 200 ms interval (the kernel's own averages are 10 s and longer).
+pub const SERIES_PERIOD: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The series name of a resource's stall share over time,
+/// `psi_<res>_some_pct` ([t s, % of the interval some task stalled]).
+pub fn series_name(r: Resource) -> String {
+    format!("psi_{}_some_pct", r.name())
+}
+
+/// The stall share of each interval between readings of (seconds since
+/// the start, `some` total µs): [[end of the interval, %]].
+pub fn some_series(readings: &[(f64, u64)]) -> Vec<[f64; 2]> {
+    readings
+        .windows(2)
+        .filter_map(|w| {
+            let dt = w[1].0 - w[0].0;
+            (dt > 0.0).then(|| {
+                let d = w[1].1.saturating_sub(w[0].1) as f64;
+                [w[1].0, (d / (dt * 1e6) * 100.0).min(100.0)]
+            })
+        })
+        .collect()
+}
+
+/// Reads a sandbox's pressure file every [`SERIES_PERIOD`] on a thread of
+/// its own until stopped: the time series beside a [`Probe`]'s span.
+pub struct Recorder {
+    resource: Resource,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<(f64, u64)>>>,
+}
+
+impl Recorder {
+    /// Starts recording `dir`'s `r` pressure (a probe's [`Probe::dir`]).
+    pub fn start(dir: &Path, r: Resource) -> Recorder {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let dir = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("isobench-psi".into())
+            .spawn(move || {
+                let t0 = std::time::Instant::now();
+                let mut out = Vec::new();
+                loop {
+                    if let Some(p) = read(&dir, r) {
+                        out.push((t0.elapsed().as_secs_f64(), p.some.total_us));
+                    }
+                    if stop2.load(Ordering::Relaxed) {
+                        return out;
+                    }
+                    std::thread::park_timeout(SERIES_PERIOD);
+                }
+            })
+            .ok();
+        Recorder {
+            resource: r,
+            stop,
+            thread,
+        }
+    }
+
+    /// Stops (one last reading) and returns (series name, series).
+    pub fn stop(mut self) -> (String, Vec<[f64; 2]>) {
+        (series_name(self.resource), some_series(&self.finish()))
+    }
+
+    fn finish(&mut self) -> Vec<(f64, u64)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match self.thread.take() {
+            Some(t) => {
+                t.thread().unpark();
+                t.join().unwrap_or_default()
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 /// A check where the cause of a stall is known (`cause`): `some` > 0 over
 /// every span; a skip naming what is missing where there is no PSI.
 pub fn stall_check(
@@ -361,6 +447,52 @@ impl Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn some_series_is_the_stall_share_of_each_interval() {
+        // 0.2 s apart: 100 ms stalled is 50%, none 0%, a counter reset 0%,
+        // rounding past the interval capped at 100%.
+        let r = [
+            (0.0, 1000),
+            (0.2, 101_000),
+            (0.4, 101_000),
+            (0.6, 50),
+            (0.8, 200_100),
+        ];
+        let s = some_series(&r);
+        assert_eq!(s.len(), 4);
+        assert!((s[0][0] - 0.2).abs() < 1e-12 && (s[0][1] - 50.0).abs() < 1e-9);
+        assert_eq!(s[1][1], 0.0);
+        assert_eq!(s[2][1], 0.0);
+        assert_eq!(s[3][1], 100.0);
+        assert!(some_series(&r[..1]).is_empty());
+        assert_eq!(series_name(Resource::Io), "psi_io_some_pct");
+    }
+
+    #[test]
+    fn recorder_reads_the_file_until_stopped() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("cpu.pressure");
+        let write = |total: u64| {
+            std::fs::write(
+                &f,
+                format!("some avg10=0.00 avg60=0.00 avg300=0.00 total={total}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"),
+            )
+            .unwrap()
+        };
+        write(0);
+        let rec = Recorder::start(d.path(), Resource::Cpu);
+        std::thread::sleep(SERIES_PERIOD * 2);
+        write(10_000_000);
+        let (name, series) = rec.stop();
+        assert_eq!(name, "psi_cpu_some_pct");
+        assert!(!series.is_empty());
+        // Readings go on until stop (a last one then): exactly one interval
+        // holds the jump, stalled throughout (capped at 100%), none other.
+        let stalled: Vec<f64> = series.iter().map(|p| p[1]).filter(|&v| v > 0.0).collect();
+        assert_eq!(stalled, vec![100.0], "{series:?}");
+        assert!(series.windows(2).all(|w| w[0][0] < w[1][0]));
+    }
 
     const CPU: &str = "some avg10=1.50 avg60=0.25 avg300=0.05 total=123456\n\
                        full avg10=0.00 avg60=0.00 avg300=0.00 total=789\n";

@@ -66,6 +66,10 @@ pub fn args(spec: &SandboxSpec, dir: &Path) -> Result<Vec<String>, LaunchError> 
     if let Some(h) = &spec.hostname {
         a.push(format!("--hostname={h}"));
     }
+    // lxcfs's views over the container's /proc files.
+    for o in &spec.proc_overlays {
+        a.push(format!("--bind-ro={}:/proc/{}", o.source.display(), o.name));
+    }
     a.push("--".into());
     a.push("/isobench-workload".into());
     a.extend(spec.args.iter().cloned());
@@ -169,9 +173,11 @@ pub fn launch(
         argv,
     };
     let remove = dir.clone();
+    let propagate = Path::new(PROPAGATE).join(set.sandbox_name(n));
     let cgroups = NspawnCgroups::before(set, n);
     let cleanup = move || -> Result<(), String> {
         let c = cgroups.remove();
+        remove_propagate(&propagate);
         match std::fs::remove_dir_all(&remove) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(format!("{}: {e}", remove.display()))
@@ -182,8 +188,31 @@ pub fn launch(
     super::launch_peer(spec, set, n, workload, &exec, CgroupMode::Create, cleanup)
 }
 
-/// Removes the container directories of dead isobench runs.
+/// Where nspawn makes each machine's mount-propagation directory (named
+/// by the machine, which is our sandbox's directory name). nspawn removes
+/// it when its container ends normally, but not when the payload dies
+/// early and /run is not a tmpfs ("Attempted to remove disk file system
+/// …, and we can't allow that"): isobench removes it.
+const PROPAGATE: &str = "/run/systemd/nspawn/propagate";
+
+/// Removes one machine's propagation directory (empty, or holding only an
+/// empty `incoming/`); anything else in it is left alone.
+fn remove_propagate(dir: &Path) {
+    let _ = std::fs::remove_dir(dir.join("incoming"));
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Removes the container directories (and nspawn's propagation
+/// directories) of dead isobench runs.
 pub fn cleanup_stale() -> Vec<PathBuf> {
+    if let Ok(rd) = std::fs::read_dir(PROPAGATE) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if crate::cgroup::manager::owner_alive(&name, &e.path()) == Some(false) {
+                remove_propagate(&e.path());
+            }
+        }
+    }
     let Ok(rd) = std::fs::read_dir(roots()) else {
         return Vec::new();
     };

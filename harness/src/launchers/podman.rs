@@ -593,6 +593,14 @@ pub fn spec_args(spec: &SandboxSpec) -> Result<Vec<String>, LaunchError> {
     flag("--uts", own(ns.uts));
     flag("--cgroupns", own(ns.cgroup));
     flag("--network", if ns.net { "none" } else { "host" }.into());
+    // lxcfs's views over the container's /proc files (runc, underneath,
+    // allows binds over exactly these).
+    for o in &spec.proc_overlays {
+        flag(
+            "--volume",
+            format!("{}:/proc/{}:ro", o.source.display(), o.name),
+        );
+    }
     if ns.user {
         for m in &spec.uid_map {
             flag(
@@ -613,8 +621,12 @@ pub fn spec_args(spec: &SandboxSpec) -> Result<Vec<String>, LaunchError> {
     let l = &spec.limits;
     if let Some(c) = l.cpu_max {
         if c.burst_us.is_some() {
-            return Err(LaunchError::Spec(
-                "podman 4.3 has no flag for a CFS burst (cpu.cfs_burst_us)".into(),
+            // A limit this launcher cannot express: scenarios skip the
+            // variant that needs it, as for a kernel without the file.
+            return Err(LaunchError::Cgroup(
+                crate::cgroup::CgroupError::Unsupported(
+                    "podman 4.3 has no flag for a CFS burst (cpu.cfs_burst_us)".into(),
+                ),
             ));
         }
         if let Some(q) = c.quota_us {
@@ -679,21 +691,36 @@ fn container_view(set: &CgroupSet, parent: &str, cid: &str) -> CgroupView {
     }
 }
 
-/// `podman rm -f -t 0 NAME`, then the container's deferred `runc delete`
-/// (`cid`, once known); a container already gone is no error.
+/// The container's deferred `runc delete` (`cid`, once known), then
+/// `podman rm -f -t 0 NAME`, then whatever delete that left (a container
+/// still running when torn down is killed and deleted by the rm). Deleting
+/// in runc first matters with a user namespace: podman cannot remove the
+/// container's rootfs while runc still holds the container. A container
+/// already gone is no error.
 fn remove_container(store: &Store, name: &str, cid: Option<&str>) -> Result<(), String> {
-    let rm = match podman(&store.dir, &["rm", "-f", "-t", "0", name]) {
-        Err(e) if !e.contains("no such container") => Err(e),
-        _ => Ok(()),
-    };
     // Without the id (podman failed before writing it) nothing is run
     // here: another sandbox's container may be finished but not yet read;
     // the store's removal runs what is left.
-    let deferred = match cid {
+    let deferred = || match cid {
         Some(id) => run_deferred(&store.dir, &store.runc, Some(id)),
         None => Ok(()),
     };
-    rm.and(deferred)
+    let first = deferred();
+    let rm = || match podman(&store.dir, &["rm", "-f", "-t", "0", name]) {
+        Err(e) if !e.contains("no such container") => Err(e),
+        _ => Ok(()),
+    };
+    let mut removed = rm();
+    // With a user namespace, the exit's `podman container cleanup` may
+    // still hold the container's shm mount (`userdata/shm`, EBUSY) when
+    // the rm comes: it is a mount in our own store; unmount it and retry.
+    if let (Err(e), Some(id)) = (&removed, cid) {
+        if e.contains("device or resource busy") {
+            unmount_below(&store.dir.join("root").join("vfs-containers").join(id));
+            removed = rm();
+        }
+    }
+    first.and(removed).and(deferred())
 }
 
 /// Runs `spec` as a podman container; returns once the workload is ready

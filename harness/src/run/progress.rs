@@ -297,15 +297,19 @@ impl Progress {
     /// Step `step` ended after `took`; `how` is "done in" or
     /// "interrupted after".
     pub fn finish(&self, step: usize, label: &str, how: &str, took: Duration) {
-        {
-            let mut s = self.shared();
-            s.eta.finished(step, took);
-            s.current = None;
-        }
+        self.step_ended(step, took);
         self.line(&format!(
             "isobench: {label} {how} {:.1} s",
             took.as_secs_f64()
         ));
+    }
+
+    /// Step `step` ended after `took`, without a line (the caller prints
+    /// its own: a VM guest's).
+    pub fn step_ended(&self, step: usize, took: Duration) {
+        let mut s = self.shared();
+        s.eta.finished(step, took);
+        s.current = None;
     }
 
     /// Step `step` does not run (a skip row).

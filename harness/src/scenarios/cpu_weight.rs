@@ -290,7 +290,8 @@ fn one_rep(ctx: &Ctx, cfg: &Config, cpu: u32) -> Result<Vec<u64>, ScenarioError>
     for r in running {
         r.teardown()?;
     }
-    if exits.iter().any(|e| matches!(e, Exit::Code(c) if *c != 0)) {
+    // Killed on purpose above: SIGKILL, or 137 from a runtime in between.
+    if exits.iter().any(|e| matches!(e, Exit::Code(c) if *c != 0) && !e.is_sigkill()) {
         return Err(ScenarioError::failed(format!(
             "a spinner failed: {exits:?}"
         )));

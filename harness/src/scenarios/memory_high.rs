@@ -137,6 +137,8 @@ struct Rep {
     stats: MemoryStats,
     /// The cgroup's memory pressure over the hog's run (None: no PSI).
     psi: Option<psi::Span>,
+    /// The pressure over time (series name, points).
+    psi_series: Option<(String, Vec<[f64; 2]>)>,
 }
 
 /// Allocation rates in MiB/s: below high (up to 90% of high, where the
@@ -171,8 +173,10 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
     let mut r = memory::launch_or_skip(ctx, &spec, |why| skip(cfg, why))?;
     r.wait_ready()?;
     let probe = psi::Probe::start(r.cgroup(), ctx.set.mode, Resource::Memory);
+    let recorder = probe.as_ref().map(|p| psi::Recorder::start(p.dir(), Resource::Memory));
     let exit = r.wait_exit()?;
     let psi = probe.as_ref().and_then(psi::Probe::finish);
+    let psi_series = recorder.map(psi::Recorder::stop);
     let stats = r.cgroup().memory_stats()?;
     let events = std::mem::take(&mut r.events);
     r.teardown()?;
@@ -197,6 +201,7 @@ fn run_rep(cfg: &Config, ctx: &Ctx) -> Result<Rep, ScenarioError> {
         done,
         stats,
         psi,
+        psi_series,
     })
 }
 
@@ -311,6 +316,9 @@ fn result(cfg: &Config, reps: &[Rep], launcher: &str) -> ScenarioResult {
         .checks(checks)
         .metrics(metrics)
         .metrics(psi::merged_metrics(&spans));
+    if let Some((name, s)) = reps.first().and_then(|x| x.psi_series.as_ref()) {
+        p = p.series(name, s.clone());
+    }
     if let Some(x) = reps.first() {
         let t0 = x.steps.first().map_or(0, |s| s.1);
         let allocated = x.steps.iter().map(|s| [(s.1 - t0) as f64 / 1e9, memory::in_mib(s.0)]);
@@ -371,6 +379,7 @@ mod tests {
                 seconds: 0.5,
                 source: "cgroup2",
             }),
+            psi_series: None,
         }
     }
 

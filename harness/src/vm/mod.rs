@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod kernels;
 pub mod kmod;
 pub mod matrix;
+pub mod progress;
 pub mod pvh;
 pub mod qemu;
 

@@ -454,7 +454,15 @@ pub fn boot(req: &VmRequest) -> Result<VmOutcome, VmError> {
     let start = Instant::now();
     let mut child = spawn_guarded(&mut cmd)
         .map_err(|e| VmError::Input(format!("starting {}: {e}", qemu.display())))?;
-    let watch = watch(&mut child, &port_file, &console, start, req.timeout);
+    let mut bar = super::progress::GuestBar::new(&req.run_args, req.cpus);
+    let watch = watch(
+        &mut child,
+        &port_file,
+        &console,
+        start,
+        req.timeout,
+        &mut bar,
+    );
     if let End::Interrupted(sig) = watch.end {
         return Err(VmError::Interrupted(sig));
     }
@@ -591,6 +599,7 @@ fn watch(
     console: &Path,
     start: Instant,
     timeout: Duration,
+    bar: &mut super::progress::GuestBar,
 ) -> Watch {
     let mut progress = GuestProgress::default();
     let mut w = Watch {
@@ -630,7 +639,7 @@ fn watch(
             w.tail = tail;
         }
         for line in progress.poll(console) {
-            eprintln!("guest: {line}");
+            bar.line(&line);
         }
         if let Some(status) = exited {
             w.end = End::Exited(status);
@@ -811,6 +820,10 @@ mod tests {
             &console,
             start,
             Duration::from_millis(300),
+            &mut super::super::progress::GuestBar::with_mode(
+                crate::run::progress::Mode::Plain,
+                None,
+            ),
         );
         assert!(matches!(w.end, End::TimedOut));
         assert!(start.elapsed() < Duration::from_secs(5));

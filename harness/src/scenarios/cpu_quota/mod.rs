@@ -49,7 +49,7 @@ scenario_config! {
         /// Spinner thread counts ("nproc" is spelled 0).
         pub threads: Vec<u32> = vec![1], vec![1, 0] => "spinner threads (0 = nproc)",
         /// Seconds each spinner runs.
-        pub seconds: f64 = 2.0, 2.5 => "spin time per repetition",
+        pub seconds: f64 = 1.5, 2.5 => "spin time per repetition (the run testing the PSI trigger spins at least 3.5 s)",
         /// Repetitions per point.
         pub repetitions: u32 = 1 => "repetitions per point",
         /// Accuracy tolerance in percent.
@@ -74,7 +74,9 @@ impl Scenario for CpuQuota {
     /// teardown.
     fn estimate(cfg: &Config, cpus: u32) -> Duration {
         let reps = cfg.points(cpus, false).len() as f64 * f64::from(cfg.repetitions);
-        Duration::from_secs_f64(reps * (cfg.seconds + 0.3))
+        // One run (the trigger's) spins longer.
+        let trigger = (TRIGGER_SPIN_S - cfg.seconds).max(0.0);
+        Duration::from_secs_f64(reps * (cfg.seconds + 0.3) + trigger)
     }
 
     /// Runs the sweep.
@@ -171,7 +173,17 @@ fn run_rep(
     demand: f64,
     sample: bool,
 ) -> Result<Rep, ScenarioError> {
-    let secs = format!("{}", cfg.seconds);
+    // The run carrying the timeline also tests a PSI trigger while it
+    // spins: its stall must outlast the trigger's window and the averaging
+    // work that evaluates an unprivileged trigger (the cgroup going idle
+    // stops that work before it looks).
+    let trigger_run = sample && demand > cpu.cpus().unwrap_or(f64::MAX);
+    let spin_s = if trigger_run {
+        cfg.seconds.max(TRIGGER_SPIN_S)
+    } else {
+        cfg.seconds
+    };
+    let secs = format!("{spin_s}");
     let th = threads.to_string();
     let mut spec = SandboxSpec::workload(&["spin", "--threads", &th, "--seconds", &secs]);
     spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
@@ -179,7 +191,7 @@ fn run_rep(
         cpu_max: Some(cpu),
         ..Default::default()
     };
-    spec.deadline = Duration::from_secs_f64(cfg.seconds * 3.0 + 10.0);
+    spec.deadline = Duration::from_secs_f64(spin_s * 3.0 + 10.0);
     let mut r = ctx.launch(&spec)?;
     r.wait_ready()?;
     let before = r.cgroup().cpu_stats()?;
@@ -194,13 +206,21 @@ fn run_rep(
         None
     };
     let probe = psi::Probe::start(r.cgroup(), ctx.set.mode, Resource::Cpu);
-    // The run carrying the timeline also tests a PSI trigger, while it spins.
-    let trigger = match (&probe, sample && demand > cpu.cpus().unwrap_or(f64::MAX)) {
+    // Not beside the trigger: every read of the pressure file runs the
+    // averaging the trigger's evaluation waits for (kernel/sched/psi.c,
+    // psi_show), and with reads every 200 ms the trigger missed its window
+    // in 3 of 8 quick runs here (1 of 8 without).
+    let recorder = probe
+        .as_ref()
+        .filter(|_| !trigger_run)
+        .map(|p| psi::Recorder::start(p.dir(), Resource::Cpu));
+    let trigger = match (&probe, trigger_run) {
         (Some(p), true) => Some(trigger_test(ctx, p.dir())),
         _ => None,
     };
     let exit = r.wait_exit()?;
     let psi = probe.as_ref().and_then(psi::Probe::finish);
+    let psi_series = recorder.map(psi::Recorder::stop);
     let (samples, monitor_cpu) = mon.map(Monitor::stop).unwrap_or_default();
     let after = r.cgroup().cpu_stats()?;
     let host_after = HostCpu::now();
@@ -240,9 +260,15 @@ fn run_rep(
         },
         cgroup_total_ns: after.usage_ns.unwrap_or(0) as f64,
         psi,
+        psi_series,
         trigger,
     })
 }
+
+/// Spin time of the run carrying the PSI trigger test: the unprivileged
+/// 2 s window, the 2 s averaging period that evaluates it, and a margin
+/// for launching the idle sandbox.
+const TRIGGER_SPIN_S: f64 = 3.5;
 
 /// PSI trigger window and threshold: 150 ms of stall within 1 s.
 const TRIGGER_STALL_US: u64 = 150_000;
@@ -254,22 +280,15 @@ const UNPRIVILEGED_WINDOW_US: u64 = 2_000_000;
 /// (`stalled`) and on an idle sandbox's (a task waking every 250 ms for
 /// 1 ms), then polls both over one window.
 fn trigger_test(ctx: &Ctx, stalled: &std::path::Path) -> Result<TriggerRun, String> {
-    let mut spec = SandboxSpec::workload(&["tick", "--period-ms", "250", "--work-ms", "1", "--count", "8"]);
-    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
-    spec.deadline = Duration::from_secs(10);
-    let mut idle: Running = ctx.launch(&spec).map_err(|e| format!("idle sandbox: {e}"))?;
-    idle.wait_ready().map_err(|e| format!("idle sandbox: {e}"))?;
-    let idle_dir = psi::source(idle.cgroup(), ctx.set.mode)
-        .map(|(d, _)| d)
-        .ok_or("the idle sandbox has no cpu.pressure")?;
     let trig = |d: &std::path::Path, window_us: u64| {
         Trigger::some(d, Resource::Cpu, TRIGGER_STALL_US, window_us).map_err(|e| {
             let shown = format!("writing a trigger to {}: {e}", d.join(Resource::Cpu.file()).display());
             (e.raw_os_error(), shown)
         })
     };
-    // Without CAP_SYS_RESOURCE the kernel takes only windows that are
-    // multiples of 2 s (EINVAL otherwise): then the 2 s window.
+    // The stalled trigger first, so its window starts while the spinner is
+    // young. Without CAP_SYS_RESOURCE the kernel takes only windows that
+    // are multiples of 2 s (EINVAL otherwise): then the 2 s window.
     let (on_stalled, window_us) = match trig(stalled, TRIGGER_WINDOW_US) {
         Ok(t) => (t, TRIGGER_WINDOW_US),
         Err((Some(libc::EINVAL), _)) => (
@@ -278,6 +297,15 @@ fn trigger_test(ctx: &Ctx, stalled: &std::path::Path) -> Result<TriggerRun, Stri
         ),
         Err((_, e)) => return Err(e),
     };
+    let t0 = std::time::Instant::now();
+    let mut spec = SandboxSpec::workload(&["tick", "--period-ms", "250", "--work-ms", "1", "--count", "8"]);
+    spec.namespaces = ctx.namespaces_or("pid,mnt,uts,ipc");
+    spec.deadline = Duration::from_secs(10);
+    let mut idle: Running = ctx.launch(&spec).map_err(|e| format!("idle sandbox: {e}"))?;
+    idle.wait_ready().map_err(|e| format!("idle sandbox: {e}"))?;
+    let idle_dir = psi::source(idle.cgroup(), ctx.set.mode)
+        .map(|(d, _)| d)
+        .ok_or("the idle sandbox has no cpu.pressure")?;
     let on_idle = trig(&idle_dir, window_us).map_err(|e| e.1)?;
     let window = Duration::from_micros(window_us);
     // An unprivileged trigger is evaluated by the 2 s averaging work only
@@ -288,8 +316,9 @@ fn trigger_test(ctx: &Ctx, stalled: &std::path::Path) -> Result<TriggerRun, Stri
         Duration::ZERO
     };
     let span = window + grace;
-    let t0 = std::time::Instant::now();
-    let fired = on_stalled.wait(span).map_err(|e| e.to_string())?;
+    let fired = on_stalled
+        .wait(span.saturating_sub(t0.elapsed()))
+        .map_err(|e| e.to_string())?;
     let stalled_after = fired.then(|| t0.elapsed().as_secs_f64());
     let left = span.saturating_sub(t0.elapsed());
     let idle_fired = on_idle.wait(left).map_err(|e| e.to_string())?;

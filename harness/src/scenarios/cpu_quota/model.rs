@@ -43,6 +43,8 @@ pub struct Rep {
     pub cgroup_total_ns: f64,
     /// The cgroup's cpu pressure over the spin (None: no PSI here).
     pub psi: Option<crate::cgroup::psi::Span>,
+    /// The pressure over time (series name, points), on the sampled run.
+    pub psi_series: Option<(String, Vec<[f64; 2]>)>,
     /// The PSI trigger test, on the run that carried it.
     pub trigger: Option<Result<TriggerRun, String>>,
 }
@@ -195,6 +197,7 @@ mod tests {
             spin_cpu_ns: measured_cpus * w,
             cgroup_total_ns: measured_cpus * w,
             psi: None,
+            psi_series: None,
             trigger: None,
         }
     }

@@ -45,6 +45,9 @@ pub fn point_result(cfg: &Config, p: &SweepPoint, reps: &[Rep], launcher: &str) 
             point = point.metric(Metric::new(n::PSI_TRIGGER_LATENCY, "s", Better::Lower, vec![*s]));
         }
     }
+    if let Some((name, s)) = reps.iter().find_map(|r| r.psi_series.as_ref()) {
+        point = point.series(name, s.clone());
+    }
     if let Some(r) = reps.iter().find(|r| !r.samples.is_empty()) {
         point = point
             .series(n::SERIES_USAGE_CPUS, monitor::usage_series(&r.samples))
@@ -325,6 +328,7 @@ mod tests {
             spin_cpu_ns: measured,
             cgroup_total_ns: measured * 1.01,
             psi: None,
+            psi_series: None,
             trigger: None,
         }
     }

@@ -58,6 +58,15 @@ fn spin(ctx: &Ctx, within: Option<u32>) -> Result<Spin, ScenarioError> {
 
 /// Runs the arm on `cpu` (the machine keeps its other CPUs).
 pub fn run(_cfg: &Config, ctx: &Ctx, cpu: u32) -> Result<ScenarioResult, ScenarioError> {
+    if !ctx.kind.harness_cgroup() {
+        return Err(skip(
+            cpu,
+            format!(
+                "{} creates its container's cgroup itself, beside isobench's cgroups rather than inside the exclusive one, so the arm cannot put a sandbox in it; it runs on launchers whose cgroup isobench creates (native, bwrap, unshare, nspawn, custom:)",
+                ctx.launcher
+            ),
+        ));
+    }
     let part = ctx.create_cgroup()?;
     let own = Limits {
         cpuset_cpus: Some(CpuList(vec![cpu])),

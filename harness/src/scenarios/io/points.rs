@@ -306,6 +306,9 @@ pub fn throttled_result(
 /// io.pressure metrics of the window, and (when asked) the check that the
 /// throttled workload stalled on IO.
 fn with_psi(mut pt: Point, m: &Measured, check: bool) -> Point {
+    if let Some((name, s)) = &m.psi_series {
+        pt = pt.series(name, s.clone());
+    }
     match &m.psi {
         Some((b, a, what)) => {
             pt = pt
@@ -527,6 +530,7 @@ mod tests {
             }),
             psi: None,
             device_wbytes: None,
+            psi_series: None,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Measured {
     /// (`/sys/dev/block/M:m/stat`): what the cgroup's own counter did not
     /// see was charged elsewhere (journal, metadata, the flusher's root).
     pub device_wbytes: Option<u64>,
+    /// io pressure over the window (series name, points), where there is PSI.
+    pub psi_series: Option<(String, Vec<[f64; 2]>)>,
 }
 
 /// Bytes the device has written since boot (sectors written × 512, the
@@ -123,17 +125,25 @@ pub fn run(
         .iter()
         .map(|r| read(r.cgroup()))
         .collect::<Result<Vec<_>, _>>()?;
+    let recorders: Vec<Option<psi::Recorder>> = running
+        .iter()
+        .map(|r| psi::source(r.cgroup(), ctx.set.mode).map(|(d, _)| psi::Recorder::start(&d, Resource::Io)))
+        .collect();
     let dev_before = device_written(dev);
     let t0 = Instant::now();
     crate::interrupt::sleep(Duration::from_secs_f64(cfg.seconds)).map_err(interrupted)?;
     let dev_after = device_written(dev);
+    let series: Vec<Option<(String, Vec<[f64; 2]>)>> =
+        recorders.into_iter().map(|r| r.map(psi::Recorder::stop)).collect();
     let after = running
         .iter()
         .map(|r| read(r.cgroup()))
         .collect::<Result<Vec<_>, _>>()?;
     let window = t0.elapsed().as_secs_f64();
     let mut out = Vec::new();
-    for ((mut r, (b_io, b_psi)), (a_io, a_psi)) in running.into_iter().zip(before).zip(after) {
+    for (((mut r, (b_io, b_psi)), (a_io, a_psi)), psi_series) in
+        running.into_iter().zip(before).zip(after).zip(series)
+    {
         let exit = r.wait_exit()?;
         let done = r.first(Event::as_io_done);
         let error = r.events.iter().find_map(|e| match e {
@@ -154,6 +164,7 @@ pub fn run(
                 _ => None,
             },
             device_wbytes: dev_after.zip(dev_before).map(|(a, b)| a.saturating_sub(b)),
+            psi_series,
         });
     }
     Ok(out)

@@ -19,7 +19,9 @@ pub fn plots(r: &RunResults, consumed: &[(&str, &str)]) -> Vec<PlotSpec> {
             .series
             .iter()
             .filter(|(name, pts)| {
-                !consumed.contains(&(s.name.as_str(), name.as_str())) && !pts.is_empty()
+                !consumed.contains(&(s.name.as_str(), name.as_str()))
+                    && !super::psi::is_psi_series(name)
+                    && !pts.is_empty()
             })
             .collect();
         let units = unique(free.iter().map(|(n, _)| series_unit(n).0));

@@ -14,6 +14,7 @@ mod io;
 mod memory_oom;
 mod memory_protection;
 mod pids;
+mod psi;
 pub mod spec;
 mod startup;
 
@@ -55,6 +56,7 @@ pub fn build_all(r: &RunResults) -> Vec<PlotSpec> {
     specs.extend(memory_protection::plots(r));
     specs.extend(pids::plots(r));
     specs.extend(io::plots(r));
+    specs.extend(psi::plots(r));
     specs.extend(generic::plots(r, CONSUMED_SERIES));
     specs.retain(|s| !s.is_empty());
     let mut seen: HashMap<String, usize> = HashMap::new();
