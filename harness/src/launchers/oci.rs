@@ -442,6 +442,31 @@ mod tests {
     use super::*;
     use crate::cgroup::{CpuList, CpuMax};
 
+    #[test]
+    fn youki_gets_an_absolute_path_only_where_every_hierarchy_agrees() {
+        let b = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(h, p)| (h.to_string(), p.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            uniform_path(&b(&[("cpu", "/"), ("memory", "/")]), "x").unwrap(),
+            "/x"
+        );
+        assert_eq!(
+            uniform_path(&b(&[("cpu", "/a/b"), ("memory", "/a/b")]), "x").unwrap(),
+            "/a/b/x"
+        );
+        // This host: memory nested, the rest at the root.
+        let e = uniform_path(&b(&[("cpu", "/"), ("memory", "/process_api/1")]), "x").unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("/process_api/1 in memory") && e.contains("/ in cpu"),
+            "{e}"
+        );
+        assert!(uniform_path(&[], "x").is_err());
+    }
+
     /// A fake runtime: records its arguments in `args`, writes `stderr`
     /// and exits with `code`.
     fn fake_runtime(dir: &Path, stderr: &str, code: i32) -> PathBuf {

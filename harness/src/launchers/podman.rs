@@ -456,19 +456,26 @@ fn planned_cgroups(parent: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (ancestors, trees)
 }
 
-/// Appends lines to the store's cgroup record (`dir PATH` / `tree PATH`).
+/// Appends lines to the store's cgroup record (`dir PATH` / `tree PATH`),
+/// each path once.
 fn record_cgroups(store: &Path, ancestors: &[PathBuf], trees: &[PathBuf]) -> std::io::Result<()> {
     use std::io::Write;
+    let known = std::fs::read_to_string(store.join(CGROUPS_FILE)).unwrap_or_default();
+    let known: std::collections::HashSet<&str> = known.lines().collect();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(store.join(CGROUPS_FILE))?;
     let mut text = String::new();
-    for a in ancestors {
-        text.push_str(&format!("dir {}\n", a.display()));
-    }
-    for t in trees {
-        text.push_str(&format!("tree {}\n", t.display()));
+    let lines = ancestors
+        .iter()
+        .map(|a| format!("dir {}", a.display()))
+        .chain(trees.iter().map(|t| format!("tree {}", t.display())));
+    for l in lines {
+        if !known.contains(l.as_str()) {
+            text.push_str(&l);
+            text.push('\n');
+        }
     }
     f.write_all(text.as_bytes())
 }
@@ -734,7 +741,18 @@ pub fn launch(
     let program = super::program_path("podman")?;
     let flags = spec_args(spec)?;
     let name = set.sandbox_name(n);
-    let parent = cgroup_parent(set, &name).map_err(LaunchError::Spec)?;
+    // One parent for every container of the run, so that their cgroups
+    // are siblings, as a runtime's containers are: weights (cpu.shares /
+    // cpu.weight) share out the CPU between siblings, and a parent per
+    // container would make every container an equal sibling whatever its
+    // weight. The store's removal removes the parent (and conmon's cgroup
+    // in it); each teardown removes the container's own cgroup.
+    let shared = format!(
+        "{}{}-podman",
+        crate::cgroup::manager::NAME_PREFIX,
+        set.run_id
+    );
+    let parent = cgroup_parent(set, &shared).map_err(LaunchError::Spec)?;
     let store = store(set, workload)?;
     let (ancestors, trees) = planned_cgroups(&parent);
     record_cgroups(&store.dir, &ancestors, &trees)
@@ -775,8 +793,20 @@ pub fn launch(
     let cleanup_cid = cidfile.clone();
     let cleanup = move || -> Result<(), String> {
         let cid = std::fs::read_to_string(&cleanup_cid).ok();
-        let r = remove_container(&cleanup_store, &cleanup_name, cid.as_deref().map(str::trim));
-        let c = remove_cgroups(&trees, &ancestors);
+        let cid = cid.as_deref().map(str::trim);
+        let r = remove_container(&cleanup_store, &cleanup_name, cid);
+        // runc's delete removed the container's cgroup; whatever is left
+        // of it (a delete that failed) goes here.
+        let own: Vec<PathBuf> = cid
+            .map(|id| {
+                trees
+                    .iter()
+                    .map(|t| t.join(format!("libpod-{id}")))
+                    .filter(|d| d.exists())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let c = remove_cgroups(&own, &[]);
         let _ = std::fs::remove_file(&cleanup_cid);
         r.and(c)
     };
