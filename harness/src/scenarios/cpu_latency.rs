@@ -345,6 +345,7 @@ mod tests {
             missed: 0,
             others_cpus: 0.0,
             skipped: None,
+            applied_burst_us: None,
         }
     }
 
@@ -374,6 +375,14 @@ mod tests {
             checks(&cfg, &base, &quota, &skipped)[2].status,
             Status::Skip
         );
+        // A launcher that dropped the burst: the failure says so.
+        let mut dropped = v("quota+burst", &[60.0], 6);
+        dropped.applied_burst_us = Some(0);
+        let c = checks(&cfg, &base, &v("quota", &[60.0], 6), &dropped);
+        assert_eq!(c[2].status, Status::Fail);
+        assert!(c[2].detail.contains("did not apply the burst"), "{:?}", c[2]);
+        dropped.applied_burst_us = Some(5000);
+        assert!(checks(&cfg, &base, &v("quota", &[60.0], 6), &dropped)[2].detail.is_empty());
     }
 
     #[test]
