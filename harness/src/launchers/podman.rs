@@ -11,9 +11,11 @@
 //! workload is imported once per run as the image `localhost/isobench-<run
 //! id>:workload` (`podman import` of a one-file rootfs tarball; no
 //! registry), each sandbox runs as container `isobench-<run id>-<n>`
-//! labelled `isobench.run=<run id>`, and the container's cgroup lives under
-//! `--cgroup-parent <own cgroup>/isobench-<run id>-<n>`, which is removed
-//! with everything podman made below it (`conmon/`, `libpod-<id>/`).
+//! labelled `isobench.run=<run id>`, and every container's cgroup lives
+//! under one `--cgroup-parent <own cgroup>/isobench-<run id>-podman` (the
+//! containers are siblings, so weights divide the CPU between them), which
+//! the store's removal removes with everything podman made below it
+//! (`conmon/`, `libpod-<id>/`).
 //!
 //! No `--rm`, and runc behind a wrapper that keeps containers: podman's
 //! cleanup (conmon → `podman container cleanup` → `runc delete`) removes
