@@ -17,6 +17,11 @@ const MACHINE_PARAMS: &[(&str, &str)] = &[
     ("cpu-weight", "cpu"),
 ];
 
+/// Metrics present only when a check they belong to succeeded (the PSI
+/// trigger's latency exists when it fired): the check itself is in the
+/// shape, and a miss is that check's failure, not a change of shape.
+const OUTCOME_METRICS: &[&str] = &["psi_trigger_latency"];
+
 /// One line per result row: name, params, then the names of its metrics,
 /// series and checks, in the order the results file has them.
 fn shape(results: &Value) -> String {
@@ -43,6 +48,7 @@ fn shape(results: &Value) -> String {
                 .map(|a| {
                     a.iter()
                         .map(|m| m["name"].as_str().unwrap_or("?").to_string())
+                        .filter(|n| !OUTCOME_METRICS.contains(&n.as_str()))
                         .collect::<Vec<_>>()
                         .join(",")
                 })
