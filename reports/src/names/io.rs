@@ -19,6 +19,9 @@ pub const PARAM_PSI_SOURCE: &str = "psi_source";
 pub const ACCURACY: &str = "accuracy";
 /// Rate from the cgroup's counters (MiB/s or IOPS).
 pub const RATE: &str = "rate";
+/// The device's unthrottled rate for the point's op and request size
+/// (MiB/s or IOPS), measured once per run: a limit above it is a skip.
+pub const UNTHROTTLED: &str = "unthrottled";
 /// Rate the workload itself saw (bytes or requests / its run time).
 pub const WORKLOAD_RATE: &str = "workload_rate";
 /// Buffered writes: the writer's rate / the wbps limit.

@@ -134,7 +134,7 @@ fn limits(io: IoMax) -> Limits {
 /// Params every point carries.
 fn base(ctx: &Ctx, target: &Target, cfg: &Config) -> Point {
     Point::new(n::SCENARIO, ctx)
-        .param(n::PARAM_DEVICE, target.describe())
+        .param(n::PARAM_DEVICE, target.kind_text())
         .param(n::PARAM_DEVICE_KIND, target.kind())
         .param(
             "cgroup",
@@ -289,7 +289,6 @@ pub fn throttled_result(
         .param(n::PARAM_LIMIT_VALUE, p.value)
         .param(n::PARAM_OP, k.op())
         .param("block", p.block)
-        .param("unthrottled", unthrottled)
         .metric(Metric::with_target(n::ACCURACY, "ratio", 1.0, acc.into_iter().collect()))
         .metric(Metric::with_target(n::RATE, k.unit(), limit, rate.into_iter().collect()))
         .metric(Metric::new(
@@ -298,6 +297,7 @@ pub fn throttled_result(
             Better::Target,
             workload.into_iter().collect(),
         ))
+        .metric(Metric::new(n::UNTHROTTLED, k.unit(), Better::Target, vec![unthrottled]))
         .check(check);
     pt = with_psi(pt, m, with_psi_check);
     pt.build()

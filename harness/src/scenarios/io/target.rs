@@ -165,7 +165,18 @@ impl Target {
         }
     }
 
-    /// For params and details: `/dev/loop3 (7:3, direct-io)`.
+    /// The `device` param: what kind of device, without anything that
+    /// differs from run to run (the loop number, the run's directory), so
+    /// that the same point of two runs has the same key in `compare`:
+    /// `loop device, direct-io` or `file on /dev/vda`.
+    pub fn kind_text(&self) -> String {
+        match self {
+            Target::Loop(l) => format!("loop device{}", if l.direct_io { ", direct-io" } else { "" }),
+            Target::Dir { disk, .. } => format!("file on /dev/{disk}"),
+        }
+    }
+
+    /// For details: `/dev/loop3 (7:3, direct-io)`.
     pub fn describe(&self) -> String {
         match self {
             Target::Loop(l) => format!(

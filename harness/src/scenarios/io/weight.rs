@@ -65,7 +65,7 @@ impl Drop for Scheduler {
 pub fn run(ctx: &Ctx, cfg: &Config, target: &Target) -> Result<ScenarioResult, ScenarioError> {
     let (lo, hi) = (cfg.weights[0].min(cfg.weights[1]), cfg.weights[0].max(cfg.weights[1]));
     let point = Point::new(n::SCENARIO, ctx)
-        .param(n::PARAM_DEVICE, target.describe())
+        .param(n::PARAM_DEVICE, target.kind_text())
         .param(n::PARAM_DEVICE_KIND, target.kind())
         .param(n::PARAM_LIMIT, "weight")
         .param("weights", [lo, hi])
