@@ -1,14 +1,13 @@
 //! `io --path P --op read|write|buffered --block B --seconds S [--span N]
-//! [--sync N] [--depth D]`: block IO for the `io` scenario's throttling
+//! [--depth D]`: block IO for the `io` scenario's throttling
 //! checks. `D` threads keep up to `D` requests in flight (fio's iodepth),
 //! so a throttle always has a request waiting and a late wake-up of one
 //! thread does not lose the limit's budget.
 //!
 //! `read` and `write` use O_DIRECT with a page-aligned buffer of `B`
 //! bytes (each request reaches the device, none is absorbed by the page
-//! cache); `buffered` writes through the page cache and, with `--sync N`,
-//! calls fdatasync every `N` bytes (default 0: never; the flusher, or the
-//! writer's memory cgroup's dirty limits, write it back).
+//! cache); `buffered` writes through the page cache without fsync (the
+//! flusher, or the writer's memory cgroup's dirty limits, write it back).
 //! IO is sequential over the first `--span` bytes of `P` (default: its
 //! size), wrapping around, until `S` seconds have passed. Reports
 //! `io_done` with the bytes and requests done.
@@ -89,7 +88,7 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
     let f = Flags::parse(
         "io",
         args,
-        &["path", "op", "block", "seconds", "span", "sync", "depth"],
+        &["path", "op", "block", "seconds", "span", "depth"],
     )
     .map_err(Failure::Usage)?;
     let path = f
@@ -113,7 +112,6 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         .map_err(Failure::Usage)?;
     let span = f.get("span").map(|_| f.bytes("span", None)).transpose();
     let span = span.map_err(Failure::Usage)?;
-    let sync = f.bytes("sync", Some(0)).map_err(Failure::Usage)?;
     let depth = f.u64_in("depth", 1, 1, 64).map_err(Failure::Usage)?;
     rep.ready();
     let job = Job {
@@ -122,7 +120,6 @@ pub fn main(rep: &Reporter, args: &[String]) -> Outcome {
         block: block as usize,
         seconds,
         span,
-        sync,
         depth,
     };
     run(rep, &job).map_err(Failure::Runtime)
@@ -135,7 +132,6 @@ struct Job<'a> {
     block: usize,
     seconds: f64,
     span: Option<u64>,
-    sync: u64,
     depth: u64,
 }
 
@@ -205,7 +201,7 @@ fn worker(file: &File, j: &Job, blocks: u64, t: u64, end: i64) -> Result<(u64, u
     let mut buf = Aligned::new(j.block)?;
     let buf = buf.as_mut();
     buf.fill(0xa5);
-    let (mut bytes, mut ios, mut unsynced, mut i) = (0u64, 0u64, 0u64, t);
+    let (mut bytes, mut ios, mut i) = (0u64, 0u64, t);
     while sys::mono_ns() < end {
         let off = (i % blocks) * j.block as u64;
         i += j.depth;
@@ -216,18 +212,6 @@ fn worker(file: &File, j: &Job, blocks: u64, t: u64, end: i64) -> Result<(u64, u
         let n = r.map_err(|e| format!("io: {} {} at {off}: {e}", j.op.name(), j.path))?;
         bytes += n as u64;
         ios += 1;
-        if j.op == Op::Buffered {
-            unsynced += n as u64;
-            if j.sync > 0 && unsynced >= j.sync {
-                file.sync_data()
-                    .map_err(|e| format!("io: fdatasync {}: {e}", j.path))?;
-                unsynced = 0;
-            }
-        }
-    }
-    if j.op == Op::Buffered && j.sync > 0 && unsynced > 0 {
-        file.sync_data()
-            .map_err(|e| format!("io: fdatasync {}: {e}", j.path))?;
     }
     Ok((bytes, ios))
 }

@@ -64,7 +64,7 @@ subcommands:
   pagecache --bytes B [--dir D] [--chunk C] [--hold-seconds H]
                                           write B bytes to a file (default dir /tmp);
                                           --hold-seconds: fsync, keep it open H s
-  io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--sync N] [--depth D]
+  io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--depth D]
                                           block IO on P for S seconds: O_DIRECT read or
                                           write, or buffered writes with fdatasync every N;
                                           D threads keep D requests in flight

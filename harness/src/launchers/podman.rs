@@ -700,21 +700,10 @@ fn container_view(set: &CgroupSet, parent: &str, cid: &str) -> CgroupView {
     }
 }
 
-/// The container's deferred `runc delete` (`cid`, once known), then
-/// `podman rm -f -t 0 NAME`, then whatever delete that left (a container
-/// still running when torn down is killed and deleted by the rm). Deleting
-/// in runc first matters with a user namespace: podman cannot remove the
-/// container's rootfs while runc still holds the container. A container
-/// already gone is no error.
+/// `podman rm -f -t 0 NAME`, then the container's deferred `runc delete`
+/// (`cid`, once known), which removes runc's state and the container's
+/// cgroup. A container already gone is no error.
 fn remove_container(store: &Store, name: &str, cid: Option<&str>) -> Result<(), String> {
-    // Without the id (podman failed before writing it) nothing is run
-    // here: another sandbox's container may be finished but not yet read;
-    // the store's removal runs what is left.
-    let deferred = || match cid {
-        Some(id) => run_deferred(&store.dir, &store.runc, Some(id)),
-        None => Ok(()),
-    };
-    let first = deferred();
     let rm = || match podman(&store.dir, &["rm", "-f", "-t", "0", name]) {
         Err(e) if !e.contains("no such container") => Err(e),
         _ => Ok(()),
@@ -729,7 +718,14 @@ fn remove_container(store: &Store, name: &str, cid: Option<&str>) -> Result<(), 
             removed = rm();
         }
     }
-    first.and(removed).and(deferred())
+    // Without the id (podman failed before writing it) nothing is run
+    // here: another sandbox's container may be finished but not yet read;
+    // the store's removal runs what is left.
+    let deferred = match cid {
+        Some(id) => run_deferred(&store.dir, &store.runc, Some(id)),
+        None => Ok(()),
+    };
+    removed.and(deferred)
 }
 
 /// Runs `spec` as a podman container; returns once the workload is ready
