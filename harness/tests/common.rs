@@ -103,6 +103,7 @@ pub const PRECONDITIONS: &[&str] = &[
     "catatonit",
     "kubernetes-validate",
     "xmllint",
+    "junit-xsd",
     "youki",
     "podman",
     "nspawn",

@@ -75,9 +75,11 @@ pub struct ScenarioResult {
     /// Set when the scenario could not run to completion (its cause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Wall time in seconds the harness spent producing this row: the
-    /// scenario step's measured duration, shared equally by the points that
-    /// step produced (summed over rounds). Absent in older files.
+    /// Wall time in seconds the harness spent producing this row (summed
+    /// over rounds): the point's own measured time where the scenario
+    /// measures its points one after another; points measured together
+    /// (startup's interleaved rounds) share what they took. A step's rows
+    /// add up to the step's wall time. Absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
 }

@@ -295,6 +295,7 @@ fn run_step(
     }
     progress.start(step, label);
     let t = Instant::now();
+    ctx.start_laps();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spec.run(ctx)));
     let cut_short = crate::interrupt::requested().is_some();
     let how = if cut_short {
@@ -306,11 +307,7 @@ fn run_step(
     progress.finish(step, label, how, took);
     let error = match r {
         Ok(Ok(mut v)) => {
-            // The step's measured wall time, shared by the points it made.
-            let each = took.as_secs_f64() / v.len().max(1) as f64;
-            for x in v.iter_mut() {
-                x.duration_s.get_or_insert(each);
-            }
+            share_rest(&mut v, took.as_secs_f64());
             return Some(v);
         }
         _ if cut_short => return None,
@@ -326,6 +323,24 @@ fn run_step(
         .build();
     row.duration_s = Some(took.as_secs_f64());
     Some(vec![row])
+}
+
+/// Gives every row of a step a duration that adds up to the step's wall
+/// time `took`: rows the scenario timed itself ([`Ctx::timed`]) keep theirs;
+/// what is left (set-up, teardown, rows measured together) is shared by the
+/// untimed rows, or goes to the last row when all were timed.
+fn share_rest(rows: &mut [ScenarioResult], took: f64) {
+    let timed: f64 = rows.iter().filter_map(|r| r.duration_s).sum();
+    let rest = (took - timed).max(0.0);
+    let untimed = rows.iter().filter(|r| r.duration_s.is_none()).count();
+    if untimed > 0 {
+        let each = rest / untimed as f64;
+        for r in rows.iter_mut().filter(|r| r.duration_s.is_none()) {
+            r.duration_s = Some(each);
+        }
+    } else if let Some(last) = rows.last_mut() {
+        last.duration_s = Some(last.duration_s.unwrap_or(0.0) + rest);
+    }
 }
 
 /// Why scenario `name` does not run for `launcher` at all, as the skip's
@@ -448,4 +463,45 @@ fn skipped(name: &str, launcher: &str, expected: &str, why: &str) -> ScenarioRes
             why,
         ))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(d: Option<f64>) -> ScenarioResult {
+        let mut r = Point::for_launcher("x", "native").build();
+        r.duration_s = d;
+        r
+    }
+
+    fn durations(rows: &[ScenarioResult]) -> Vec<f64> {
+        rows.iter().map(|r| r.duration_s.unwrap()).collect()
+    }
+
+    #[test]
+    fn timed_rows_keep_their_times_and_the_untimed_share_the_rest() {
+        let mut rows = vec![row(Some(3.0)), row(None), row(Some(1.0)), row(None)];
+        share_rest(&mut rows, 10.0);
+        assert_eq!(durations(&rows), vec![3.0, 3.0, 1.0, 3.0]);
+    }
+
+    #[test]
+    fn with_every_row_timed_the_rest_goes_to_the_last_and_the_sum_is_the_step() {
+        let mut rows = vec![row(Some(2.0)), row(Some(5.0))];
+        share_rest(&mut rows, 7.5);
+        assert_eq!(durations(&rows), vec![2.0, 5.5]);
+        let mut untimed = vec![row(None), row(None)];
+        share_rest(&mut untimed, 4.0);
+        assert_eq!(durations(&untimed), vec![2.0, 2.0]);
+    }
+
+    #[test]
+    fn timed_rows_beyond_the_step_time_give_the_untimed_nothing() {
+        // Clock granularity can make the laps add up past the step's own
+        // measurement: never a negative share.
+        let mut rows = vec![row(Some(2.0)), row(None)];
+        share_rest(&mut rows, 1.9);
+        assert_eq!(durations(&rows), vec![2.0, 0.0]);
+    }
 }

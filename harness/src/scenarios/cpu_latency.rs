@@ -86,11 +86,18 @@ impl Scenario for CpuLatency {
             ..quota
         };
         let base = run_variant(ctx, cfg, n::NO_QUOTA, None)?;
+        let mut took = vec![ctx.lap()];
         ctx.advance(1, 3);
         let q = run_variant(ctx, cfg, n::QUOTA, Some(quota))?;
+        took.push(ctx.lap());
         ctx.advance(2, 3);
         let b = run_variant(ctx, cfg, n::QUOTA_BURST, Some(burst))?;
-        Ok(results(cfg, &ctx.launcher, [&base, &q, &b]))
+        took.push(ctx.lap());
+        let mut rows = results(cfg, &ctx.launcher, [&base, &q, &b]);
+        for (r, t) in rows.iter_mut().zip(took) {
+            r.duration_s = Some(t);
+        }
+        Ok(rows)
     }
 }
 

@@ -75,10 +75,10 @@ impl Scenario for CpuWeight {
                 per_sibling[i].push(s);
             }
         }
-        let mut out = vec![result(cfg, &ctx.launcher, cpu, v1, &per_sibling)];
+        let mut out = vec![ctx.timed(result(cfg, &ctx.launcher, cpu, v1, &per_sibling))];
         if cfg.idle_seconds > 0.0 {
             let idle = idle_rep(ctx, cfg, cpu)?;
-            out.push(idle_result(cfg, &ctx.launcher, cpu, &idle));
+            out.push(ctx.timed(idle_result(cfg, &ctx.launcher, cpu, &idle)));
         }
         Ok(out)
     }

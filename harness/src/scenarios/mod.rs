@@ -254,6 +254,8 @@ pub struct Ctx {
     pub kind: crate::launchers::Launcher,
     next: AtomicU32,
     units: Arc<Units>,
+    /// When the last point's measurement ended (or the step started).
+    lap: Mutex<Instant>,
 }
 
 /// How far the running scenario is through its own units of work
@@ -315,7 +317,37 @@ impl Ctx {
             kind: crate::launchers::Launcher::Native,
             next: AtomicU32::new(0),
             units: Arc::default(),
+            lap: Mutex::new(Instant::now()),
         }
+    }
+
+    /// A step starts: the first point's time counts from now.
+    pub fn start_laps(&self) {
+        if let Ok(mut l) = self.lap.lock() {
+            *l = Instant::now();
+        }
+    }
+
+    /// Seconds since the last lap (or since the step started): the wall time
+    /// of the point just measured. Scenarios that measure their points one
+    /// after another stamp each row with it ([`Ctx::timed`]); rows measured
+    /// together (interleaved rounds) are left unstamped and share the rest.
+    pub fn lap(&self) -> f64 {
+        let now = Instant::now();
+        match self.lap.lock() {
+            Ok(mut l) => {
+                let took = now.saturating_duration_since(*l).as_secs_f64();
+                *l = now;
+                took
+            }
+            Err(_) => 0.0,
+        }
+    }
+
+    /// `row`, stamped with the time since the last lap as its own duration.
+    pub fn timed(&self, mut row: ScenarioResult) -> ScenarioResult {
+        row.duration_s = Some(self.lap());
+        row
     }
 
     /// Reports `done` of `total` units of the running scenario finished, for

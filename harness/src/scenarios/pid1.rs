@@ -201,19 +201,19 @@ impl Scenario for Pid1 {
             let shim = match init {
                 Init::Runtime => {
                     let why = runtime_init_missing(&ctx.kind);
-                    out.push(skip_row(ctx, init, n::SKIP_RUNTIME_INIT, why));
+                    out.push(ctx.timed(skip_row(ctx, init, n::SKIP_RUNTIME_INIT, why)));
                     continue;
                 }
                 _ => match init.shim() {
                     Ok(s) => s,
                     Err(why) => {
-                        out.push(skip_row(ctx, init, n::SKIP_SHIM_MISSING, why));
+                        out.push(ctx.timed(skip_row(ctx, init, n::SKIP_SHIM_MISSING, why)));
                         continue;
                     }
                 },
             };
             let row = measure(cfg, ctx, init, shim)?;
-            out.push(result(cfg, ctx, &row));
+            out.push(ctx.timed(result(cfg, ctx, &row)));
         }
         ctx.advance(cfg.inits.len() as u32, cfg.inits.len() as u32);
         Ok(out)

@@ -130,7 +130,11 @@ impl Scenario for Startup {
             .collect();
         for ns in unsupported {
             let why = ctx.kind.unsupported(&ns).unwrap_or_default();
-            out.push(unsupported_result(ns, cfg, &ctx.launcher, &why));
+            let mut r = unsupported_result(ns, cfg, &ctx.launcher, &why);
+            // Not launched: no time of its own (the measured sets were
+            // launched in interleaved rounds and share the step's time).
+            r.duration_s = Some(0.0);
+            out.push(r);
         }
         Ok(out)
     }

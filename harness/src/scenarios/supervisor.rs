@@ -63,11 +63,11 @@ impl Scenario for Supervisor {
 
     fn run(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, ScenarioError> {
         ctx.advance(0, 4);
-        let mut out = vec![memory_row(cfg, ctx, false)?];
+        let mut out = vec![ctx.timed(memory_row(cfg, ctx, false)?)];
         ctx.tick();
         interrupted()?;
         out.push(match v2_only(ctx, "memory.oom.group") {
-            None => memory_row(cfg, ctx, true)?,
+            None => ctx.timed(memory_row(cfg, ctx, true)?),
             Some(why) => Skip::new(
                 n::CHECK_OOM_GROUP_1_KILLS_ALL,
                 "memory.oom.group=1: the OOM killer takes every child together",
@@ -79,10 +79,10 @@ impl Scenario for Supervisor {
         });
         ctx.tick();
         interrupted()?;
-        out.push(pids_row(cfg, ctx)?);
+        out.push(ctx.timed(pids_row(cfg, ctx)?));
         ctx.tick();
         interrupted()?;
-        out.push(cpu_row(cfg, ctx)?);
+        out.push(ctx.timed(cpu_row(cfg, ctx)?));
         ctx.tick();
         Ok(out)
     }

@@ -32,8 +32,8 @@ pub fn render(r: &RunResults) -> String {
         seconds(total_time)
     );
     for s in &r.scenarios {
-        // The point's measured wall time; its checks share it equally (they
-        // are verdicts on one measurement, not separately timed).
+        // The point's measured wall time (`duration_s`); its checks share
+        // it equally, as verdicts on one measurement, not separately timed.
         let duration = s.duration_s.unwrap_or(0.0);
         let per_check = duration / s.checks.len().max(1) as f64;
         let failures = s.checks.iter().filter(|c| c.status == Status::Fail).count();

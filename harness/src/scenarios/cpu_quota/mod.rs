@@ -100,7 +100,7 @@ impl Scenario for CpuQuota {
                 sampled |= sample;
                 ctx.advance(pi as u32 * cfg.repetitions + i + 1, total);
             }
-            out.push(point_result(cfg, &p, &reps, &ctx.launcher));
+            out.push(ctx.timed(point_result(cfg, &p, &reps, &ctx.launcher)));
         }
         Ok(out)
     }

@@ -112,6 +112,7 @@ impl Scenario for Cpuset {
             ))
             .checks(checks(pinned, &spin, usage_cpus, cfg.tolerance_pct))
             .build();
+        let pinned_row = ctx.timed(pinned_row);
         let exclusive = match exclusive::run(cfg, ctx, exclusive_cpu) {
             Err(ScenarioError::Skipped(s)) => s.into_result(Self::NAME, &ctx.launcher),
             r => r?,

@@ -116,17 +116,17 @@ impl Scenario for Io {
         for p in points::throttled(cfg) {
             interrupted()?;
             let first = out.is_empty();
-            out.push(points::measure(ctx, cfg, &target, &p, first, &mut baselines)?);
+            out.push(ctx.timed(points::measure(ctx, cfg, &target, &p, first, &mut baselines)?));
             ctx.tick();
         }
         if cfg.buffered_mib > 0.0 {
             interrupted()?;
-            out.push(points::buffered(ctx, cfg, &target)?);
+            out.push(ctx.timed(points::buffered(ctx, cfg, &target)?));
             ctx.tick();
         }
         if !cfg.weights.is_empty() {
             interrupted()?;
-            out.push(weight::run(ctx, cfg, &target)?);
+            out.push(ctx.timed(weight::run(ctx, cfg, &target)?));
             ctx.tick();
         }
         drop(target);

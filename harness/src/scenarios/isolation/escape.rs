@@ -175,7 +175,7 @@ pub fn run_escapes(cfg: &Config, ctx: &Ctx) -> Result<Vec<ScenarioResult>, Scena
             run_escape(ctx, &spec, &t)
         });
         let spec = escape_spec(cfg, kept, 0, "");
-        out.push(escape_result(&spec, &dropped, outcome, &ctx.launcher));
+        out.push(ctx.timed(escape_result(&spec, &dropped, outcome, &ctx.launcher)));
     }
     Ok(out)
 }

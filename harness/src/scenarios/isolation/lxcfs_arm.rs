@@ -94,7 +94,7 @@ pub fn run_lxcfs_arm(
                     .metric(Metric::new(n::HOST_MEMINFO_READ, "us", Better::Lower, host))
             }
         };
-        out.push(row.build());
+        out.push(ctx.timed(row.build()));
     }
     fs.stop();
     Ok(out)

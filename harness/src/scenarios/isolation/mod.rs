@@ -98,7 +98,7 @@ impl Scenario for Isolation {
             // Nothing left to probe: the skips say why.
             let p = (kept != Namespaces::default() || ns.is_empty())
                 .then(|| probe::run_probe(ctx, &spec, cfg.quota_cpus()));
-            probed.push((spec, dropped, p));
+            probed.push((spec, dropped, p, ctx.lap()));
         }
         let escapes = escape::run_escapes(cfg, ctx)?;
         let lxcfs = if cfg.lxcfs {
@@ -110,7 +110,11 @@ impl Scenario for Isolation {
         drop(shm);
         let mut out: Vec<ScenarioResult> = probed
             .into_iter()
-            .map(|(spec, dropped, p)| set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher))
+            .map(|(spec, dropped, p, took)| {
+                let mut r = set_result(cfg, &spec, &dropped, p, &host, &ctx.launcher);
+                r.duration_s = Some(took);
+                r
+            })
             .collect();
         out.extend(escapes);
         out.extend(lxcfs);

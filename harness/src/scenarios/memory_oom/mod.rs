@@ -85,7 +85,7 @@ impl Scenario for MemoryOom {
                 Some(why) => skip(cfg, variant, why).into_result(Self::NAME, &ctx.launcher),
                 None => run_variant(cfg, ctx, variant)?,
             };
-            out.push(res);
+            out.push(ctx.timed(res));
         }
         Ok(out)
     }

@@ -107,7 +107,7 @@ impl Scenario for MemoryProtection {
             super::interrupted()?;
             let kind = Kind::parse(m).unwrap_or(Kind::Min);
             let rep = topology::run(ctx, kind, &dir, cfg.settle_seconds)?;
-            out.push(checks::result(&rep, &ctx.launcher, recursive));
+            out.push(ctx.timed(checks::result(&rep, &ctx.launcher, recursive)));
         }
         Ok(out)
     }
