@@ -197,6 +197,50 @@ pub fn windowed(points: &[(f64, f64)], window: f64) -> Vec<(f64, f64)> {
     out
 }
 
+/// The timeline's averaging window for CFS period (or sample interval, when
+/// longer) `period`: whole periods, at least [`WINDOW_MIN_S`]. A window
+/// shorter than the period sees the run-then-throttled pattern inside one
+/// period as usage above the quota; over k periods an enforced quota can
+/// still show up to 1/k more ([`enforced_max`]).
+pub fn window_for(period: f64) -> f64 {
+    period * (WINDOW_MIN_S / period).ceil().max(1.0)
+}
+
+/// The most CPU time per second (CPUs) a cgroup held to `quota` CPUs per
+/// CFS period of `period` seconds, running at most `demand` CPUs at once
+/// (unbounded when None), can show over any `len`-second window, wherever
+/// the window falls against the periods.
+///
+/// A window of m = ⌊len/period⌋ periods and r seconds more either covers m
+/// whole periods and two partial ones whose overlaps add up to r (each
+/// partial period gives at most min(quota·period, demand·overlap)), or m−1
+/// whole periods and two partial ones adding up to period + r (at most a
+/// full quota each). Nothing else fits, so the larger of the two, capped at
+/// demand·len, bounds every schedule the kernel may choose: usage averaged
+/// over the window from cumulative counters, as the timeline does, can
+/// exceed it only when the quota was not enforced.
+pub fn enforced_max(len: f64, period: f64, quota: f64, demand: Option<f64>) -> f64 {
+    if len.is_nan() || len <= 0.0 || period.is_nan() || period <= 0.0 {
+        return f64::NAN;
+    }
+    let m = (len / period).floor();
+    let r = len - m * period;
+    let per_period = quota * period;
+    let rate = demand.filter(|d| *d > 0.0).unwrap_or(f64::INFINITY);
+    let edges = if r > 0.0 {
+        (rate * r).min(2.0 * per_period)
+    } else {
+        0.0
+    };
+    let whole = m * per_period + edges;
+    let shifted = if m >= 1.0 {
+        (m + 1.0) * per_period
+    } else {
+        0.0
+    };
+    whole.max(shifted).min(rate * len) / len
+}
+
 fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec> {
     let usage = s.series.get(n::SERIES_USAGE_CPUS)?;
     let raw = timeline(usage, 1.0);
@@ -210,13 +254,8 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
         d[d.len() / 2]
     };
     let period_s = param_f64(s, n::PERIOD_MS).map(|p| p / 1000.0);
-    // Whole CFS periods: a window shorter than the period sees the
-    // run-then-throttled pattern inside one period as usage above the quota.
-    // Several whole periods when they are short: a window of k periods
-    // can still catch one period's runtime at each edge (a task starved
-    // early in a period runs late in it), so its overshoot is at most 1/k.
     let period = period_s.unwrap_or(0.1).max(sample);
-    let window = period * (WINDOW_MIN_S / period).ceil().max(1.0);
+    let window = window_for(period);
     let steps = windowed(&raw, window);
     if steps.is_empty() {
         return None;
@@ -227,22 +266,30 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
             "CPU usage per {} window",
             crate::units::format_value(window, "s")
         ),
-        steps,
+        steps.clone(),
     ));
     if let Some(q) = quota_cpus(s) {
         p.hlines.push(RefLine {
             label: format!("quota ({} CPUs)", format_number(q)),
             at: q,
         });
-        // What an enforced quota can still show per window (one period's
-        // runtime at each edge): only a window above this line is a breach.
-        let k = (window / period).round().max(1.0);
-        p.hlines.push(RefLine {
-            label: format!(
-                "breach above ({} CPUs: quota × (1 + 1/{k}) for {k}-period windows)",
-                format_number(q * (1.0 + 1.0 / k))
-            ),
-            at: q * (1.0 + 1.0 / k),
+    }
+    if let (Some(q), Some(per)) = (quota_cpus(s), period_s) {
+        // The most an enforced quota can show in each window, for that
+        // window's own length: only a window above this line is a breach.
+        let demand = param_f64(s, n::DEMAND_CPUS).or_else(|| param_f64(s, n::THREADS));
+        let bound = steps
+            .chunks_exact(2)
+            .flat_map(|w| {
+                let b = enforced_max(w[1].0 - w[0].0, per, q, demand);
+                [(w[0].0, b), (w[1].0, b)]
+            })
+            .collect();
+        p.series.push(Series {
+            label: "breach above: the most an enforced quota allows in that window".into(),
+            points: bound,
+            style: Style::Dashed,
+            whiskers: vec![],
         });
     }
     if let Some(thr) = s.series.get(n::SERIES_THROTTLED) {
@@ -270,9 +317,12 @@ fn timeline_plot(all: &[&ScenarioResult], s: &ScenarioResult) -> Option<PlotSpec
              and whole monitor samples ({} apart). Inside a period a throttled task runs flat \
              out and then waits, so usage per sample swings between 0 and the demand and would \
              look like a quota breach; over whole periods it stays at the quota unless the \
-             quota is not enforced (a window of k periods can be off by at most 1/k where a \
-             starved task ran late in one period and early in the next). Red shading: sample \
-             intervals in which the cgroup was throttled (nr_throttled increased).",
+             quota is not enforced. A window falls anywhere against the periods, so a task that ran \
+             late in one period and early in the next shows up to one period's quota more: the \
+             dashed line is the most an enforced quota allows over each window's own length \
+             (whole periods, the two partial ones at its edges, and the demand), and only a \
+             window above it is a breach. Red shading: sample intervals in which the cgroup \
+             was throttled (nr_throttled increased).",
             crate::units::format_value(window, "s"),
             crate::units::format_value(sample, "s")
         ),
@@ -316,6 +366,166 @@ mod tests {
         }
         // The raw samples peak at 1 CPU, five times the quota.
         assert!(pts.iter().any(|p| p.1 == 1.0));
+    }
+
+    /// xorshift64*: a fixed, dependency-free random stream for the
+    /// schedules below.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+            xs[((self.next() * xs.len() as f64) as usize).min(xs.len() - 1)]
+        }
+    }
+
+    /// A cgroup's running intervals (start, end, CPUs) over `secs`: in each
+    /// CFS period (its boundaries offset by `phase`) it runs `per_period`
+    /// CPU-seconds at `demand` CPUs, placed as the kernel might: at the
+    /// start, at the end, in the middle, or split between both edges (the
+    /// adversarial case: late in one period, early in the next).
+    fn schedule(
+        rng: &mut Rng,
+        period: f64,
+        phase: f64,
+        per_period: f64,
+        demand: f64,
+        secs: f64,
+    ) -> Vec<(f64, f64, f64)> {
+        let run = (per_period / demand).min(period);
+        let mut out = Vec::new();
+        let mut start = phase - period;
+        while start < secs {
+            let place = rng.next();
+            if place < 0.25 {
+                out.push((start, start + run, demand));
+            } else if place < 0.5 {
+                out.push((start + period - run, start + period, demand));
+            } else if place < 0.75 {
+                let at = rng.next() * (period - run);
+                out.push((start + at, start + at + run, demand));
+            } else {
+                let head = rng.next() * run;
+                out.push((start, start + head, demand));
+                out.push((start + period - (run - head), start + period, demand));
+            }
+            start += period;
+        }
+        out
+    }
+
+    /// CPU-seconds the schedule used in [0, t].
+    fn used(sched: &[(f64, f64, f64)], t: f64) -> f64 {
+        sched
+            .iter()
+            .map(|&(a, b, rate)| (b.min(t) - a.max(0.0)).max(0.0) * rate)
+            .sum()
+    }
+
+    /// What the harness's monitor records: (t, mean CPUs over the interval
+    /// ending at t), at a jittered interval around `dt`.
+    fn sampled(
+        rng: &mut Rng,
+        sched: &[(f64, f64, f64)],
+        dt: f64,
+        jitter: f64,
+        secs: f64,
+    ) -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        let mut prev = 0.0;
+        let mut t = dt;
+        while t <= secs {
+            out.push((t, (used(sched, t) - used(sched, prev)) / (t - prev)));
+            prev = t;
+            t += dt * (1.0 + jitter * (2.0 * rng.next() - 1.0));
+        }
+        out
+    }
+
+    /// Random CFS periods, quotas, demands, period phases and monitor
+    /// intervals (also longer than the period, with up to ±50% jitter):
+    /// under an enforced quota no window of the timeline ever rises above
+    /// its own `enforced_max` line, and a quota that is not enforced (the
+    /// cgroup getting twice its quota) rises above it.
+    #[test]
+    fn an_enforced_quota_never_crosses_the_breach_line_however_it_is_sampled() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut windows, mut peak_share, mut caught) = (0usize, 0.0f64, 0usize);
+        let trials = 400;
+        for _ in 0..trials {
+            let period = rng.pick(&[0.005, 0.01, 0.02, 0.05, 0.1, 0.25]);
+            let demand = rng.pick(&[1.0, 2.0, 4.0]);
+            let quota = demand * (0.05 + 0.4 * rng.next());
+            let dt = rng.pick(&[0.001, 0.003, 0.01, 0.013, 0.04, 0.07, 0.3]);
+            let jitter = rng.pick(&[0.0, 0.1, 0.5]);
+            let phase = rng.next() * period;
+            let secs = 3.0;
+            let window = window_for(period.max(dt));
+            for (overrun, enforced) in [(1.0, true), (2.0, false)] {
+                let sched = schedule(
+                    &mut rng,
+                    period,
+                    phase,
+                    overrun * quota * period,
+                    demand,
+                    secs,
+                );
+                let pts = sampled(&mut rng, &sched, dt, jitter, secs);
+                let steps = windowed(&pts, window);
+                let mut above = 0;
+                for w in steps.chunks_exact(2) {
+                    let len = w[1].0 - w[0].0;
+                    let exact = (used(&sched, w[1].0) - used(&sched, w[0].0)) / len;
+                    assert!(
+                        (w[0].1 - exact).abs() < 1e-9,
+                        "the window mean is the counters' mean"
+                    );
+                    let bound = enforced_max(len, period, quota, Some(demand));
+                    if enforced {
+                        windows += 1;
+                        peak_share = peak_share.max(w[0].1 / bound);
+                        assert!(
+                            w[0].1 <= bound * (1.0 + 1e-9),
+                            "false breach: {} CPUs over {len} s > {bound} (period {period}, quota {quota}, \
+                             demand {demand}, sample {dt} ± {jitter})",
+                            w[0].1
+                        );
+                    } else if w[0].1 > bound {
+                        above += 1;
+                    }
+                }
+                if !enforced && above > 0 {
+                    caught += 1;
+                }
+            }
+        }
+        assert!(windows > 5_000, "{windows} windows checked");
+        // The bound is tight: adversarial placements come close to it.
+        assert!(
+            peak_share > 0.95,
+            "closest window {peak_share} of its bound"
+        );
+        assert_eq!(caught, trials, "an unenforced quota shows above the line");
+    }
+
+    #[test]
+    fn enforced_max_of_whole_and_shifted_windows() {
+        // Two whole 100 ms periods at 20%: 40 ms, or 60 ms when the window
+        // straddles three periods (late in the first, early in the last).
+        let b = enforced_max(0.2, 0.1, 0.2, None);
+        assert!((b - 0.3).abs() < 1e-12, "{b}");
+        // A 1-CPU task cannot use more than the window's length.
+        assert!((enforced_max(0.005, 0.1, 0.5, Some(1.0)) - 1.0).abs() < 1e-12);
+        // 40 ms more than two periods: up to two partial quotas at the
+        // edges beside the two whole ones (80 ms of 240 ms).
+        let b = enforced_max(0.24, 0.1, 0.2, Some(1.0));
+        assert!((b - 0.08 / 0.24).abs() < 1e-12, "{b}");
+        assert!(enforced_max(0.0, 0.1, 0.2, None).is_nan());
     }
 
     #[test]
