@@ -173,5 +173,5 @@ fn calibrate_writes_a_gate_that_compare_reads() {
         gate.to_str().unwrap(),
     ]);
     let md = String::from_utf8_lossy(&out.stdout);
-    assert!(md.contains("vs band"), "{md}");
+    assert!(md.contains("calibrated run-to-run band"), "{md}");
 }

@@ -66,7 +66,7 @@ pub fn render(c: &Comparison) -> String {
         let (gated, testable) = c.testable_counts(j);
         let _ = writeln!(
             out,
-            "**Testable:** {testable} of {gated} gated metrics{} could show a change with the samples they have; the others are labelled `not testable (n=…)`.\n",
+            "**Testable:** {testable} of {gated} gated metrics{} could show a change with the samples they have; the others are labelled `∅ not testable`, with the sample sizes in a footnote.\n",
             if c.news.len() > 1 {
                 format!(" in {}", md_code(&n.info.label))
             } else {
@@ -211,7 +211,50 @@ fn checks(c: &Comparison, out: &mut String) {
     out.push('\n');
 }
 
-fn verdict_text(cell: &MetricCell) -> String {
+/// The distinct notes of one table's verdicts, each printed once under it
+/// and referred to by number (the same note on 60 rows would otherwise be
+/// a fifth of a PR comment).
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    /// The number of `note`, numbering it on first use.
+    fn number(&mut self, note: &str) -> usize {
+        match self.0.iter().position(|n| n == note) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(note.to_string());
+                self.0.len()
+            }
+        }
+    }
+
+    /// `text` with the numbers of `notes` as one superscript (`… ¹˒²`).
+    fn marked(&mut self, text: String, notes: &[&str]) -> String {
+        if notes.is_empty() {
+            return text;
+        }
+        let ks: Vec<String> = notes.iter().map(|n| self.number(n).to_string()).collect();
+        format!("{text} <sup>{}</sup>", ks.join(","))
+    }
+
+    fn legend(&self, out: &mut String) {
+        if self.0.is_empty() {
+            return;
+        }
+        out.push('\n');
+        for (i, n) in self.0.iter().enumerate() {
+            let _ = writeln!(out, "<sup>{}</sup> {}  ", i + 1, md_cell(n));
+        }
+    }
+}
+
+/// What a verdict compared against its calibrated band says.
+const BAND_NOTE: &str =
+    "judged against the metric's calibrated run-to-run band ([[band]] in the gate), \
+                         not the within-run noise alone";
+
+fn verdict_text(cell: &MetricCell, notes: &mut Notes) -> String {
     let v = match cell.verdict {
         Verdict::Regressed if cell.fails_gate => "❌ **regressed**".to_string(),
         Verdict::Regressed => "regressed".to_string(),
@@ -221,15 +264,14 @@ fn verdict_text(cell: &MetricCell) -> String {
         Verdict::NotComparable => "– not comparable".to_string(),
         Verdict::NotTestable => "∅ not testable".to_string(),
     };
-    let v = if cell.band && cell.testable {
-        format!("{v} <sub>vs band</sub>")
-    } else {
-        v
-    };
-    match &cell.note {
-        Some(n) => format!("{v} ({})", md_cell(n)),
-        None => v,
+    let mut marks = Vec::new();
+    if cell.band && cell.testable {
+        marks.push(BAND_NOTE);
     }
+    if let Some(n) = &cell.note {
+        marks.push(n.as_str());
+    }
+    notes.marked(v, &marks)
 }
 
 fn p_text(p: f64) -> String {
@@ -258,7 +300,7 @@ fn ratio_text(cell: &MetricCell) -> (String, String) {
     }
     let ci = if cell.ci_low.is_finite() && cell.ci_high.is_finite() {
         format!(
-            "{} – {}",
+            "{}–{}",
             format_sig(cell.ci_low, 3),
             format_sig(cell.ci_high, 3)
         )
@@ -268,8 +310,17 @@ fn ratio_text(cell: &MetricCell) -> (String, String) {
     (format!("×{}", format_sig(cell.ratio, 3)), ci)
 }
 
+/// A metric key split into its point (`scenario[launcher]{params}`) and
+/// the metric's own name.
+fn split_key(key: &str) -> (&str, &str) {
+    match key.find("}/") {
+        Some(i) => (&key[..i + 1], &key[i + 2..]),
+        None => key.rsplit_once('/').unwrap_or(("", key)),
+    }
+}
+
 fn metric_label(r: &MetricRow) -> String {
-    let mut s = md_code(&r.key);
+    let mut s = md_code(split_key(&r.key).1);
     match (r.better, r.target) {
         (Better::Target, Some(t)) => {
             let _ = write!(s, " (distance to {})", crate::units::format_number(t));
@@ -302,31 +353,36 @@ fn notable(r: &MetricRow) -> bool {
 
 /// One metric row of the table (single NEW run: one column set; several:
 /// one compact cell per run).
-fn metric_line(c: &Comparison, r: &MetricRow) -> String {
+fn metric_line(c: &Comparison, r: &MetricRow, notes: &mut Notes) -> String {
     let mut line = String::new();
     if c.news.len() == 1 {
-        let base = format!("{} (n={})", format_value(r.base_median, &r.unit), r.base_n);
+        let base = format_value(r.base_median, &r.unit);
         match &r.cells[0] {
             Some(cell) => {
                 let (ratio, ci) = ratio_text(cell);
+                let n = if cell.n == r.base_n {
+                    cell.n.to_string()
+                } else {
+                    format!("{} / {}", r.base_n, cell.n)
+                };
                 let _ = write!(
                     line,
-                    "| {} | {} | {} (n={}) | {} | {} | {} | {} |",
+                    "| {} | {n} | {} | {} | {} | {} | {} | {} |",
                     metric_label(r),
                     base,
                     format_value(cell.median, &r.unit),
-                    cell.n,
                     ratio,
                     ci,
                     p_text(cell.p_adjusted),
-                    verdict_text(cell)
+                    verdict_text(cell, notes)
                 );
             }
             None => {
                 let _ = write!(
                     line,
-                    "| {} | {} | (missing) | – | – | – | – |",
+                    "| {} | {} | {} | (missing) | – | – | – | – |",
                     metric_label(r),
+                    r.base_n,
                     base
                 );
             }
@@ -349,7 +405,7 @@ fn metric_line(c: &Comparison, r: &MetricRow) -> String {
                         ratio,
                         ci,
                         p_inline(cell.p_adjusted),
-                        verdict_text(cell)
+                        verdict_text(cell, notes)
                     );
                 }
                 None => line.push_str(" (missing) |"),
@@ -363,8 +419,8 @@ fn metric_line(c: &Comparison, r: &MetricRow) -> String {
 fn metrics_header(c: &Comparison, out: &mut String) {
     if c.news.len() == 1 {
         out.push_str(
-            "| metric | base median | new median | ratio | 95% CI | p | verdict |\n\
-             |---|---:|---:|---:|---:|---:|---|\n",
+            "| metric | n | base median | new median | ratio | 95% CI | p | verdict |\n\
+             |---|---:|---:|---:|---:|---:|---:|---|\n",
         );
     } else {
         arm_header(out, c, "| metric | base median |", "|---|---:|");
@@ -376,10 +432,20 @@ fn metrics_header(c: &Comparison, out: &mut String) {
 /// characters at most).
 pub const BUDGET: usize = 60_000;
 
+/// The rows under one header, grouped by point: a bold row naming the
+/// point, then its metrics by their own names; the verdicts' notes as
+/// numbered footnotes below.
 fn rows(c: &Comparison, out: &mut String, rows: &[&MetricRow]) {
     metrics_header(c, out);
+    let mut notes = Notes::default();
+    let mut point = None;
     for (i, r) in rows.iter().enumerate() {
-        let line = metric_line(c, r);
+        let here = split_key(&r.key).0;
+        let mut line = String::new();
+        if point != Some(here) {
+            let _ = writeln!(line, "| **{}** |", md_code(here));
+        }
+        line.push_str(&metric_line(c, r, &mut notes));
         if out.len() + line.len() > BUDGET {
             let _ = writeln!(
                 out,
@@ -387,10 +453,13 @@ fn rows(c: &Comparison, out: &mut String, rows: &[&MetricRow]) {
                  `isobench compare --format json` has them all.",
                 rows.len() - i
             );
+            notes.legend(out);
             return;
         }
+        point = Some(here);
         out.push_str(&line);
     }
+    notes.legend(out);
 }
 
 fn metrics(c: &Comparison, out: &mut String) {
@@ -476,6 +545,35 @@ mod tests {
     }
 
     #[test]
+    fn a_same_build_compare_of_the_default_suites_size_shows_every_row() {
+        // 45 points × 10 metrics: more than the 424 metrics of two real
+        // default-suite runs (59,057 bytes of markdown, every row shown).
+        let (base, new) = (big(45, 1e6), big(45, 1e6));
+        let c = crate::compare::compare(&base, &[new], &crate::compare::Gate::default(), 1, 200);
+        let md = c.to_markdown();
+        assert!(!md.contains("left out"), "rows were cut");
+        assert!(md.len() < BUDGET, "{} bytes", md.len());
+        // Each point is named once, its metrics by their own names.
+        assert_eq!(
+            md.matches("{point=7 variant=a-rather-long-variant-name}")
+                .count(),
+            1
+        );
+        assert_eq!(md.matches("| `metric_3` |").count(), 45);
+    }
+
+    #[test]
+    fn notes_are_numbered_once_and_marked_together() {
+        let mut n = Notes::default();
+        assert_eq!(n.marked("a".into(), &[]), "a");
+        assert_eq!(n.marked("a".into(), &["x", "y"]), "a <sup>1,2</sup>");
+        assert_eq!(n.marked("b".into(), &["y"]), "b <sup>2</sup>");
+        let mut out = String::new();
+        n.legend(&mut out);
+        assert_eq!(out, "\n<sup>1</sup> x  \n<sup>2</sup> y  \n");
+    }
+
+    #[test]
     fn unchanged_rows_collapse_and_the_document_stays_under_a_pr_comment() {
         // 3,000 metric rows: far more than the default suite's ~400.
         let mut base = big(300, 1e6);
@@ -493,7 +591,7 @@ mod tests {
         assert!(md.len() < 65_536, "{} characters", md.len());
         let details = md.find("<details><summary>").expect("collapsed section");
         let reg = md
-            .find("synthetic[native]{point=0 variant=a-rather-long-variant-name}/metric_0")
+            .find("| **`synthetic[native]{point=0 variant=a-rather-long-variant-name}`** |\n| `metric_0`")
             .unwrap();
         assert!(
             reg < details,
