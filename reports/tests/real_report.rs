@@ -8,8 +8,9 @@
 //! repository: the test validates against every copy `ISOBENCH_JUNIT_XSD`
 //! names (a `:`-separated list; default ~/.cache/isobench/junit-10.xsd)
 //! with `xmllint`, and says it skipped that step when there is none. CI
-//! takes the plugin's strict 2.3.2 revision from pytest's source release on
-//! PyPI, which ships it for the same check (.ci/run), and sets
+//! takes the plugin's strict revision (commit ae25da5, xunit-2.3.2) from
+//! pytest's source release on PyPI, which ships it for the same check
+//! (.ci/run), and sets
 //! `ISOBENCH_REQUIRE` to name `junit-xsd` and `xmllint`: then a missing
 //! copy or a missing xmllint fails the test.
 
