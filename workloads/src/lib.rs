@@ -66,7 +66,7 @@ subcommands:
                                           --hold-seconds: fsync, keep it open H s
   io --path P --op read|write|buffered [--block B] [--seconds S] [--span N] [--depth D]
                                           block IO on P for S seconds: O_DIRECT read or
-                                          write, or buffered writes with fdatasync every N;
+                                          write, or buffered writes (no fsync);
                                           D threads keep D requests in flight
   forkbomb [--report-ms MS]               fork until refused; never exits
   tick --period-ms P --work-ms W [--count N]

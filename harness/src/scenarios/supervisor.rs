@@ -66,8 +66,8 @@ impl Scenario for Supervisor {
         let mut out = vec![ctx.timed(memory_row(cfg, ctx, false)?)];
         ctx.tick();
         interrupted()?;
-        out.push(match v2_only(ctx, "memory.oom.group") {
-            None => ctx.timed(memory_row(cfg, ctx, true)?),
+        out.push(ctx.timed(match v2_only(ctx, "memory.oom.group") {
+            None => memory_row(cfg, ctx, true)?,
             Some(why) => Skip::new(
                 n::CHECK_OOM_GROUP_1_KILLS_ALL,
                 "memory.oom.group=1: the OOM killer takes every child together",
@@ -76,7 +76,7 @@ impl Scenario for Supervisor {
             )
             .param(n::LIMIT, "oom-group")
             .into_result(n::SCENARIO, &ctx.launcher),
-        });
+        }));
         ctx.tick();
         interrupted()?;
         out.push(ctx.timed(pids_row(cfg, ctx)?));

@@ -175,22 +175,6 @@ impl Target {
             Target::Dir { disk, .. } => format!("file on /dev/{disk}"),
         }
     }
-
-    /// For details: `/dev/loop3 (7:3, direct-io)`.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Loop(l) => format!(
-                "{} ({}, loop over {}{})",
-                l.path.display(),
-                l.dev,
-                l.backing.display(),
-                if l.direct_io { ", direct-io" } else { "" }
-            ),
-            Target::Dir { file, dev, disk, .. } => {
-                format!("{} on /dev/{disk} ({dev})", file.display())
-            }
-        }
-    }
 }
 
 /// The loop device's backing file goes on a disk filesystem (/var/tmp),

@@ -368,19 +368,15 @@ mod tests {
         assert!(pts.iter().any(|p| p.1 == 1.0));
     }
 
-    /// xorshift64*: a fixed, dependency-free random stream for the
-    /// schedules below.
-    struct Rng(u64);
+    /// The project's seeded generator, with a pick from a list.
+    struct Rng(crate::compare::SplitMix64);
 
     impl Rng {
         fn next(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+            self.0.unit()
         }
         fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-            xs[((self.next() * xs.len() as f64) as usize).min(xs.len() - 1)]
+            xs[self.0.index(xs.len())]
         }
     }
 
@@ -454,7 +450,7 @@ mod tests {
     /// cgroup getting twice its quota) rises above it.
     #[test]
     fn an_enforced_quota_never_crosses_the_breach_line_however_it_is_sampled() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(crate::compare::SplitMix64::new(0x9e37_79b9_7f4a_7c15));
         let (mut windows, mut peak_share, mut caught) = (0usize, 0.0f64, 0usize);
         let trials = 400;
         for _ in 0..trials {
